@@ -1,0 +1,60 @@
+/**
+ * Builds the ModuleContext a module runs with: the task's `become` applied to every call,
+ * commands logged at -vv, templates rendered with the host's variables.
+ */
+import path from 'node:path';
+import { toShell, type Command } from '../command.js';
+import type { Connection, ExecOptions, PutOptions } from '../connection/types.js';
+import type { Facts } from '../facts/host.js';
+import type { ModuleContext } from '../module.js';
+import { renderFile, type Vars } from '../templating.js';
+import { TEMPLATES_DIR } from '../paths.js';
+
+export interface ContextOptions {
+  conn: Connection;
+  facts: Facts;
+  check?: boolean;
+  diff?: boolean;
+  /** Task-level become: true = root, a string = that user. */
+  become?: boolean | string;
+  vars?: Vars;
+  /** The playbook's folder: local paths and templates resolve here first. */
+  baseDir?: string;
+  log?: (line: string) => void;
+}
+
+export function createModuleContext(o: ContextOptions): ModuleContext {
+  const baseDir = o.baseDir ?? process.cwd();
+  const searchPaths = [path.join(baseDir, 'templates'), baseDir, TEMPLATES_DIR];
+  const log = o.log ?? (() => {});
+  const withBecome = <T extends { become?: boolean | string }>(opts: T | undefined): T =>
+    ({ ...(opts ?? {}), become: opts?.become ?? o.become }) as T;
+  return {
+    hostName: o.conn.hostName,
+    facts: o.facts,
+    check: o.check ?? false,
+    diff: o.diff ?? false,
+    loginUser: o.conn.loginUser,
+    async exec(cmd: Command, opts?: ExecOptions) {
+      const res = await o.conn.exec(cmd, withBecome(opts));
+      log(`$ ${toShell(cmd)}${opts?.become ?? o.become ? `  (as ${opts?.become ?? o.become})` : ''}\n  rc=${res.code}` +
+        (res.stdout ? `\n  stdout: ${res.stdout.trimEnd()}` : '') + (res.stderr ? `\n  stderr: ${res.stderr.trimEnd()}` : ''));
+      return res;
+    },
+    put(p: string, data: string | Buffer, opts?: PutOptions) {
+      log(`put ${p} (${Buffer.byteLength(data)} bytes)`);
+      return o.conn.put(p, data, withBecome(opts as PutOptions & { become?: boolean | string }));
+    },
+    get(p: string) {
+      log(`get ${p}`);
+      return o.conn.get(p, withBecome({}));
+    },
+    async renderTemplate(src: string) {
+      return renderFile(src, o.vars ?? {}, searchPaths);
+    },
+    localPath(p: string) {
+      return path.resolve(baseDir, p);
+    },
+    log,
+  };
+}

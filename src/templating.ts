@@ -1,0 +1,134 @@
+/**
+ * Nunjucks, configured so that an undefined variable is an error that names the variable,
+ * never an empty string (an empty path in `rm -rf {{ dir }}/x` is how servers get wiped).
+ * Compiled templates are cached per source so a template used on 50 hosts compiles once.
+ */
+import nunjucks from 'nunjucks';
+import fs from 'node:fs';
+import path from 'node:path';
+import { invalid } from './errors.js';
+
+export type Vars = Record<string, unknown>;
+
+function makeEnv(searchPaths: string[]): nunjucks.Environment {
+  const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(searchPaths, { noCache: false }), {
+    throwOnUndefined: true,
+    autoescape: false,
+    trimBlocks: true,
+    lstripBlocks: true,
+  });
+  env.addFilter('quote', (v: unknown) => `'${String(v).replace(/'/g, `'\\''`)}'`);
+  env.addFilter('to_json', (v: unknown) => JSON.stringify(v));
+  env.addFilter('bool', (v: unknown) => v === true || v === 'true' || v === 'yes' || v === 1 || v === '1');
+  env.addFilter('default', (v: unknown, d: unknown) => (v === undefined || v === null ? d : v));
+  env.addFilter('basename', (v: unknown) => path.posix.basename(String(v)));
+  env.addFilter('dirname', (v: unknown) => path.posix.dirname(String(v)));
+  return env;
+}
+
+const envs = new Map<string, nunjucks.Environment>();
+function envFor(searchPaths: string[]): nunjucks.Environment {
+  const key = searchPaths.join('\0');
+  let env = envs.get(key);
+  if (!env) envs.set(key, (env = makeEnv(searchPaths)));
+  return env;
+}
+
+const compiled = new Map<string, nunjucks.Template>();
+
+/** Turn nunjucks' "attempted to output null or undefined value" into something a person can act on. */
+function explain(err: unknown, where: string): Error {
+  const raw = err instanceof Error ? err.message : String(err);
+  const m = raw.match(/undefined variable: ?(\S+)|attempted to output null or undefined value/i);
+  const line = raw.replace(/\s+/g, ' ').trim();
+  if (m) return invalid(`${where}: undefined variable${m[1] ? ` '${m[1]}'` : ''} (${line})`, err);
+  return invalid(`${where}: template error: ${line}`, err);
+}
+
+export function hasExpression(s: string): boolean {
+  return s.includes('{{') || s.includes('{%');
+}
+
+/** Render a string. `where` names the task/argument for the error message. */
+export function renderString(src: string, vars: Vars, where: string): string {
+  if (!hasExpression(src)) return src;
+  let tpl = compiled.get(src);
+  try {
+    if (!tpl) {
+      tpl = new nunjucks.Template(src, envFor([]), undefined, true);
+      compiled.set(src, tpl);
+    }
+    return tpl.render(vars);
+  } catch (err) {
+    throw explain(err, where);
+  }
+}
+
+/**
+ * Render a value recursively. A string that is exactly one expression (`"{{ list }}"`) keeps the
+ * expression's type, as in Ansible, so `loop: "{{ servers }}"` yields a list, not its text.
+ */
+export function renderValue(value: unknown, vars: Vars, where: string): unknown {
+  if (typeof value === 'string') {
+    const whole = value.match(/^\s*\{\{\s*([^{}]+?)\s*\}\}\s*$/);
+    if (whole) return evaluate(whole[1]!, vars, where);
+    return renderString(value, vars, where);
+  }
+  if (Array.isArray(value)) return value.map((v, i) => renderValue(v, vars, `${where}[${i}]`));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = renderValue(v, vars, `${where}.${k}`);
+    return out;
+  }
+  return value;
+}
+
+/** Evaluate one nunjucks expression to a JS value (used by `when`, `loop`, whole-string args). */
+export function evaluate(expr: string, vars: Vars, where: string): unknown {
+  const key = `__expr__${expr}`;
+  let tpl = compiled.get(key);
+  let result: unknown;
+  try {
+    if (!tpl) {
+      // Render the expression through a capturing filter so the value keeps its type.
+      tpl = new nunjucks.Template(`{{ (${expr}) | __capture }}`, exprEnv(), undefined, true);
+      compiled.set(key, tpl);
+    }
+    captured.value = undefined;
+    captured.set = false;
+    tpl.render(vars);
+    if (!captured.set) throw new Error(`undefined variable in expression '${expr}'`);
+    result = captured.value;
+  } catch (err) {
+    throw explain(err, where);
+  }
+  if (result === undefined) throw invalid(`${where}: '${expr}' is undefined`);
+  return result;
+}
+
+const captured: { value: unknown; set: boolean } = { value: undefined, set: false };
+let exprEnvironment: nunjucks.Environment | undefined;
+function exprEnv(): nunjucks.Environment {
+  if (!exprEnvironment) {
+    exprEnvironment = makeEnv([]);
+    exprEnvironment.addFilter('__capture', (v: unknown) => {
+      captured.value = v;
+      captured.set = true;
+      return '';
+    });
+  }
+  return exprEnvironment;
+}
+
+/** Render a template file found on `searchPaths`. */
+export function renderFile(name: string, vars: Vars, searchPaths: string[]): string {
+  const env = envFor(searchPaths);
+  try {
+    return env.render(name, vars);
+  } catch (err) {
+    if (!searchPaths.some((p) => fs.existsSync(path.join(p, name)))) {
+      throw invalid(`template '${name}' not found in ${searchPaths.join(', ')}`);
+    }
+    throw explain(err, `template ${name}`);
+  }
+}
