@@ -1,0 +1,71 @@
+/**
+ * What the SSH and local connections share: how an exec request becomes one shell line, and the
+ * commands behind put and get. Both transports run exactly these lines, so a module sees the same
+ * behaviour on either, and all quoting still happens in src/command.ts.
+ */
+import { argv, script, toShell, withBecome, type Command } from '../command.js';
+import { failed } from '../errors.js';
+import type { ExecOptions, PutOptions } from './types.js';
+
+/** `become: true` means root; a string names the user; false/undefined means the login user. */
+export function becomeUser(become: boolean | string | undefined): string | undefined {
+  if (become === true) return 'root';
+  if (typeof become === 'string' && become !== '') return become;
+  return undefined;
+}
+
+/**
+ * The full line for one exec. `cd` goes inside the become wrapper so the directory is entered
+ * as the target user, who may be the only one allowed into it (an app's 0750 home).
+ */
+export function commandLine(cmd: Command, opts: Pick<ExecOptions, 'become' | 'cwd'>, loginUser: string): string {
+  let line = toShell(cmd);
+  if (opts.cwd !== undefined) line = `${toShell(argv('cd', '--', opts.cwd))} && ${line}`;
+  const user = becomeUser(opts.become);
+  return withBecome(line, user ? { user, loginUser } : undefined);
+}
+
+/**
+ * put as one remote command: stdin is the file's bytes. When a mode is given the file is
+ * created under umask 077 and an existing file is closed to group/other before its content is
+ * replaced, so a secret is never readable by others, not even between write and chmod.
+ * chown comes before chmod because chown clears setuid/setgid bits.
+ */
+const PUT_SCRIPT = [
+  'p=$1',
+  'if [ -n "$2" ]; then umask 077; if [ -e "$p" ]; then chmod go= -- "$p" || exit 1; fi; fi',
+  'cat > "$p" || exit 1',
+  'if [ -n "$3" ]; then chown -- "$3" "$p" || exit 1; fi',
+  'if [ -n "$2" ]; then chmod -- "$2" "$p" || exit 1; fi',
+].join('\n');
+
+export function putCommand(path: string, opts: PutOptions = {}): Command {
+  let mode = '';
+  if (opts.mode !== undefined) {
+    if (!Number.isInteger(opts.mode) || opts.mode < 0 || opts.mode > 0o7777) throw new Error(`invalid file mode ${opts.mode}`);
+    mode = opts.mode.toString(8).padStart(4, '0');
+  }
+  // `chown user:` would also set the user's login group, so build the spec by hand.
+  const owner = opts.owner ?? '';
+  const group = opts.group ?? '';
+  const chown = owner && group ? `${owner}:${group}` : owner ? owner : group ? `:${group}` : '';
+  return script(PUT_SCRIPT, path, mode, chown);
+}
+
+export function getCommand(path: string): Command {
+  return argv('cat', '--', path);
+}
+
+/** The error put/get raise when their command ran but failed (a permission, a missing dir). */
+export function transferFailed(hostName: string, what: string, path: string, code: number, stderr: string) {
+  const detail = stderr.trim() || `exit code ${code}`;
+  return failed(`${hostName}: ${what} ${path} failed: ${detail}`);
+}
+
+/** Turn an exit signal name into the shell's 128+N convention, so callers always get a number. */
+export function signalExitCode(signal: string | undefined | null, signals: Record<string, number>): number {
+  if (!signal) return 255;
+  const name = signal.startsWith('SIG') ? signal : `SIG${signal}`;
+  const n = signals[name];
+  return n === undefined ? 255 : 128 + n;
+}

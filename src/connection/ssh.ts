@@ -1,0 +1,495 @@
+/**
+ * The SSH connection: one ssh2 client per host, opened once, every exec a channel on it. The
+ * handshake (100-250 ms) is paid once per host per run; after that a call costs one channel
+ * open and the remote shell's start, a few milliseconds.
+ */
+import { appendFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Duplex } from 'node:stream';
+import ssh2 from 'ssh2';
+import type { Client as SshClient, ClientChannel, ConnectConfig } from 'ssh2';
+import type { Command } from '../command.js';
+import { failed, messageOf, unreachable } from '../errors.js';
+import type { Host, HostKeyPolicy } from '../inventory/types.js';
+import {
+  checkHostKey,
+  fingerprint,
+  formatKnownHostsLine,
+  hostKeyAlgorithms,
+  keyTypeOf,
+  knownKeyTypes,
+  lookupName,
+  parseKnownHosts,
+} from './known-hosts.js';
+import { commandLine, getCommand, putCommand, signalExitCode, transferFailed } from './shell.js';
+import type { Connection, ExecOptions, ExecResult, PutOptions } from './types.js';
+
+const { Client } = ssh2;
+
+export interface SshTuning {
+  /**
+   * Channels open at once on one connection. OpenSSH's MaxSessions defaults to 10; staying
+   * below it leaves room for a tunnel or an operator's session and avoids open failures.
+   */
+  maxChannels?: number;
+  /** SSH-level keepalive: a dead peer is noticed after interval * countMax. */
+  keepaliveIntervalMs?: number;
+  keepaliveCountMax?: number;
+}
+
+export interface SshConnectOptions extends SshTuning {
+  /**
+   * An open connection to the host's jump server, shared by every host behind it (the pool does
+   * this). Without it a host with `ssh.jump` gets a bastion connection of its own.
+   */
+  bastion?: SshClient;
+}
+
+function resolveTuning(t: SshTuning): Required<SshTuning> {
+  return {
+    maxChannels: t.maxChannels ?? 8,
+    keepaliveIntervalMs: t.keepaliveIntervalMs ?? 10_000,
+    keepaliveCountMax: t.keepaliveCountMax ?? 3,
+  };
+}
+
+/** One SSH endpoint to log in to: a target host or its bastion. */
+interface Endpoint {
+  /** How messages name it: `web-1 (root@10.0.0.5:22)`. */
+  label: string;
+  address: string;
+  port: number;
+  user: string;
+  key?: string;
+  knownHosts: string;
+  policy: HostKeyPolicy;
+  connectTimeoutMs: number;
+}
+
+function expandHome(p: string): string {
+  return p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : p;
+}
+
+function knownHostsPath(host: Host): string {
+  return expandHome(host.ssh.knownHosts ?? path.join(os.homedir(), '.ssh', 'known_hosts'));
+}
+
+function targetEndpoint(host: Host): Endpoint {
+  const s = host.ssh;
+  return {
+    label: `${host.name} (${s.user}@${host.address}:${s.port})`,
+    address: host.address,
+    port: s.port,
+    user: s.user,
+    key: s.key,
+    knownHosts: knownHostsPath(host),
+    policy: s.hostKeyPolicy,
+    connectTimeoutMs: s.connectTimeout * 1000,
+  };
+}
+
+function bastionEndpoint(host: Host): Endpoint {
+  const j = host.ssh.jump!;
+  return {
+    label: `${host.name} via jump host ${j.user}@${j.host}:${j.port}`,
+    address: j.host,
+    port: j.port,
+    user: j.user,
+    key: j.key,
+    knownHosts: knownHostsPath(host),
+    policy: host.ssh.hostKeyPolicy,
+    connectTimeoutMs: host.ssh.connectTimeout * 1000,
+  };
+}
+
+/** A key for sharing bastion connections between hosts that use the same one. */
+export function bastionKey(host: Host): string | undefined {
+  const j = host.ssh.jump;
+  if (!j) return undefined;
+  return JSON.stringify([j.user, j.host, j.port, j.key ?? '', knownHostsPath(host), host.ssh.hostKeyPolicy]);
+}
+
+function readKnownHosts(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw err;
+  }
+}
+
+/** accept-new: record a first-seen key, creating ~/.ssh (0700) and the file (0600) if needed. */
+function appendKnownHost(file: string, address: string, port: number, key: Buffer): void {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const existing = readKnownHosts(file);
+  const sep = existing === '' || existing.endsWith('\n') ? '' : '\n';
+  appendFileSync(file, `${sep}${formatKnownHostsLine(address, port, key)}\n`, { mode: 0o600 });
+}
+
+/**
+ * Judge the key the server presented against known_hosts under the policy. Returns a refusal
+ * message, or undefined to accept. Every refusal names the host and the file, because the
+ * operator's next step is to look at (or fix) exactly that line.
+ */
+function verifyHostKey(ep: Endpoint, key: Buffer): string | undefined {
+  if (ep.policy === 'off') return undefined;
+  // Read at verification time, not before connecting: a sibling connection with accept-new
+  // may have just recorded this host (a bastion that is also a target).
+  const entries = parseKnownHosts(readKnownHosts(ep.knownHosts));
+  const st = checkHostKey(entries, ep.address, ep.port, key);
+  const name = lookupName(ep.address, ep.port);
+  const presented = `${keyTypeOf(key) ?? 'unknown-type'} ${fingerprint(key)}`;
+  switch (st.status) {
+    case 'known':
+      return undefined;
+    case 'revoked':
+      return `host key ${presented} for ${name} is marked @revoked in ${ep.knownHosts} (line ${st.line}); refusing to connect`;
+    case 'mismatch':
+      return (
+        `HOST KEY MISMATCH for ${name}: the server presented ${presented}, but ${ep.knownHosts} ` +
+        `(line ${st.lines.join(', ')}) holds a different ${st.knownTypes.join('/')} key. The connection may be ` +
+        `intercepted, or the server was rebuilt; if so remove the old entry with ` +
+        `\`ssh-keygen -R '${name}' -f ${ep.knownHosts}\`. Refusing to connect`
+      );
+    case 'unknown':
+      if (ep.policy === 'strict') {
+        return (
+          `host key for ${name} is not in ${ep.knownHosts} (host key policy strict); the server presented ` +
+          `${presented}. Add it after checking the fingerprint (ssh-keyscan -p ${ep.port} ${ep.address}), ` +
+          `or connect once with the accept-new policy`
+        );
+      }
+      appendKnownHost(ep.knownHosts, ep.address, ep.port, key);
+      return undefined;
+  }
+}
+
+function authConfig(ep: Endpoint): Pick<ConnectConfig, 'privateKey' | 'agent'> {
+  const agent = process.env.SSH_AUTH_SOCK || undefined;
+  let keyFile = ep.key ? expandHome(ep.key) : undefined;
+  if (!keyFile && !agent) {
+    // What `ssh` would try on its own when nothing is configured.
+    keyFile = ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((f) => path.join(os.homedir(), '.ssh', f)).find((f) => existsSync(f));
+    if (!keyFile) throw new Error('no key file is set, no ssh-agent is running (SSH_AUTH_SOCK) and ~/.ssh has no id_* key');
+  }
+  let privateKey: Buffer | undefined;
+  if (keyFile) {
+    try {
+      privateKey = readFileSync(keyFile);
+    } catch (err) {
+      throw new Error(`cannot read key file ${keyFile}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`);
+    }
+  }
+  // The agent stays as a fallback after the key file, as with ssh's IdentityFile.
+  return { privateKey, agent };
+}
+
+function describeConnectError(err: unknown, ep: Endpoint): string {
+  const e = err as Error & { code?: string; level?: string };
+  const where = `${ep.address}:${ep.port}`;
+  if (e.level === 'client-timeout') return `no SSH handshake within ${ep.connectTimeoutMs / 1000}s from ${where}`;
+  if (e.level === 'client-authentication') {
+    return `authentication as ${ep.user} failed (${ep.key ? `key file ${ep.key}` : 'no key file'}${process.env.SSH_AUTH_SOCK ? ', ssh-agent' : ''})`;
+  }
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return `connection refused by ${where} (is sshd running and listening there?)`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return `no route to ${where}`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot resolve ${ep.address}`;
+    case 'ETIMEDOUT':
+      return `connect to ${where} timed out`;
+    case 'ECONNRESET':
+      return `connection reset by ${where}`;
+  }
+  return e.message || String(err);
+}
+
+/** Log in to one endpoint; resolves once authenticated. Every failure is `unreachable`. */
+function connectClient(ep: Endpoint, tuning: Required<SshTuning>, sock?: Duplex): Promise<SshClient> {
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    let refusal: string | undefined;
+    let settled = false;
+    const fail = (reason: string, cause?: unknown) => {
+      if (settled) return;
+      settled = true;
+      client.end();
+      reject(unreachable(`${ep.label}: ${reason}`, cause));
+    };
+    client.once('ready', () => {
+      if (settled) return;
+      settled = true;
+      resolve(client);
+    });
+    client.on('error', (err) => fail(refusal ?? describeConnectError(err, ep), err));
+    client.on('close', () => fail(refusal ?? 'the connection closed during the SSH handshake'));
+
+    let cfg: ConnectConfig;
+    try {
+      const algorithms =
+        ep.policy === 'off'
+          ? undefined
+          : {
+              serverHostKey: hostKeyAlgorithms(
+                knownKeyTypes(parseKnownHosts(readKnownHosts(ep.knownHosts)), ep.address, ep.port),
+              ) as NonNullable<ConnectConfig['algorithms']>['serverHostKey'],
+            };
+      cfg = {
+        host: ep.address,
+        port: ep.port,
+        username: ep.user,
+        ...authConfig(ep),
+        readyTimeout: ep.connectTimeoutMs,
+        keepaliveInterval: tuning.keepaliveIntervalMs,
+        keepaliveCountMax: tuning.keepaliveCountMax,
+        algorithms,
+        hostVerifier: (key: Buffer) => {
+          try {
+            refusal = verifyHostKey(ep, key);
+          } catch (err) {
+            refusal = `cannot check the host key against ${ep.knownHosts}: ${messageOf(err)}`;
+          }
+          return refusal === undefined;
+        },
+        ...(sock ? { sock } : {}),
+      };
+      client.connect(cfg);
+    } catch (err) {
+      // A bad key file or an unparsable private key is thrown synchronously by ssh2.
+      fail(messageOf(err), err);
+      return;
+    }
+    // Small request/response packets: Nagle's delay would add tens of ms to every exec.
+    if (!sock) client.setNoDelay(true);
+  });
+}
+
+/** Log in to a host's jump server; the pool shares the result between hosts behind it. */
+export function openBastion(host: Host, tuning: SshTuning = {}): Promise<SshClient> {
+  if (!host.ssh.jump) throw new Error(`${host.name} has no jump host`);
+  return connectClient(bastionEndpoint(host), resolveTuning(tuning));
+}
+
+function tunnel(bastion: SshClient, host: Host): Promise<ClientChannel> {
+  return new Promise((resolve, reject) => {
+    const ep = bastionEndpoint(host);
+    try {
+      bastion.forwardOut('127.0.0.1', 0, host.address, host.ssh.port, (err, stream) => {
+        if (err) reject(unreachable(`${ep.label}: the jump host could not open a tunnel to ${host.address}:${host.ssh.port}: ${err.message}`, err));
+        else resolve(stream);
+      });
+    } catch (err) {
+      reject(unreachable(`${ep.label}: the jump host connection is gone: ${messageOf(err)}`, err));
+    }
+  });
+}
+
+interface RawResult {
+  code: number;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class SshConnection implements Connection {
+  readonly hostName: string;
+  readonly loginUser: string;
+  /** Set once the transport is gone; every later call rejects with it. */
+  private lost?: Error;
+  private active = 0;
+  private readonly waiting: Array<{ go: () => void; stop: (err: Error) => void }> = [];
+  /** Rejecters of calls with an open channel, failed together when the connection drops. */
+  private readonly inflight = new Set<(err: Error) => void>();
+  private readonly closedP: Promise<void>;
+  private readonly maxChannels: number;
+
+  private constructor(
+    host: Host,
+    private readonly client: SshClient,
+    private readonly ownBastion: SshClient | undefined,
+    tuning: Required<SshTuning>,
+  ) {
+    this.hostName = host.name;
+    this.loginUser = host.ssh.user;
+    this.maxChannels = Math.max(1, tuning.maxChannels);
+    let reason: string | undefined;
+    client.on('error', (err: Error & { level?: string }) => {
+      reason = err.level === 'client-timeout' ? 'keepalive timeout: the host stopped answering' : err.message;
+    });
+    this.closedP = new Promise((resolve) => {
+      client.once('close', () => {
+        this.drop(unreachable(`${this.hostName}: connection lost: ${reason ?? 'closed by the remote host'}`));
+        this.ownBastion?.end();
+        resolve();
+      });
+    });
+  }
+
+  /** Open (handshake and log in) a connection to `host`, through its jump host if it has one. */
+  static async connect(host: Host, opts: SshConnectOptions = {}): Promise<SshConnection> {
+    const tuning = resolveTuning(opts);
+    const ep = targetEndpoint(host);
+    let ownBastion: SshClient | undefined;
+    let sock: Duplex | undefined;
+    if (host.ssh.jump) {
+      const bastion = opts.bastion ?? (ownBastion = await openBastion(host, tuning));
+      try {
+        sock = await tunnel(bastion, host);
+      } catch (err) {
+        ownBastion?.end();
+        throw err;
+      }
+    }
+    try {
+      const client = await connectClient(ep, tuning, sock);
+      return new SshConnection(host, client, ownBastion, tuning);
+    } catch (err) {
+      ownBastion?.end();
+      throw err;
+    }
+  }
+
+  /** False once the connection has dropped or been closed. */
+  get alive(): boolean {
+    return this.lost === undefined;
+  }
+
+  async exec(cmd: Command, opts: ExecOptions = {}): Promise<ExecResult> {
+    const raw = await this.run(commandLine(cmd, opts, this.loginUser), opts.stdin, opts.timeoutMs);
+    return { code: raw.code, stdout: raw.stdout.toString('utf8'), stderr: raw.stderr.toString('utf8') };
+  }
+
+  async put(p: string, data: string | Buffer, opts: PutOptions & { become?: boolean | string } = {}): Promise<void> {
+    const line = commandLine(putCommand(p, opts), { become: opts.become }, this.loginUser);
+    const raw = await this.run(line, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+    if (raw.code !== 0) throw transferFailed(this.hostName, 'put', p, raw.code, raw.stderr.toString('utf8'));
+  }
+
+  async get(p: string, opts: { become?: boolean | string } = {}): Promise<Buffer> {
+    const raw = await this.run(commandLine(getCommand(p), { become: opts.become }, this.loginUser));
+    if (raw.code !== 0) throw transferFailed(this.hostName, 'get', p, raw.code, raw.stderr.toString('utf8'));
+    return raw.stdout;
+  }
+
+  async close(): Promise<void> {
+    if (!this.lost) this.drop(unreachable(`${this.hostName}: connection closed`));
+    this.client.end();
+    // end() is a polite disconnect; do not let a silent peer hold the caller up.
+    const timer = setTimeout(() => this.client.destroy(), 2000);
+    await this.closedP;
+    clearTimeout(timer);
+  }
+
+  private drop(err: Error): void {
+    if (this.lost) return;
+    this.lost = err;
+    for (const w of this.waiting.splice(0)) w.stop(err);
+    for (const reject of [...this.inflight]) reject(err);
+    this.inflight.clear();
+  }
+
+  /** Wait for a channel slot: at most maxChannels channels are open at once. */
+  private acquire(): Promise<void> {
+    if (this.lost) return Promise.reject(this.lost);
+    if (this.active < this.maxChannels) {
+      this.active++;
+      return Promise.resolve();
+    }
+    return new Promise((go, stop) => this.waiting.push({ go, stop }));
+  }
+
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next.go(); // the slot passes straight to the next caller
+    else this.active--;
+  }
+
+  private async run(line: string, stdin?: string | Buffer, timeoutMs?: number): Promise<RawResult> {
+    await this.acquire();
+    try {
+      // A channel open can be refused while the server is at its session limit (another
+      // client on the same login); that clears quickly, so retry briefly before giving up.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await this.channel(line, stdin, timeoutMs);
+        } catch (err) {
+          const e = err as Error & { openFailure?: boolean };
+          if (!e.openFailure || this.lost || attempt >= 5) throw e.openFailure ? unreachable(`${this.hostName}: ${e.message}`, e) : e;
+          await sleep(20 * 2 ** attempt);
+        }
+      }
+    } finally {
+      this.release();
+    }
+  }
+
+  private channel(line: string, stdin: string | Buffer | undefined, timeoutMs: number | undefined): Promise<RawResult> {
+    return new Promise((resolve, reject) => {
+      if (this.lost) return reject(this.lost);
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      const settle = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        if (timer) clearTimeout(timer);
+        this.inflight.delete(onLost);
+        fn();
+      };
+      const onLost = (err: Error) => settle(() => reject(err));
+      this.inflight.add(onLost);
+      try {
+        this.client.exec(line, (err, stream) => {
+          if (err) {
+            const e = new Error(`cannot open a channel: ${err.message}`) as Error & { openFailure?: boolean };
+            e.openFailure = true;
+            return settle(() => reject(this.lost ?? e));
+          }
+          if (settled) {
+            stream.close(); // the connection dropped while the channel was opening
+            return;
+          }
+          const out: Buffer[] = [];
+          const errOut: Buffer[] = [];
+          let code: number | undefined;
+          let signal: string | undefined;
+          stream.on('data', (d: Buffer) => out.push(d));
+          stream.stderr.on('data', (d: Buffer) => errOut.push(d));
+          stream.on('exit', (c: number | null, sig?: string) => {
+            if (typeof c === 'number') code = c;
+            else signal = sig;
+          });
+          stream.on('close', () => {
+            if (code === undefined && signal === undefined && this.lost) return settle(() => reject(this.lost!));
+            const c = code ?? signalExitCode(signal, os.constants.signals as Record<string, number>);
+            settle(() => resolve({ code: c, stdout: Buffer.concat(out), stderr: Buffer.concat(errOut) }));
+          });
+          stream.on('error', () => {}); // surfaced through 'close' and the client's events
+          if (timeoutMs !== undefined && timeoutMs > 0) {
+            timer = setTimeout(() => {
+              settle(() => reject(failed(`${this.hostName}: command timed out after ${timeoutMs / 1000}s: ${line}`)));
+              // OpenSSH (7.9+) delivers the signal to the session's process; closing the
+              // channel frees the slot either way.
+              try {
+                stream.signal('KILL');
+              } catch {
+                /* older servers refuse signals; the close below still frees the channel */
+              }
+              stream.close();
+            }, timeoutMs);
+          }
+          if (stdin !== undefined) stream.end(stdin);
+          else stream.end();
+        });
+      } catch (err) {
+        // ssh2 throws synchronously when the transport is already gone.
+        settle(() => reject(this.lost ?? unreachable(`${this.hostName}: connection lost: ${messageOf(err)}`, err)));
+      }
+    });
+  }
+}
