@@ -1,0 +1,146 @@
+/**
+ * Checks a JSON schema cannot express: uniqueness, order between values, and references from
+ * one file to another. Each runs only on files that passed their schema, so it can trust types.
+ */
+import type { Problem } from '../problems.js';
+import type { YamlFile } from '../yaml-positions.js';
+import { RESERVED_SERVER_NAMES } from './names.js';
+import type { App, Cluster, FlightConfig, WebPool } from './types.js';
+
+export interface Checked<T> {
+  yf: YamlFile;
+  value: T;
+}
+
+export function checkCluster(c: Checked<Cluster>, config: FlightConfig): Problem[] {
+  const problems: Problem[] = [];
+  const names = new Map<string, number>();
+  const addresses = new Map<string, number>();
+  c.value.servers.forEach((s, i) => {
+    if (RESERVED_SERVER_NAMES.has(s.name)) {
+      problems.push(c.yf.problemAt(['servers', i, 'name'], `'${s.name}' is reserved (a group or the implicit localhost): choose another server name`));
+    }
+    const sameName = names.get(s.name);
+    if (sameName !== undefined) {
+      const line = c.yf.positionOf(['servers', sameName, 'name']).line;
+      problems.push(c.yf.problemAt(['servers', i, 'name'], `duplicate server name '${s.name}' (also servers[${sameName}], line ${line})`));
+    } else names.set(s.name, i);
+    // The same address on another port is another machine (port-forwarded servers).
+    const port = s.ssh.port ?? config.ssh.port ?? 22;
+    const address = `${s.host}:${port}`;
+    const sameAddress = addresses.get(address);
+    if (sameAddress !== undefined) {
+      const other = c.value.servers[sameAddress]!;
+      const line = c.yf.positionOf(['servers', sameAddress, 'host']).line;
+      problems.push(c.yf.problemAt(['servers', i, 'host'], `duplicate host ${s.host} (port ${port}): also server '${other.name}' (line ${line})`));
+    } else addresses.set(address, i);
+  });
+  return problems;
+}
+
+const WEB_ORDER: (keyof WebPool)[] = ['min_spare_workers', 'initial_workers', 'max_spare_workers', 'max_workers'];
+
+export function checkApp(a: Checked<App>): Problem[] {
+  const problems: Problem[] = [];
+  const raw = a.yf.value as { servers?: { web?: Partial<WebPool> }[] };
+  const seen = new Map<string, number>();
+  a.value.servers.forEach((s, i) => {
+    const first = seen.get(s.name);
+    if (first !== undefined) {
+      problems.push(a.yf.problemAt(['servers', i, 'name'], `server '${s.name}' is listed twice (also servers[${first}])`));
+    } else seen.set(s.name, i);
+
+    const queues = new Set<string>();
+    s.queues.forEach((q, j) => {
+      if (queues.has(q.name)) problems.push(a.yf.problemAt(['servers', i, 'queues', j, 'name'], `duplicate queue '${q.name}' on server '${s.name}'`));
+      queues.add(q.name);
+    });
+
+    // php-fpm refuses to start a `pm = dynamic` pool unless these are in this order.
+    const written = raw.servers?.[i]?.web ?? {};
+    for (let k = 0; k + 1 < WEB_ORDER.length; k++) {
+      const lo = WEB_ORDER[k]!;
+      const hi = WEB_ORDER[k + 1]!;
+      if (s.web[lo] <= s.web[hi]) continue;
+      const show = (key: keyof WebPool) => `${key} (${s.web[key]}${key in written ? '' : ', the default'})`;
+      const blame = hi in written ? hi : lo in written ? lo : undefined;
+      problems.push({
+        ...a.yf.problemAt(blame ? ['servers', i, 'web', blame] : ['servers', i, 'web'], ''),
+        path: `servers[${i}].web`,
+        message: `${show(lo)} must be <= ${show(hi)}: php-fpm needs ${WEB_ORDER.join(' <= ')}`,
+      });
+    }
+  });
+  return problems;
+}
+
+export interface AcrossInput {
+  config?: Checked<FlightConfig>;
+  clusters: Map<string, Checked<Cluster>>;
+  apps: Map<string, Checked<App>>;
+  /** Clusters and apps whose files exist but are invalid: references to them are not errors. */
+  brokenClusters: Set<string>;
+  brokenApps: Set<string>;
+}
+
+export function checkAcrossFiles(input: AcrossInput): Problem[] {
+  const problems: Problem[] = [];
+
+  // Server names are host names of one inventory, whatever their cluster.
+  const serverOwner = new Map<string, { c: Checked<Cluster>; i: number }>();
+  for (const c of input.clusters.values()) {
+    c.value.servers.forEach((s, i) => {
+      const owner = serverOwner.get(s.name);
+      if (owner && owner.c !== c) {
+        const p = owner.c.yf.positionOf(['servers', owner.i, 'name']);
+        problems.push(
+          c.yf.problemAt(['servers', i, 'name'], `server name '${s.name}' is also used in ${owner.c.yf.file}:${p.line}:${p.col} (server names must be unique across clusters)`),
+        );
+      } else if (!owner) serverOwner.set(s.name, { c, i });
+    });
+  }
+
+  const domains = new Map<string, Checked<App>>();
+  for (const a of input.apps.values()) {
+    const app = a.value;
+    const cluster = input.clusters.get(app.cluster);
+    if (!cluster) {
+      if (!input.brokenClusters.has(app.cluster)) {
+        const known = [...input.clusters.keys(), ...input.brokenClusters];
+        problems.push(
+          a.yf.problemAt(['cluster'], `no cluster '${app.cluster}' (no file clusters/${app.cluster}.yml; clusters: ${known.length ? known.join(', ') : 'none'})`),
+        );
+      }
+    } else {
+      const names = cluster.value.servers.map((s) => s.name);
+      app.servers.forEach((s, i) => {
+        if (!names.includes(s.name)) {
+          problems.push(a.yf.problemAt(['servers', i, 'name'], `server '${s.name}' is not in cluster '${app.cluster}' (its servers: ${names.join(', ')})`));
+        }
+      });
+      if (!cluster.value.php.includes(app.php)) {
+        const installed = cluster.value.php.map((v) => `"${v}"`).join(', ');
+        problems.push(a.yf.problemAt(['php'], `PHP "${app.php}" is not installed by cluster '${app.cluster}' (${cluster.yf.file} has php: [${installed}])`));
+      }
+    }
+    // One vhost per domain per cluster: a second would be ignored by nginx, silently.
+    const key = `${app.cluster}\n${app.domain}`;
+    const other = domains.get(key);
+    if (other) {
+      const p = other.yf.positionOf(['domain']);
+      problems.push(
+        a.yf.problemAt(['domain'], `'${app.domain}' is also the domain of app '${other.value.name}' (${other.yf.file}:${p.line}:${p.col}) on cluster '${app.cluster}'`),
+      );
+    } else domains.set(key, a);
+  }
+
+  const config = input.config;
+  if (config) {
+    for (const name of Object.keys(config.value.serve.tokens)) {
+      if (!input.apps.has(name) && !input.brokenApps.has(name)) {
+        problems.push(config.yf.problemAtKey(['serve', 'tokens', name], `no app '${name}' (no file apps/${name}.yml)`));
+      }
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,112 @@
+/**
+ * From schema-valid data (schema defaults already filled in by ajv) to the typed definitions:
+ * defaults that depend on another file, nulls for absent optional values (templates test for
+ * null, never for undefined), and paths made absolute against the definitions folder.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import type { App, AppServer, Cluster, FlightConfig, HealthCheck, ReleaseStrategy, Server, SshOptions } from './types.js';
+
+/** `~/x` is the user's home; relative paths are relative to the definitions folder. */
+export function resolveLocalPath(p: string, dir: string): string {
+  if (p === '~') return os.homedir();
+  if (p.startsWith('~/')) return path.join(os.homedir(), p.slice(2));
+  return path.resolve(dir, p);
+}
+
+/**
+ * git's own rule: `scheme://...`, or `[user@]host:path` with the ':' before any '/', is remote;
+ * anything else is a local path.
+ */
+export function isRemoteRepo(repo: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(repo) || /^[^/]+:/.test(repo);
+}
+
+export function resolveSsh(ssh: SshOptions | undefined, dir: string): SshOptions {
+  const out: SshOptions = { ...(ssh ?? {}) };
+  if (out.key) out.key = resolveLocalPath(out.key, dir);
+  if (out.known_hosts) out.known_hosts = resolveLocalPath(out.known_hosts, dir);
+  if (out.jump) out.jump = { ...out.jump, ...(out.jump.key ? { key: resolveLocalPath(out.jump.key, dir) } : {}) };
+  return out;
+}
+
+export function toConfig(data: Record<string, unknown> | undefined, dir: string): FlightConfig {
+  const d = (data ?? {}) as Partial<FlightConfig>;
+  return {
+    ssh: resolveSsh(d.ssh, dir),
+    keep_releases: d.keep_releases ?? 5,
+    forks: d.forks ?? 25,
+    serve: { tokens: { ...(d.serve?.tokens ?? {}) } },
+  };
+}
+
+interface ClusterData {
+  php: string[];
+  request_duration: number;
+  request_payload: number;
+  request_memory: number;
+  php_repository?: string;
+  servers: (Omit<Server, 'listen' | 'ssh'> & { listen?: string; ssh?: SshOptions })[];
+}
+
+export function toCluster(name: string, file: string, data: unknown, dir: string): Cluster {
+  const d = data as ClusterData;
+  return {
+    name,
+    file,
+    php: [...d.php],
+    request_duration: d.request_duration,
+    request_payload: d.request_payload,
+    request_memory: d.request_memory,
+    php_repository: d.php_repository ?? null,
+    servers: d.servers.map((s) => ({
+      name: s.name,
+      host: s.host,
+      web_server: s.web_server,
+      listen: s.listen ?? null,
+      ssh: resolveSsh(s.ssh, dir),
+    })),
+  };
+}
+
+interface AppData {
+  repo: string;
+  branch?: string;
+  php: string;
+  domain: string;
+  cluster: string;
+  composer_command: string;
+  release_commands: string[];
+  shared: string[];
+  keep_releases?: number;
+  release_strategy: ReleaseStrategy;
+  health_check?: HealthCheck;
+  servers: AppServer[];
+}
+
+export function toApp(name: string, file: string, data: unknown, config: FlightConfig, dir: string): App {
+  const d = data as AppData;
+  return {
+    name,
+    file,
+    repo: isRemoteRepo(d.repo) ? d.repo : resolveLocalPath(d.repo, dir),
+    branch: d.branch ?? null,
+    php: d.php,
+    domain: d.domain,
+    cluster: d.cluster,
+    composer_command: d.composer_command,
+    release_commands: [...d.release_commands],
+    shared: [...d.shared],
+    keep_releases: d.keep_releases ?? config.keep_releases,
+    release_strategy: d.release_strategy,
+    health_check: d.health_check ? { ...d.health_check } : null,
+    home: `/home/${name}`,
+    servers: d.servers.map((s) => ({
+      name: s.name,
+      web: { ...s.web },
+      deploy_commands: [...s.deploy_commands],
+      queues: s.queues.map((q) => ({ ...q })),
+      scheduler: s.scheduler,
+    })),
+  };
+}

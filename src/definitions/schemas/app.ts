@@ -1,0 +1,85 @@
+/** apps/<name>.yml: how an application is deployed, and where. */
+import { CLUSTER_NAME_PATTERN, commandList, nonEmptyString, phpVersion, serverName } from './common.js';
+
+export const DEFAULT_COMPOSER_COMMAND =
+  'install --prefer-dist --no-progress --no-interaction --no-dev --optimize-autoloader --quiet';
+
+export const DEFAULT_WEB = { max_workers: 10, min_spare_workers: 2, initial_workers: 3, max_spare_workers: 5 } as const;
+
+const workers = (n: number) => ({ type: 'integer', minimum: 1, default: n }) as const;
+
+const web = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    max_workers: workers(DEFAULT_WEB.max_workers),
+    min_spare_workers: workers(DEFAULT_WEB.min_spare_workers),
+    initial_workers: workers(DEFAULT_WEB.initial_workers),
+    max_spare_workers: workers(DEFAULT_WEB.max_spare_workers),
+  },
+} as const;
+
+const queue = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'command'],
+  properties: {
+    name: { type: 'string', pattern: '^[a-z0-9_-]+$', expected: "a queue name of lowercase letters, digits, '_' and '-'" },
+    command: { ...nonEmptyString, expected: 'an artisan command (like queue:work --sleep=1)' },
+    workers: { type: 'integer', minimum: 1, default: 1 },
+    stop_wait_timeout: { type: 'integer', minimum: 0, default: 60, expected: 'integer >= 0 (seconds)' },
+  },
+} as const;
+
+const appServer = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: {
+    name: serverName,
+    web,
+    deploy_commands: commandList,
+    queues: { type: 'array', items: queue, default: [] },
+    scheduler: { type: 'boolean', default: false },
+  },
+} as const;
+
+/** Relative, and never escaping the app's folder: these become symlinks into shared/. */
+const sharedPath = {
+  type: 'string',
+  pattern: '^(?!/)(?!.*(?:^|/)\\.\\.?(?:/|$))(?!.*//).+$',
+  expected: "a path inside the app (relative: no leading '/', no '.' or '..')",
+} as const;
+
+export const appSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['repo', 'php', 'domain', 'cluster', 'servers'],
+  properties: {
+    repo: { ...nonEmptyString, expected: 'a git URL or the path of a git repository' },
+    branch: { ...nonEmptyString, expected: 'a branch name' },
+    php: phpVersion,
+    domain: {
+      type: 'string',
+      pattern: '^(\\*\\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?\\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$',
+      expected: 'a lowercase domain name like myapp.example.com',
+    },
+    cluster: { type: 'string', pattern: CLUSTER_NAME_PATTERN, expected: 'a cluster name (a file in clusters/)' },
+    composer_command: { type: 'string', default: DEFAULT_COMPOSER_COMMAND },
+    release_commands: commandList,
+    shared: { type: 'array', uniqueItems: true, items: sharedPath, default: [] },
+    keep_releases: { type: 'integer', minimum: 2 },
+    release_strategy: { enum: ['releases', 'alternate'], default: 'releases' },
+    health_check: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        path: { type: 'string', pattern: '^/', default: '/', expected: "a URL path starting with '/'" },
+        status: { type: 'integer', minimum: 100, maximum: 599, default: 200 },
+        timeout: { type: 'number', exclusiveMinimum: 0, default: 10, expected: 'a number of seconds > 0' },
+      },
+    },
+    servers: { type: 'array', minItems: 1, items: appServer },
+  },
+} as const;

@@ -1,0 +1,29 @@
+/** clusters/<name>.yml: the environment apps run in, and its servers. */
+import { nonEmptyString, phpVersion, serverName, ssh } from './common.js';
+
+const server = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'host'],
+  properties: {
+    name: serverName,
+    host: { ...nonEmptyString, expected: 'an address or DNS name' },
+    web_server: { type: 'boolean', default: false },
+    listen: { type: 'string', pattern: '^\\S+$', expected: 'an address for nginx to listen on' },
+    ssh,
+  },
+} as const;
+
+export const clusterSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['php', 'servers'],
+  properties: {
+    php: { type: 'array', minItems: 1, uniqueItems: true, items: phpVersion },
+    request_duration: { type: 'integer', minimum: 1, default: 30, expected: 'integer >= 1 (seconds)' },
+    request_payload: { type: 'integer', minimum: 1, default: 10, expected: 'integer >= 1 (MB)' },
+    request_memory: { type: 'integer', minimum: 1, default: 256, expected: 'integer >= 1 (MB)' },
+    php_repository: { enum: ['sury'] },
+    servers: { type: 'array', minItems: 1, items: server },
+  },
+} as const;

@@ -1,0 +1,126 @@
+/**
+ * Definitions as loaded: validated, with defaults applied. Field names are those of the YAML
+ * files on purpose: the same names reach playbooks and templates as host variables, so one
+ * vocabulary serves the user's files, the code and the templates.
+ */
+import type { HostKeyPolicy } from '../inventory/types.js';
+
+/** The `ssh` mapping of flight.yml and of a server. Paths are absolute once loaded. */
+export interface SshOptions {
+  user?: string;
+  port?: number;
+  key?: string;
+  known_hosts?: string;
+  host_key_policy?: HostKeyPolicy;
+  /** `false` cancels an inherited jump host. */
+  jump?: JumpOptions | false;
+  /** Seconds. */
+  connect_timeout?: number;
+}
+
+export interface JumpOptions {
+  host: string;
+  port?: number;
+  user?: string;
+  key?: string;
+}
+
+export interface FlightConfig {
+  ssh: SshOptions;
+  keep_releases: number;
+  forks: number;
+  serve: {
+    /** app name -> sha256 (hex) of its deploy token. */
+    tokens: Record<string, string>;
+  };
+}
+
+export interface Server {
+  name: string;
+  host: string;
+  web_server: boolean;
+  /** The address nginx listens on; null: all addresses. */
+  listen: string | null;
+  ssh: SshOptions;
+}
+
+export interface Cluster {
+  name: string;
+  /** e.g. `clusters/staging.yml`, relative to the definitions folder. */
+  file: string;
+  php: string[];
+  /** Seconds. */
+  request_duration: number;
+  /** MB. */
+  request_payload: number;
+  /** MB. */
+  request_memory: number;
+  /** A third-party PHP package repository to add (e.g. `sury`), or null for the OS's own. */
+  php_repository: string | null;
+  servers: Server[];
+}
+
+export interface WebPool {
+  max_workers: number;
+  min_spare_workers: number;
+  initial_workers: number;
+  max_spare_workers: number;
+}
+
+export interface Queue {
+  name: string;
+  command: string;
+  workers: number;
+  /** Seconds. */
+  stop_wait_timeout: number;
+}
+
+/** An app's settings for one server of its cluster. */
+export interface AppServer {
+  name: string;
+  web: WebPool;
+  deploy_commands: string[];
+  queues: Queue[];
+  scheduler: boolean;
+}
+
+export interface HealthCheck {
+  path: string;
+  status: number;
+  /** Seconds. */
+  timeout: number;
+}
+
+export type ReleaseStrategy = 'releases' | 'alternate';
+
+export interface App {
+  /** From the file name: apps/<name>.yml. Also the app's Linux user. */
+  name: string;
+  file: string;
+  /** A git URL, or an absolute path (relative paths resolve against the definitions folder). */
+  repo: string;
+  branch: string | null;
+  php: string;
+  domain: string;
+  cluster: string;
+  composer_command: string;
+  release_commands: string[];
+  shared: string[];
+  /** The app's own, or flight.yml's. */
+  keep_releases: number;
+  release_strategy: ReleaseStrategy;
+  health_check: HealthCheck | null;
+  /** /home/<name> */
+  home: string;
+  servers: AppServer[];
+}
+
+export interface Definitions {
+  /** Absolute path of the definitions folder. */
+  dir: string;
+  config: FlightConfig;
+  /** By name, in file name order. */
+  clusters: Map<string, Cluster>;
+  /** By name, in file name order. */
+  apps: Map<string, App>;
+}
