@@ -51,6 +51,8 @@ export interface Module<P = Record<string, unknown>> {
   schema: object;
   /** Arguments that hold secrets: their values are masked in every report. */
   secretParams?: readonly string[];
+  /** The argument a bare string fills (`command: ls -l` means `{cmd: "ls -l"}`). */
+  freeForm?: string;
   run(ctx: ModuleContext, params: P): Promise<ModuleResult>;
 }
 

@@ -1,0 +1,27 @@
+import type { Connection } from '../connection/types.js';
+import type { Facts } from '../facts/host.js';
+import type { Host } from '../inventory/types.js';
+import { emptyStats, type HostStats } from './events.js';
+
+/** Everything the runner remembers about one host during a run. */
+export interface HostState {
+  host: Host;
+  conn?: Connection;
+  facts?: Facts;
+  /** Results saved with `register:`, visible to later tasks on this host. */
+  registered: Record<string, unknown>;
+  /** Handler names and `listen` topics notified by changed tasks, not yet run. */
+  notified: Set<string>;
+  /** Failed in the current play (cleared at the next play, like Ansible's per-play host list). */
+  failed: boolean;
+  unreachable: boolean;
+  /** Left the play without failing (meta: end_host). */
+  ended: boolean;
+  stats: HostStats;
+}
+
+export function newHostState(host: Host): HostState {
+  return { host, registered: {}, notified: new Set(), failed: false, unreachable: false, ended: false, stats: emptyStats() };
+}
+
+export const isActive = (h: HostState): boolean => !h.failed && !h.unreachable && !h.ended;

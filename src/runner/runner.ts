@@ -1,0 +1,390 @@
+/**
+ * The runner walks plays and tasks. Strategy is linear: every host finishes task N before any
+ * host starts task N+1, so a release is prepared everywhere before it is switched anywhere.
+ * Hosts run in parallel, bounded by `forks`. Modules never see the runner: they get a
+ * ModuleContext, and the runner turns their results into events for the reporters.
+ */
+import path from 'node:path';
+import { FlightError, messageOf } from '../errors.js';
+import { gatherFacts } from '../facts/host.js';
+import type { Connection } from '../connection/types.js';
+import type { Host, Inventory } from '../inventory/types.js';
+import type { Module, ModuleResult } from '../module.js';
+import { loadTaskFile, type ModuleCatalog } from '../playbook/load.js';
+import type { Play, Playbook, Task } from '../playbook/types.js';
+import { evaluate, renderString, renderValue, type Vars } from '../templating.js';
+import { mapLimit } from '../util/limit.js';
+import { checkArgs } from './args.js';
+import { createModuleContext } from './context.js';
+import type { Emit, HostStats, HostStatus } from './events.js';
+import { isActive, newHostState, type HostState } from './host-state.js';
+
+/** Where connections come from: the SSH pool in real runs. Opened once per host per run. */
+export interface ConnectionSource {
+  get(host: Host): Promise<Connection>;
+  readonly opened: number;
+}
+
+export interface RunOptions {
+  inventory: Inventory;
+  modules: Record<string, Module<any>>;
+  catalog: ModuleCatalog;
+  connections: ConnectionSource;
+  extraVars: Vars;
+  check: boolean;
+  diff: boolean;
+  forks: number;
+  limit?: string;
+  tags?: string[];
+  skipTags?: string[];
+  startAtTask?: string;
+  verbosity: number;
+  emit: Emit;
+}
+
+export interface RunSummary {
+  hosts: Record<string, HostStats>;
+  failed: string[];
+  unreachable: string[];
+  ms: number;
+}
+
+/** Inherited from enclosing blocks and includes. */
+interface Scope {
+  vars: Vars;
+  tags: string[];
+  become?: boolean;
+  becomeUser?: string;
+  baseDir: string;
+  handler: boolean;
+}
+
+const LOCALHOST: Host = {
+  name: 'localhost', address: '127.0.0.1', connection: 'local',
+  ssh: { user: '', port: 0, hostKeyPolicy: 'strict', connectTimeout: 10 }, vars: {}, groups: [],
+};
+
+export async function runPlaybook(pb: Playbook, o: RunOptions): Promise<RunSummary> {
+  return new Run(pb, o).run();
+}
+
+class Run {
+  private states = new Map<string, HostState>();
+  private started: boolean;
+  private t0 = Date.now();
+  private groupsVar: Record<string, string[]>;
+  private hostvars: Record<string, unknown>;
+
+  constructor(private pb: Playbook, private o: RunOptions) {
+    this.started = !o.startAtTask;
+    this.groupsVar = Object.fromEntries(o.inventory.groups);
+    this.hostvars = Object.fromEntries([...o.inventory.hosts].map(([n, h]) => [n, h.vars]));
+  }
+
+  async run(): Promise<RunSummary> {
+    this.o.emit({ event: 'playbook_start', playbook: this.pb.path, check: this.o.check });
+    for (const play of this.pb.plays) await this.runPlay(play);
+    const hosts = Object.fromEntries([...this.states].map(([n, s]) => [n, s.stats]));
+    const summary: RunSummary = {
+      hosts,
+      failed: [...this.states.values()].filter((s) => s.stats.failed > 0).map((s) => s.host.name),
+      unreachable: [...this.states.values()].filter((s) => s.unreachable).map((s) => s.host.name),
+      ms: Date.now() - this.t0,
+    };
+    this.o.emit({ event: 'recap', hosts, ms: summary.ms, connections: this.o.connections.opened });
+    return summary;
+  }
+
+  private state(host: Host): HostState {
+    let s = this.states.get(host.name);
+    if (!s) this.states.set(host.name, (s = newHostState(host)));
+    return s;
+  }
+
+  private selectHosts(play: Play): Host[] {
+    const pattern = renderString(play.hosts, this.o.extraVars, `play '${play.name}' hosts`);
+    let hosts = pattern === 'localhost' ? [this.o.inventory.hosts.get('localhost') ?? LOCALHOST] : this.o.inventory.select(pattern);
+    if (this.o.limit) {
+      const allowed = new Set(this.o.inventory.select(this.o.limit).map((h) => h.name));
+      hosts = hosts.filter((h) => allowed.has(h.name));
+    }
+    return hosts;
+  }
+
+  private async runPlay(play: Play): Promise<void> {
+    const hosts = this.selectHosts(play);
+    this.o.emit({ event: 'play_start', play: play.name, hosts: hosts.map((h) => h.name) });
+    const states = hosts.map((h) => this.state(h)).filter((s) => !s.unreachable);
+    for (const s of states) {
+      s.failed = false;
+      s.ended = false;
+    }
+    const playVars = { ...play.vars };
+    for (const batch of batches(states, play.serial)) {
+      const scope: Scope = { vars: playVars, tags: play.tags, become: play.become, becomeUser: play.becomeUser, baseDir: this.pb.dir, handler: false };
+      const aborted = await this.runTasks(play, play.tasks, batch, scope);
+      if (!aborted) await this.runHandlers(play, batch, scope);
+      if (aborted) break;
+    }
+    this.o.emit({ event: 'play_end', play: play.name });
+  }
+
+  /** Runs tasks on the given hosts; returns true when the play must stop (any_errors_fatal, max_fail_percentage). */
+  private async runTasks(play: Play, tasks: Task[], hosts: HostState[], scope: Scope): Promise<boolean> {
+    for (const task of tasks) {
+      const active = hosts.filter(isActive);
+      if (active.length === 0) return false;
+      const inner: Scope = {
+        ...scope,
+        vars: { ...scope.vars, ...task.vars },
+        tags: [...scope.tags, ...task.tags],
+        become: task.become ?? scope.become,
+        becomeUser: task.becomeUser ?? scope.becomeUser,
+      };
+      if (task.block) {
+        if (await this.runTasks(play, task.block, active, inner)) return true;
+        if (task.rescue) {
+          const toRescue = active.filter((h) => h.failed && !h.unreachable);
+          for (const h of toRescue) {
+            h.failed = false;
+            h.stats.failed--;
+            h.stats.rescued++;
+          }
+          if (toRescue.length && (await this.runTasks(play, task.rescue, toRescue, inner))) return true;
+        }
+        if (task.always) {
+          // `always` runs on hosts that failed in the block too; their failure stands afterwards.
+          const wasFailed = active.filter((h) => h.failed);
+          for (const h of wasFailed) h.failed = false;
+          const abort = await this.runTasks(play, task.always, active.filter((h) => !h.unreachable), inner);
+          for (const h of wasFailed) h.failed = true;
+          if (abort) return true;
+        }
+      } else if (task.includeTasks) {
+        if (!this.selected(task, inner)) continue;
+        const file = renderString(task.includeTasks, { ...this.hostVars(active[0]!, inner), ...this.o.extraVars }, task.name);
+        const full = path.resolve(scope.baseDir, file);
+        const included = loadTaskFile(full, this.o.catalog, path.relative(process.cwd(), full) || full);
+        if (await this.runTasks(play, included, active, { ...inner, baseDir: path.dirname(full) })) return true;
+      } else if (task.meta) {
+        if (task.meta === 'flush_handlers') await this.runHandlers(play, active, scope);
+        else if (task.meta === 'end_host') {
+          // Each host decides by its own `when`.
+          for (const h of active) if (this.conditionsHold(task, h, inner)) h.ended = true;
+        } else if (task.meta === 'end_play') {
+          if (active.some((h) => this.conditionsHold(task, h, inner))) return true;
+        }
+      } else {
+        if (!this.selected(task, inner)) continue;
+        if (await this.runModuleTask(play, task, active, inner)) return true;
+      }
+    }
+    return false;
+  }
+
+  /** Tag filters and --start-at-task. */
+  private selected(task: Task, scope: Scope): boolean {
+    if (!this.started) {
+      if (task.name !== this.o.startAtTask) return false;
+      this.started = true;
+    }
+    const tags = new Set(scope.tags);
+    if (this.o.skipTags?.some((t) => tags.has(t))) return false;
+    if (this.o.tags?.length && !tags.has('always') && !this.o.tags.some((t) => tags.has(t))) return false;
+    return true;
+  }
+
+  private async runModuleTask(play: Play, task: Task, hosts: HostState[], scope: Scope): Promise<boolean> {
+    const t0 = Date.now();
+    const targets = task.runOnce ? hosts.slice(0, 1) : hosts;
+    this.o.emit({
+      event: 'task_start', play: play.name, task: task.name, hosts: targets.map((h) => h.host.name),
+      handler: scope.handler, pos: `${path.relative(process.cwd(), task.pos.file) || task.pos.file}:${task.pos.line}`,
+    });
+    const before = hosts.filter((h) => h.failed).length;
+    const results = await mapLimit(targets, this.o.forks, (h) => this.runOnHost(task, h, scope));
+    if (task.runOnce && task.register && results[0]) {
+      // run_once: every host sees the one result, as in Ansible.
+      for (const h of hosts.slice(1)) h.registered[task.register] = results[0];
+    }
+    this.o.emit({ event: 'task_end', task: task.name, ms: Date.now() - t0 });
+    const failedNow = hosts.filter((h) => h.failed || h.unreachable).length;
+    if (play.anyErrorsFatal && failedNow > before) return true;
+    if (play.maxFailPercentage !== undefined && (failedNow / hosts.length) * 100 > play.maxFailPercentage) return true;
+    return false;
+  }
+
+  private hostVars(h: HostState, scope: Scope): Vars {
+    return {
+      ...h.host.vars,
+      inventory_hostname: h.host.name,
+      groups: this.groupsVar,
+      hostvars: this.hostvars,
+      facts: h.facts ?? {},
+      check_mode: this.o.check,
+      ...scope.vars,
+      ...h.registered,
+      ...this.o.extraVars,
+    };
+  }
+
+  private conditionsHold(task: Task, h: HostState, scope: Scope, vars = this.hostVars(h, scope)): boolean {
+    return task.when.every((cond) => truthy(evaluate(cond, vars, `${where(task)}: when '${cond}'`)));
+  }
+
+  private async connect(h: HostState, task: Task): Promise<{ conn: Connection; facts: NonNullable<HostState['facts']> }> {
+    if (task.delegateTo === 'localhost' || h.host.connection === 'local') {
+      const local = this.state(this.o.inventory.hosts.get('localhost') ?? LOCALHOST);
+      if (!local.conn) local.conn = await this.o.connections.get(local.host);
+      if (!local.facts) local.facts = await gatherFacts(local.conn);
+      return { conn: local.conn, facts: local.facts };
+    }
+    if (task.delegateTo) throw new FlightError('invalid', `${where(task)}: delegate_to supports only 'localhost'`);
+    if (!h.conn) h.conn = await this.o.connections.get(h.host);
+    if (!h.facts) h.facts = await gatherFacts(h.conn);
+    return { conn: h.conn, facts: h.facts };
+  }
+
+  private async runOnHost(task: Task, h: HostState, scope: Scope): Promise<Record<string, unknown> | undefined> {
+    const t0 = Date.now();
+    const report = (status: HostStatus, r: Partial<ModuleResult> & { ignored?: boolean; item?: unknown }) => {
+      this.o.emit({
+        event: 'host_result', task: task.name, host: h.host.name, status, msg: r.msg, diff: r.diff,
+        ignored: r.ignored, item: r.item, ms: Date.now() - t0, handler: scope.handler,
+      });
+    };
+    try {
+      // Facts first: `when` may test them, and the connection opens here.
+      const { conn, facts } = await this.connect(h, task);
+      const vars = this.hostVars(h, scope);
+      if (!this.conditionsHold(task, h, scope, vars)) {
+        h.stats.skipped++;
+        report('skipped', { msg: 'condition false' });
+        if (task.register) h.registered[task.register] = { skipped: true, changed: false, failed: false };
+        return { skipped: true };
+      }
+      const items = task.loop === undefined ? [undefined] : loopItems(task, vars);
+      const results: Array<ModuleResult & { item?: unknown }> = [];
+      for (const item of items) {
+        const itemVars = task.loop === undefined ? vars : { ...vars, [task.loopVar]: item };
+        const r = await this.runModule(task, itemVars, conn, facts, scope);
+        results.push(task.loop === undefined ? r : { ...r, item });
+        if (task.loop !== undefined && this.o.verbosity > 0) report(statusOf(r), { ...r, item });
+        if (r.failed) break;
+      }
+      const changed = results.some((r) => r.changed);
+      const failedResult = results.find((r) => r.failed);
+      const registered: Record<string, unknown> = task.loop === undefined
+        ? { ...(results[0]!.data ?? {}), changed, failed: !!failedResult, msg: results[0]!.msg ?? '', skipped: !!results[0]!.skipped }
+        : { changed, failed: !!failedResult, results: results.map((r) => ({ ...(r.data ?? {}), changed: r.changed, failed: !!r.failed, msg: r.msg ?? '', item: r.item })) };
+      if (task.register) h.registered[task.register] = registered;
+      // Modules may set host variables for later tasks (set_fact does nothing else).
+      for (const r of results) {
+        const facts = r.data?.facts;
+        if (!r.failed && facts && typeof facts === 'object') Object.assign(h.registered, facts);
+      }
+      const outcome = this.applyOverrides(task, { ...vars, result: registered, ...(task.register ? { [task.register]: registered } : {}) }, changed, !!failedResult);
+      const msg = failedResult?.msg ?? (results.length === 1 ? results[0]!.msg : `${results.length} items`);
+      const diff = results.flatMap((r) => r.diff ?? []);
+      if (outcome.failed) {
+        h.stats.failed++;
+        if (task.ignoreErrors) {
+          h.stats.failed--;
+          h.stats.ignored++;
+          report('failed', { msg, diff, ignored: true });
+        } else {
+          h.failed = true;
+          report('failed', { msg, diff });
+        }
+      } else {
+        const allSkipped = results.every((r) => r.skipped);
+        if (outcome.changed) h.stats.changed++;
+        else if (allSkipped) h.stats.skipped++;
+        else h.stats.ok++;
+        if (outcome.changed) for (const n of task.notify) h.notified.add(n);
+        report(outcome.changed ? 'changed' : allSkipped ? 'skipped' : 'ok', { msg, diff });
+      }
+      return registered;
+    } catch (err) {
+      if (err instanceof FlightError && err.kind === 'unreachable') {
+        h.unreachable = true;
+        h.stats.unreachable++;
+        report('unreachable', { msg: err.message });
+      } else {
+        h.failed = !task.ignoreErrors;
+        if (task.ignoreErrors) h.stats.ignored++;
+        else h.stats.failed++;
+        report('failed', { msg: messageOf(err), ignored: task.ignoreErrors });
+      }
+      return undefined;
+    }
+  }
+
+  private applyOverrides(task: Task, vars: Vars, changed: boolean, failed: boolean): { changed: boolean; failed: boolean } {
+    const judge = (rule: string | boolean, label: string) =>
+      typeof rule === 'boolean' ? rule : truthy(evaluate(rule, vars, `${where(task)}: ${label} '${rule}'`));
+    return {
+      changed: task.changedWhen === undefined ? changed : judge(task.changedWhen, 'changed_when'),
+      failed: task.failedWhen === undefined ? failed : judge(task.failedWhen, 'failed_when'),
+    };
+  }
+
+  private async runModule(task: Task, vars: Vars, conn: Connection, facts: NonNullable<HostState['facts']>, scope: Scope): Promise<ModuleResult> {
+    const module = this.o.modules[task.module!]!;
+    const args = renderValue(task.args, vars, `${where(task)}: ${task.module}`) as Record<string, unknown>;
+    const bad = checkArgs(module, args);
+    if (bad) return { changed: false, failed: true, msg: `${task.module}: ${bad}` };
+    const check = task.checkMode ?? this.o.check;
+    const become = scope.becomeUser ?? (scope.become ? 'root' : undefined);
+    const ctx = createModuleContext({
+      conn, facts, check, diff: this.o.diff, become, vars, baseDir: scope.baseDir,
+      log: this.o.verbosity >= 2 ? (line) => this.o.emit({ event: 'log', host: conn.hostName, line }) : undefined,
+    });
+    return module.run(ctx, args);
+  }
+
+  private async runHandlers(play: Play, hosts: HostState[], scope: Scope): Promise<void> {
+    for (const handler of play.handlers) {
+      const names = [handler.name, ...handler.listen];
+      const targets = hosts.filter((h) => isActive(h) && names.some((n) => h.notified.has(n)));
+      if (targets.length === 0) continue;
+      for (const h of targets) for (const n of names) h.notified.delete(n);
+      await this.runModuleTaskOrBlock(play, handler, targets, { ...scope, handler: true });
+    }
+  }
+
+  private async runModuleTaskOrBlock(play: Play, task: Task, hosts: HostState[], scope: Scope): Promise<void> {
+    if (task.module) await this.runModuleTask(play, task, hosts, scope);
+    else await this.runTasks(play, [task], hosts, scope);
+  }
+}
+
+function where(task: Task): string {
+  return `task '${task.name}' (${path.relative(process.cwd(), task.pos.file) || task.pos.file}:${task.pos.line})`;
+}
+
+function truthy(v: unknown): boolean {
+  if (typeof v === 'string') return !['', 'false', 'no', '0', 'off'].includes(v.trim().toLowerCase());
+  if (Array.isArray(v)) return v.length > 0;
+  return Boolean(v);
+}
+
+function loopItems(task: Task, vars: Vars): unknown[] {
+  const v = renderValue(task.loop, vars, `${where(task)}: loop`);
+  if (!Array.isArray(v)) throw new FlightError('invalid', `${where(task)}: loop must be a list, got ${typeof v}`);
+  return v;
+}
+
+function statusOf(r: ModuleResult): HostStatus {
+  return r.failed ? 'failed' : r.changed ? 'changed' : r.skipped ? 'skipped' : 'ok';
+}
+
+function batches<T>(items: T[], serial: number | string | undefined): T[][] {
+  if (serial === undefined || items.length === 0) return [items];
+  const size = typeof serial === 'string' && serial.endsWith('%')
+    ? Math.max(1, Math.floor((items.length * Number(serial.slice(0, -1))) / 100))
+    : Math.max(1, Number(serial));
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { evaluate, renderString, renderValue } from '../../src/templating.js';
+import { FlightError } from '../../src/errors.js';
+
+test('renders strings with variables and filters', () => {
+  assert.equal(renderString('/home/{{ app }}/current', { app: 'shop' }, 't'), '/home/shop/current');
+  assert.equal(renderString('{{ v | quote }}', { v: "it's" }, 't'), `'it'\\''s'`);
+  assert.equal(renderString('no expressions', {}, 't'), 'no expressions');
+});
+
+test('an undefined variable is an error naming it and the place, never an empty string', () => {
+  assert.throws(
+    () => renderString('rm -rf /home/{{ missing_dir }}/x', {}, "task 'clean'"),
+    (err: unknown) => err instanceof FlightError && err.kind === 'invalid' && /task 'clean'/.test(err.message) && /undefined/.test(err.message),
+  );
+  assert.throws(() => renderString('{{ app.nope.deeper }}', { app: {} }, 'x'), FlightError);
+});
+
+test('a whole-string expression keeps its type', () => {
+  assert.deepEqual(renderValue('{{ servers }}', { servers: ['a', 'b'] }, 't'), ['a', 'b']);
+  assert.equal(renderValue('{{ n }}', { n: 5 }, 't'), 5);
+  assert.equal(renderValue('{{ n }} workers', { n: 5 }, 't'), '5 workers');
+  assert.deepEqual(renderValue({ a: ['{{ x }}', 1] }, { x: true }, 't'), { a: [true, 1] });
+});
+
+test('evaluate handles comparisons, membership and undefined names', () => {
+  const vars = { web_server: true, php: ['7.4', '8.2'], n: 3 };
+  assert.equal(evaluate('web_server and n > 2', vars, 'w'), true);
+  assert.equal(evaluate('"8.2" in php', vars, 'w'), true);
+  assert.equal(evaluate('n == 4', vars, 'w'), false);
+  assert.equal(evaluate('x is defined', vars, 'w'), false);
+  assert.throws(() => evaluate('nope', vars, 'when'), /undefined/);
+});
