@@ -1,0 +1,58 @@
+/**
+ * copy: make `dest` hold a local file's bytes (`src`, relative to the playbook) or a given string
+ * (`content`). Compared by sha256 on the host, written atomically, optionally validated.
+ */
+import { readFile } from 'node:fs/promises';
+import { defineModule } from '../src/module.js';
+import { ensureFile, modeSchema, ownerSchema, pathSchema } from '../src/remote/write.js';
+
+export interface CopyParams {
+  src?: string;
+  content?: string;
+  dest: string;
+  mode?: string;
+  owner?: string;
+  group?: string;
+  validate?: string;
+  /** Hide the content from diffs and messages (implied for .env files). */
+  secret?: boolean;
+}
+
+export const copy = defineModule<CopyParams>({
+  name: 'copy',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['dest'],
+    oneOf: [{ required: ['src'] }, { required: ['content'] }],
+    properties: {
+      src: { type: 'string', minLength: 1 },
+      content: { type: 'string' },
+      dest: pathSchema,
+      mode: modeSchema,
+      owner: ownerSchema,
+      group: ownerSchema,
+      validate: { type: 'string', pattern: '%s' },
+      secret: { type: 'boolean' },
+    },
+  },
+  secretParams: ['content'],
+  async run(ctx, params) {
+    if ((params.src === undefined) === (params.content === undefined)) {
+      return { changed: false, failed: true, msg: 'copy needs exactly one of src or content' };
+    }
+    let content: string | Buffer;
+    if (params.content !== undefined) {
+      content = params.content;
+    } else {
+      const local = ctx.localPath(params.src!);
+      try {
+        content = await readFile(local);
+      } catch (err) {
+        return { changed: false, failed: true, msg: `cannot read ${local}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+      }
+    }
+    const { src: _src, content: _content, ...rest } = params;
+    return ensureFile(ctx, { ...rest, path: params.dest, content });
+  },
+});

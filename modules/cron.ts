@@ -1,0 +1,115 @@
+/**
+ * cron: one file in /etc/cron.d per name, holding the given jobs (or literal content), root-owned
+ * and 0644 because cron silently ignores cron.d files that are group/other-writable or not owned
+ * by root. cron re-reads /etc/cron.d on its own when a file's mtime changes: no reload needed.
+ */
+import { defineModule } from '../src/module.js';
+import { statPaths } from '../src/facts/file.js';
+import { runSequence } from '../src/remote/batch.js';
+import { ensureFile } from '../src/remote/write.js';
+
+export const CRON_DIR = '/etc/cron.d';
+
+export interface CronJob {
+  /** Five fields ("*\/5 * * * *") or a macro such as "@daily". */
+  schedule: string;
+  /** The user the job runs as (cron.d lines carry one). Default root. */
+  user?: string;
+  command: string;
+}
+
+export interface CronParams {
+  /** File name in /etc/cron.d: letters, digits, _ and - only (cron skips names with dots). */
+  name: string;
+  jobs?: CronJob[];
+  /** Literal file content instead of jobs. */
+  content?: string;
+  /** Variables placed above the jobs, e.g. {SHELL: /bin/bash, PATH: ...}. */
+  env?: Record<string, string>;
+  state?: 'present' | 'absent';
+}
+
+const NAME = /^[a-zA-Z0-9_-]+$/;
+const MACRO = /^@(reboot|yearly|annually|monthly|weekly|daily|midnight|hourly)$/;
+const FIELD = /^[A-Za-z0-9*/,-]+$/;
+
+/** Why a schedule is not one cron accepts, or undefined (pure). */
+export function scheduleError(schedule: string): string | undefined {
+  const s = schedule.trim();
+  if (MACRO.test(s)) return undefined;
+  const fields = s.split(/\s+/);
+  if (fields.length !== 5 || !fields.every((f) => FIELD.test(f))) {
+    return `invalid cron schedule '${schedule}': expected five fields (minute hour day month weekday) or @hourly/@daily/...`;
+  }
+  return undefined;
+}
+
+/** The cron.d file for `params` (pure). Errors name the offending job. */
+export function renderCron(params: CronParams): { content?: string; error?: string } {
+  if (!NAME.test(params.name)) return { error: `invalid cron name '${params.name}': use letters, digits, _ and - only (cron ignores files with dots)` };
+  if (params.content !== undefined) {
+    if (params.jobs !== undefined || params.env !== undefined) return { error: 'cron: give either content, or jobs (with env)' };
+    // cron drops a last line that has no newline.
+    return { content: params.content.endsWith('\n') ? params.content : `${params.content}\n` };
+  }
+  if (!params.jobs) return { error: 'cron: jobs or content is required' };
+  const lines = [`# Managed by Flight (cron ${params.name}): local edits are overwritten.`];
+  for (const [k, v] of Object.entries(params.env ?? {})) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) return { error: `invalid cron env name '${k}'` };
+    if (/[\r\n]/.test(v)) return { error: `cron env ${k} must be one line` };
+    lines.push(`${k}=${v}`);
+  }
+  for (const [i, job] of params.jobs.entries()) {
+    const err = scheduleError(job.schedule);
+    if (err) return { error: `jobs[${i}]: ${err}` };
+    const user = job.user ?? 'root';
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(user)) return { error: `jobs[${i}]: invalid user '${user}'` };
+    if (/[\r\n]/.test(job.command) || !job.command.trim()) return { error: `jobs[${i}]: command must be one non-empty line` };
+    lines.push(`${job.schedule.trim().split(/\s+/).join(' ')} ${user} ${job.command}`);
+  }
+  return { content: `${lines.join('\n')}\n` };
+}
+
+export const cron = defineModule<CronParams>({
+  name: 'cron',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name'],
+    properties: {
+      name: { type: 'string', pattern: NAME.source },
+      jobs: {
+        type: 'array',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['schedule', 'command'],
+          properties: {
+            schedule: { type: 'string', minLength: 1 },
+            user: { type: 'string', minLength: 1 },
+            command: { type: 'string', minLength: 1 },
+          },
+        },
+      },
+      content: { type: 'string' },
+      env: { type: 'object', additionalProperties: { type: 'string' } },
+      state: { enum: ['present', 'absent'], default: 'present' },
+    },
+  },
+  async run(ctx, params) {
+    if (!NAME.test(params.name)) return { changed: false, failed: true, msg: renderCron(params).error };
+    const dest = `${CRON_DIR}/${params.name}`;
+    if ((params.state ?? 'present') === 'absent') {
+      const [state] = await statPaths(ctx, [{ path: dest }]);
+      const changed = state!.type !== 'missing';
+      if (changed && !ctx.check) {
+        const err = await runSequence(ctx, [['rm', '-f', '--', dest]]);
+        if (err) return { changed: false, failed: true, msg: err };
+      }
+      return { changed, msg: `${dest}: ${changed ? 'removed' : 'absent'}`, diff: ctx.diff && changed ? [{ path: dest, before: '(present)\n', after: '' }] : undefined };
+    }
+    const rendered = renderCron(params);
+    if (rendered.error) return { changed: false, failed: true, msg: rendered.error };
+    return ensureFile(ctx, { path: dest, content: rendered.content!, mode: '0644', owner: 'root', group: 'root' });
+  },
+});

@@ -1,0 +1,268 @@
+/**
+ * supervisor: a program file in /etc/supervisor/conf.d, loaded into supervisord, and its
+ * processes running (or stopped). The file's state and `supervisorctl status` are read in one
+ * round trip; supervisord is told to reread/update only when the file changed, so a no-change
+ * run never restarts workers.
+ */
+import { defineModule, type ModuleContext, type ModuleResult } from '../src/module.js';
+import { script } from '../src/command.js';
+import { parseStatOutput, statCommand } from '../src/facts/file.js';
+import {
+  applyFilePlan, fileRequest, fileResult, planChanged, planFile, type FilePlan, type FileSpec,
+} from '../src/remote/write.js';
+
+export const SUPERVISOR_DIR = '/etc/supervisor/conf.d';
+
+export interface SupervisorParams {
+  /** Program name; also the file name <name>.conf. */
+  name: string;
+  command?: string;
+  user?: string;
+  numprocs?: number;
+  directory?: string;
+  stopwaitsecs?: number;
+  stdout_logfile?: string;
+  autostart?: boolean;
+  autorestart?: boolean;
+  environment?: Record<string, string>;
+  state?: 'present' | 'absent';
+  /** Processes running (default) or stopped; a change either way is reported. */
+  started?: boolean;
+  /** Hide the program file from diffs (its environment may hold credentials). */
+  secret?: boolean;
+}
+
+const NAME = /^[a-zA-Z0-9_-]+$/;
+
+/**
+ * supervisord expands %(name)s in most values (ConfigParser-style), so a literal percent sign
+ * must be doubled; %(...) expansions such as %(process_num)02d are left for supervisord.
+ */
+export const escapePercent = (v: string): string => v.replace(/%(?!\()/g, '%%');
+
+/** environment=KEY="value",...: supervisord splits it shlex-style, so quote and escape. */
+function envValue(v: string): string {
+  return `"${escapePercent(v).replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}
+
+/** The program file for `params` (pure). */
+export function renderProgram(p: SupervisorParams): { content?: string; error?: string } {
+  if (!NAME.test(p.name)) return { error: `invalid program name '${p.name}': use letters, digits, _ and - only` };
+  if (!p.command) return { error: 'supervisor: command is required when state is present' };
+  const oneLine: [string, unknown][] = [
+    ['command', p.command], ['user', p.user], ['directory', p.directory], ['stdout_logfile', p.stdout_logfile],
+    ...Object.entries(p.environment ?? {}),
+  ];
+  for (const [k, v] of oneLine) {
+    if (typeof v === 'string' && /[\r\n]/.test(v)) return { error: `supervisor: ${k} must be one line` };
+  }
+  const numprocs = p.numprocs ?? 1;
+  const lines = [
+    `; Managed by Flight (supervisor ${p.name}): local edits are overwritten.`,
+    `[program:${p.name}]`,
+    `command=${escapePercent(p.command)}`,
+  ];
+  // Several processes of one program need distinct names; supervisord refuses the file otherwise.
+  if (numprocs > 1) lines.push('process_name=%(program_name)s_%(process_num)02d');
+  lines.push(`numprocs=${numprocs}`);
+  if (p.user !== undefined) lines.push(`user=${p.user}`);
+  if (p.directory !== undefined) lines.push(`directory=${escapePercent(p.directory)}`);
+  lines.push(`autostart=${p.autostart ?? true}`, `autorestart=${p.autorestart ?? true}`);
+  if (p.stopwaitsecs !== undefined) lines.push(`stopwaitsecs=${p.stopwaitsecs}`);
+  // Signals go to the whole process group, so a worker's children stop with it.
+  lines.push('stopasgroup=true', 'killasgroup=true', 'redirect_stderr=true');
+  if (p.stdout_logfile !== undefined) lines.push(`stdout_logfile=${escapePercent(p.stdout_logfile)}`);
+  const env = Object.entries(p.environment ?? {});
+  for (const [k] of env) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) return { error: `supervisor: invalid environment name '${k}'` };
+  if (env.length) lines.push(`environment=${env.map(([k, v]) => `${k}=${envValue(v)}`).join(',')}`);
+  return { content: `${lines.join('\n')}\n` };
+}
+
+export interface SupervisorStatus {
+  installed: boolean;
+  /** supervisord answers on its socket. */
+  running: boolean;
+  /** The program's group is loaded in the running supervisord. */
+  loaded: boolean;
+  processes: { name: string; state: string }[];
+}
+
+const STATES = 'RUNNING|STARTING|STOPPED|STOPPING|BACKOFF|FATAL|EXITED|UNKNOWN';
+const UP = new Set(['RUNNING', 'STARTING']);
+
+/** Parse the probe's output (pure). */
+export function parseStatus(text: string): SupervisorStatus {
+  const lines = text.split('\n');
+  if (lines[0]?.trim() !== 'installed=1') return { installed: false, running: false, loaded: false, processes: [] };
+  const body = lines.slice(1).join('\n');
+  const processes: { name: string; state: string }[] = [];
+  for (const line of lines.slice(1)) {
+    const m = line.match(new RegExp(`^(\\S+)\\s+(${STATES})\\b`));
+    if (m) processes.push({ name: m[1]!, state: m[2]! });
+  }
+  const down = /no such file|refused connection|connection refused|SHUTDOWN_STATE/i.test(body);
+  return { installed: true, running: !down, loaded: processes.length > 0, processes };
+}
+
+/** Runs after the file's stat fragment, with "$1" = the program name. */
+const PROBE = `
+if ! command -v supervisorctl >/dev/null 2>&1; then echo installed=0; exit 0; fi
+echo installed=1
+supervisorctl status "$1:*" 2>&1
+exit 0
+`;
+
+export interface ControlPlan {
+  startDaemon: boolean;
+  /** reread + update <name>: load, reload (restarting its processes) or drop the program. */
+  update: boolean;
+  action?: 'start' | 'stop';
+  /** state: absent and the file exists. */
+  remove: boolean;
+}
+
+/** Decide what supervisord must do, given whether the file changes (pure). */
+export function planControl(params: SupervisorParams, status: SupervisorStatus, fileChanges: boolean, fileExists: boolean): ControlPlan {
+  const plan: ControlPlan = { startDaemon: false, update: false, remove: false };
+  if ((params.state ?? 'present') === 'absent') {
+    plan.remove = fileExists;
+    plan.update = status.running && (fileExists || status.loaded);
+    return plan;
+  }
+  const started = params.started ?? true;
+  plan.update = status.running ? fileChanges || !status.loaded : false;
+  if (started) {
+    plan.startDaemon = !status.running;
+    const allUp = status.loaded && status.processes.every((p) => UP.has(p.state));
+    if (!status.running || plan.update || !allUp) plan.action = 'start';
+  } else if (status.running && (plan.update || status.processes.some((p) => p.state !== 'STOPPED' && p.state !== 'EXITED' && p.state !== 'FATAL'))) {
+    plan.action = 'stop';
+  }
+  return plan;
+}
+
+/**
+ * Exit 5: supervisord would not start; exit 6: supervisorctl reported an error; exit 7: the
+ * program's processes are not all running after a start. Output goes to stderr for the message.
+ */
+const CONTROL = `
+name=$1 startd=$2 update=$3 action=$4
+ctl() {
+  out=$(supervisorctl "$@" 2>&1); rc=$?
+  printf '%s\\n' "$out" >&2
+  case $out in *ERROR*) printf '%s\\n' "$out" | grep ERROR | grep -qv 'already started\\|not running' && return 1;; esac
+  return 0
+}
+if [ "$startd" = 1 ]; then
+  service supervisor start >&2 || { echo "could not start supervisord" >&2; exit 5; }
+  i=0
+  until supervisorctl pid 2>/dev/null | grep -qx '[0-9][0-9]*'; do
+    i=$((i + 1)); [ $i -le 100 ] || { echo "supervisord did not come up within 10s" >&2; exit 5; }
+    sleep 0.1
+  done
+fi
+if [ "$update" = 1 ]; then
+  ctl reread || exit 6
+  ctl update "$name" || exit 6
+fi
+if [ "$action" = start ]; then
+  ctl start "$name:*" || true
+  st=$(supervisorctl status "$name:*" 2>&1)
+  if printf '%s\\n' "$st" | grep -qv 'RUNNING\\|STARTING'; then printf '%s\\n' "$st" >&2; exit 7; fi
+elif [ "$action" = stop ]; then
+  ctl stop "$name:*" || exit 6
+fi
+exit 0
+`;
+
+function describeControl(c: ControlPlan): string[] {
+  const out: string[] = [];
+  if (c.remove) out.push('program file removed');
+  if (c.startDaemon) out.push('supervisord started');
+  if (c.update) out.push('reread/updated');
+  if (c.action === 'start') out.push('processes started');
+  if (c.action === 'stop') out.push('processes stopped');
+  return out;
+}
+
+async function control(ctx: ModuleContext, name: string, c: ControlPlan): Promise<string | undefined> {
+  if (!c.startDaemon && !c.update && !c.action) return undefined;
+  const res = await ctx.exec(script(CONTROL, name, c.startDaemon ? '1' : '0', c.update ? '1' : '0', c.action ?? ''));
+  if (res.code === 0) return undefined;
+  const out = res.stderr.trim().replace(/\s*\n\s*/g, '; ');
+  if (res.code === 7) return `${name} did not start: ${out}`;
+  return `supervisor ${name}: ${out || `exit code ${res.code}`}`;
+}
+
+export const supervisor = defineModule<SupervisorParams>({
+  name: 'supervisor',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name'],
+    properties: {
+      name: { type: 'string', pattern: NAME.source },
+      command: { type: 'string', minLength: 1 },
+      user: { type: 'string', minLength: 1 },
+      numprocs: { type: 'integer', minimum: 1 },
+      directory: { type: 'string', pattern: '^/' },
+      stopwaitsecs: { type: 'integer', minimum: 0 },
+      stdout_logfile: { type: 'string', minLength: 1 },
+      autostart: { type: 'boolean' },
+      autorestart: { type: 'boolean' },
+      environment: { type: 'object', additionalProperties: { type: 'string' } },
+      state: { enum: ['present', 'absent'], default: 'present' },
+      started: { type: 'boolean', default: true },
+      secret: { type: 'boolean' },
+    },
+  },
+  async run(ctx, params) {
+    if (!NAME.test(params.name)) return { changed: false, failed: true, msg: `invalid program name '${params.name}'` };
+    const present = (params.state ?? 'present') === 'present';
+    let spec: FileSpec | undefined;
+    if (present) {
+      const rendered = renderProgram(params);
+      if (rendered.error) return { changed: false, failed: true, msg: rendered.error };
+      spec = { path: `${SUPERVISOR_DIR}/${params.name}.conf`, content: rendered.content!, mode: '0644', owner: 'root', group: 'root', secret: params.secret };
+    }
+    const path = `${SUPERVISOR_DIR}/${params.name}.conf`;
+    const req = spec ? fileRequest(spec, ctx.diff) : { path };
+    const res = await ctx.exec(statCommand([req], PROBE, [params.name]));
+    if (res.code !== 0) throw new Error(`reading supervisor state failed (rc=${res.code}): ${res.stderr.trim()}`);
+    const { states, rest } = parseStatOutput(res.stdout, [req]);
+    const state = states[0]!;
+    const status = parseStatus(rest);
+    if (!status.installed) return { changed: false, failed: true, msg: 'supervisor is not installed on this host (install the supervisor package first)' };
+
+    let filePlan: FilePlan | undefined;
+    if (spec) {
+      filePlan = planFile(state, spec);
+      if (filePlan.error) return { changed: false, failed: true, msg: filePlan.error };
+    }
+    const c = planControl(params, status, !!filePlan?.content, state.type !== 'missing');
+    const changed = (filePlan ? planChanged(filePlan) : false) || c.remove || c.startDaemon || c.update || c.action !== undefined;
+
+    let error: string | undefined;
+    if (changed && !ctx.check) {
+      if (spec && filePlan && planChanged(filePlan)) error = await applyFilePlan(ctx, spec, filePlan, state);
+      if (!error && c.remove) {
+        const rm = await ctx.exec({ argv: ['rm', '-f', '--', path] });
+        if (rm.code !== 0) error = rm.stderr.trim();
+      }
+      if (!error) error = await control(ctx, params.name, c);
+    }
+    const data = { path, running: status.running, processes: status.processes };
+    if (!spec || !filePlan) {
+      if (error) return { changed: false, failed: true, msg: error };
+      const parts = describeControl(c);
+      return {
+        changed, data, msg: `${params.name}: ${parts.length ? parts.join(', ') : 'absent'}`,
+        diff: ctx.diff && c.remove ? [{ path, before: '(present)\n', after: '' }] : undefined,
+      };
+    }
+    const result: ModuleResult = fileResult(ctx, spec, state, filePlan, error);
+    if (result.failed) return result;
+    const parts = [...(planChanged(filePlan) ? [result.msg!] : []), ...describeControl(c)];
+    return { ...result, changed, data: { ...result.data, ...data }, msg: parts.length ? parts.join(', ') : `${params.name}: up to date, ${params.started ?? true ? 'running' : 'stopped'}` };
+  },
+});

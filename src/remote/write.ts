@@ -1,0 +1,348 @@
+/**
+ * The one home for writing files on a host. Every module that produces a file (template, copy,
+ * cron, supervisor) goes through `ensureFile`, and `file`/`symlink` use the attribute and
+ * symlink helpers here, so atomicity, validation, diffs and secret masking are done once.
+ *
+ * A write is atomic: the content goes to a temp file in the destination's own directory (same
+ * filesystem, so the final rename is atomic), gets its mode and owner, is optionally checked by a
+ * validator, and only then is renamed over the target. A reader sees the old file or the new
+ * one, never half of it, and a failed validation leaves the old file untouched.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { script } from '../command.js';
+import type { FileDiff, ModuleContext, ModuleResult } from '../module.js';
+import { idMatches, normalizeMode, statPaths, type PathState, type StatRequest } from '../facts/file.js';
+import { runSequence } from './batch.js';
+
+export const HIDDEN = '(contents hidden)';
+
+/** Env files hold credentials whatever the task says. */
+export function isSecretPath(p: string): boolean {
+  return p.endsWith('.env') || /\/\.env(\.[^/]*)?$/.test(p);
+}
+
+export function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** A sibling temp name: same directory so the rename is atomic, hidden and unique. */
+export function tempPathFor(p: string): string {
+  return path.posix.join(path.posix.dirname(p), `.${path.posix.basename(p)}.flight-${randomBytes(6).toString('hex')}`);
+}
+
+/**
+ * Split a command line into words the way a POSIX shell would for quotes and backslashes
+ * (no expansions), so `validate: "nginx -t -c %s"` becomes argv and is never re-parsed remotely.
+ */
+export function splitWords(line: string): string[] {
+  const words: string[] = [];
+  let cur = '';
+  let inWord = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (c === "'") {
+      const end = line.indexOf("'", i + 1);
+      if (end < 0) throw new Error(`unterminated ' in: ${line}`);
+      cur += line.slice(i + 1, end);
+      i = end;
+      inWord = true;
+    } else if (c === '"') {
+      inWord = true;
+      for (i++; ; i++) {
+        if (i >= line.length) throw new Error(`unterminated " in: ${line}`);
+        const d = line[i]!;
+        if (d === '"') break;
+        if (d === '\\' && i + 1 < line.length && '"\\$`'.includes(line[i + 1]!)) cur += line[++i];
+        else cur += d;
+      }
+    } else if (c === '\\') {
+      if (i + 1 < line.length) cur += line[++i];
+      inWord = true;
+    } else if (/\s/.test(c)) {
+      if (inWord) words.push(cur);
+      cur = '';
+      inWord = false;
+    } else {
+      cur += c;
+      inWord = true;
+    }
+  }
+  if (inWord) words.push(cur);
+  return words;
+}
+
+/** The validator's argv with every %s replaced by the temp file's path. */
+export function validateArgv(validate: string, tmp: string): string[] {
+  const words = splitWords(validate);
+  if (!words.some((w) => w.includes('%s'))) throw new Error(`validate must contain %s (the file to check): ${validate}`);
+  return words.map((w) => w.split('%s').join(tmp));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attributes
+
+export interface Attrs {
+  mode?: string;
+  owner?: string;
+  group?: string;
+}
+
+export interface AttrChange {
+  attr: 'mode' | 'owner' | 'group';
+  from?: string;
+  to: string;
+}
+
+/** What must change for `state` to have `want` (pure). A missing path lists every wanted attribute. */
+export function planAttrs(state: PathState, want: Attrs): AttrChange[] {
+  const out: AttrChange[] = [];
+  const exists = state.type !== 'missing';
+  if (want.mode !== undefined && (!exists || state.mode !== normalizeMode(want.mode))) {
+    out.push({ attr: 'mode', from: exists ? state.mode : undefined, to: normalizeMode(want.mode) });
+  }
+  if (want.owner !== undefined && (!exists || !idMatches(want.owner, state.owner, state.uid))) {
+    out.push({ attr: 'owner', from: exists ? state.owner : undefined, to: want.owner });
+  }
+  if (want.group !== undefined && (!exists || !idMatches(want.group, state.group, state.gid))) {
+    out.push({ attr: 'group', from: exists ? state.group : undefined, to: want.group });
+  }
+  return out;
+}
+
+export function describeAttrs(changes: readonly AttrChange[]): string[] {
+  return changes.map((c) => (c.from !== undefined ? `${c.attr} ${c.from} -> ${c.to}` : `${c.attr} ${c.to}`));
+}
+
+/**
+ * argv commands applying `changes` to `p`. `recurse` applies owner/group to everything below a
+ * directory; -h makes chown act on symlinks themselves, never on what they point to (a link in
+ * an app's tree must not hand /etc/passwd to the app user).
+ */
+export function attrCommands(p: string, changes: readonly AttrChange[], opts: { recurse?: boolean; link?: boolean } = {}): string[][] {
+  const cmds: string[][] = [];
+  const flags = [...(opts.recurse ? ['-R'] : []), ...(opts.recurse || opts.link ? ['-h'] : [])];
+  for (const c of changes) {
+    if (c.attr === 'mode') cmds.push(['chmod', '--', c.to, p]);
+    else if (c.attr === 'owner') cmds.push(['chown', ...flags, '--', c.to, p]);
+    else cmds.push(['chgrp', ...flags, '--', c.to, p]);
+  }
+  return cmds;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whole files
+
+export interface FileSpec extends Attrs {
+  /** Absolute path on the host. */
+  path: string;
+  content: string | Buffer;
+  /** A command checking the new file before it replaces the old one; %s is the file. */
+  validate?: string;
+  /** Never show the content in a diff or message (also implied by a .env path). */
+  secret?: boolean;
+}
+
+export interface FilePlan {
+  /** A reason the file cannot be written at all (the task fails with it). */
+  error?: string;
+  /** The destination does not exist yet. */
+  create: boolean;
+  /** The content must be written. */
+  content: boolean;
+  attrs: AttrChange[];
+  /** The sha256 of the wanted content. */
+  sha256: string;
+}
+
+export const isSecret = (spec: { path: string; secret?: boolean }): boolean => spec.secret === true || isSecretPath(spec.path);
+
+/**
+ * New secret files without an explicit mode are created 0600 rather than with the umask's
+ * world-readable 0644; an existing file keeps whatever mode it has.
+ */
+function effectiveAttrs(spec: FileSpec, state: PathState): Attrs {
+  if (spec.mode === undefined && isSecret(spec) && state.type !== 'file') return { ...spec, mode: '0600' };
+  return spec;
+}
+
+/** The read for a file spec: checksum, and the old content only if it differs and is showable. */
+export function fileRequest(spec: FileSpec, diff: boolean): StatRequest {
+  const want = sha256(spec.content);
+  return { path: spec.path, checksum: true, contentUnless: diff && !isSecret(spec) ? want : undefined };
+}
+
+/** Decide what writing `spec` over `state` takes (pure). */
+export function planFile(state: PathState, spec: FileSpec): FilePlan {
+  const want = sha256(spec.content);
+  const plan: FilePlan = { create: state.type === 'missing', content: false, attrs: [], sha256: want };
+  if (state.type === 'directory') return { ...plan, error: `${spec.path} is a directory` };
+  if (state.type === 'other') return { ...plan, error: `${spec.path} exists and is not a regular file` };
+  if (!state.parentIsDir) return { ...plan, error: `parent directory ${path.posix.dirname(spec.path)} does not exist` };
+  // A symlink at the destination is replaced by a regular file (Ansible's default, follow: no).
+  plan.content = state.type !== 'file' || state.sha256 !== want;
+  plan.attrs = planAttrs(state.type === 'file' ? state : { ...state, type: 'missing' }, effectiveAttrs(spec, state));
+  return plan;
+}
+
+export const planChanged = (plan: FilePlan): boolean => !plan.error && (plan.content || plan.attrs.length > 0);
+
+export function describeFilePlan(plan: FilePlan): string {
+  if (plan.error) return plan.error;
+  const parts: string[] = [];
+  if (plan.create) parts.push('created');
+  else if (plan.content) parts.push('content changed');
+  parts.push(...describeAttrs(plan.attrs));
+  return parts.length ? parts.join(', ') : 'up to date';
+}
+
+function showable(data: Buffer | string): string {
+  const buf = typeof data === 'string' ? Buffer.from(data) : data;
+  if (buf.includes(0)) return `(binary content, ${buf.length} bytes)`;
+  return buf.toString('utf8');
+}
+
+/** The before/after of a content change, masked for secrets (pure). */
+export function fileDiff(state: PathState, spec: FileSpec, plan: FilePlan): FileDiff | undefined {
+  if (!plan.content || plan.error) return undefined;
+  if (isSecret(spec)) {
+    return { path: spec.path, before: state.type === 'missing' ? '' : HIDDEN, after: HIDDEN };
+  }
+  let before = '';
+  if (state.type === 'link') before = `(symlink to ${state.target})\n`;
+  else if (state.content) before = showable(state.content);
+  else if (state.contentTooLarge) before = `(file too large to show, ${state.size} bytes)\n`;
+  return { path: spec.path, before, after: showable(spec.content) };
+}
+
+/**
+ * Fixed script for the atomic write; the content arrives on stdin, values as arguments.
+ * Exit 3: missing parent directory; exit 4: the validator rejected the file (its output on
+ * stderr). The EXIT trap removes the temp file on any failure.
+ */
+const WRITE_SCRIPT = `set -e
+dest=$1 tmp=$2 mode=$3 owner=$4 group=$5; shift 5
+dir=$(dirname -- "$dest")
+[ -d "$dir" ] || { echo "parent directory $dir does not exist" >&2; exit 3; }
+trap 'rm -f -- "$tmp"' EXIT
+(set -C; cat > "$tmp")
+if [ -f "$dest" ] && [ ! -L "$dest" ]; then
+  chmod --reference="$dest" -- "$tmp"
+  chown --reference="$dest" -- "$tmp"
+fi
+[ -z "$mode" ] || chmod -- "$mode" "$tmp"
+[ -z "$owner" ] || chown -- "$owner" "$tmp"
+[ -z "$group" ] || chgrp -- "$group" "$tmp"
+if [ $# -gt 0 ]; then
+  if ! out=$("$@" 2>&1); then printf '%s\\n' "$out" >&2; exit 4; fi
+fi
+mv -f -- "$tmp" "$dest"
+trap - EXIT
+`;
+
+export interface WriteOptions extends Attrs {
+  validate?: string;
+  /** Keep the validator's output out of the message: it may quote the secret content. */
+  secret?: boolean;
+}
+
+/** Write `content` to `dest` atomically in one round trip. Returns an error message, or undefined. */
+export async function writeAtomic(ctx: ModuleContext, dest: string, content: string | Buffer, opts: WriteOptions = {}): Promise<string | undefined> {
+  const tmp = tempPathFor(dest);
+  let check: string[] = [];
+  if (opts.validate !== undefined) {
+    try {
+      check = validateArgv(opts.validate, tmp);
+    } catch (err) {
+      return (err as Error).message;
+    }
+  }
+  const cmd = script(WRITE_SCRIPT, dest, tmp, opts.mode ? normalizeMode(opts.mode) : '', opts.owner ?? '', opts.group ?? '', ...check);
+  const res = await ctx.exec(cmd, { stdin: typeof content === 'string' ? Buffer.from(content) : content });
+  if (res.code === 0) return undefined;
+  const out = (res.stderr.trim() || res.stdout.trim()).replace(/\s*\n\s*/g, '; ');
+  if (res.code === 4) {
+    return `validation failed (${opts.validate}), ${dest} left unchanged: ${opts.secret ? '(output hidden: secret file)' : out}`;
+  }
+  return out || `writing ${dest} failed with exit code ${res.code}`;
+}
+
+/** Carry out a plan made by planFile. Returns an error message, or undefined. */
+export async function applyFilePlan(ctx: ModuleContext, spec: FileSpec, plan: FilePlan, state: PathState): Promise<string | undefined> {
+  if (plan.content) {
+    const attrs = effectiveAttrs(spec, state);
+    return writeAtomic(ctx, spec.path, spec.content, { ...attrs, validate: spec.validate, secret: isSecret(spec) });
+  }
+  if (plan.attrs.length) return runSequence(ctx, attrCommands(spec.path, plan.attrs));
+  return undefined;
+}
+
+/**
+ * Assemble a module result from a decided file plan: check mode and diff handled here so every
+ * file-producing module behaves the same. `error` is what applying returned, if it was applied.
+ */
+export function fileResult(ctx: ModuleContext, spec: FileSpec, state: PathState, plan: FilePlan, error?: string): ModuleResult {
+  if (plan.error) return { changed: false, failed: true, msg: plan.error };
+  if (error) return { changed: false, failed: true, msg: error };
+  const changed = planChanged(plan);
+  const result: ModuleResult = { changed, msg: `${spec.path}: ${describeFilePlan(plan)}`, data: { path: spec.path, sha256: plan.sha256 } };
+  if (ctx.diff) {
+    const d = fileDiff(state, spec, plan);
+    if (d) result.diff = [d];
+  }
+  return result;
+}
+
+/** Make the file at spec.path hold spec.content with spec's attributes: read, decide, apply. */
+export async function ensureFile(ctx: ModuleContext, spec: FileSpec): Promise<ModuleResult> {
+  const [state] = await statPaths(ctx, [fileRequest(spec, ctx.diff)]);
+  const plan = planFile(state!, spec);
+  let error: string | undefined;
+  if (planChanged(plan) && !ctx.check) error = await applyFilePlan(ctx, spec, plan, state!);
+  return fileResult(ctx, spec, state!, plan, error);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Symlinks
+
+/**
+ * Exit 3: the parent directory is missing. With `replace`, a real directory in the way is removed
+ * first (that part cannot be atomic); otherwise `mv -T` renames the new link over the old one in
+ * a single rename(2), so `current` always points at one release or the other.
+ */
+const SYMLINK_SCRIPT = `set -e
+p=$1 target=$2 tmp=$3 owner=$4 group=$5 replace=$6
+dir=$(dirname -- "$p")
+[ -d "$dir" ] || { echo "parent directory $dir does not exist" >&2; exit 3; }
+trap 'rm -f -- "$tmp"' EXIT
+ln -s -- "$target" "$tmp"
+[ -z "$owner" ] || chown -h -- "$owner" "$tmp"
+[ -z "$group" ] || chgrp -h -- "$group" "$tmp"
+if [ "$replace" = 1 ] && [ -d "$p" ] && [ ! -L "$p" ]; then rm -rf -- "$p"; fi
+mv -T -f -- "$tmp" "$p"
+trap - EXIT
+`;
+
+export interface SymlinkOptions {
+  owner?: string;
+  group?: string;
+  /** Remove a real directory standing at the link's path. */
+  replaceDirectory?: boolean;
+}
+
+/** Point `p` at `target` atomically in one round trip. Returns an error message, or undefined. */
+export async function swapSymlink(ctx: ModuleContext, p: string, target: string, opts: SymlinkOptions = {}): Promise<string | undefined> {
+  const res = await ctx.exec(
+    script(SYMLINK_SCRIPT, p, target, tempPathFor(p), opts.owner ?? '', opts.group ?? '', opts.replaceDirectory ? '1' : '0'),
+  );
+  if (res.code === 0) return undefined;
+  return (res.stderr.trim() || res.stdout.trim()).replace(/\s*\n\s*/g, '; ') || `linking ${p} failed with exit code ${res.code}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Argument schema parts shared by the file-producing modules
+
+export const pathSchema = { type: 'string', pattern: '^/', minLength: 2, description: 'absolute path on the host' } as const;
+export const modeSchema = { type: 'string', pattern: '^[0-7]{3,4}$', description: 'octal, quoted: "0644"' } as const;
+/** No ':' so a value cannot smuggle a group into chown's owner:group form. */
+export const ownerSchema = { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*\\$?$' } as const;
