@@ -1,0 +1,250 @@
+/** up, down, status, stop, start: the lab as a whole, under one lock per state dir. */
+import fs from 'node:fs';
+import { failed, invalid } from '../errors.js';
+import { FIRST_ADDRESS, serverAddresses, serverIndex, serverName } from './addresses.js';
+import { ensureBase } from './base.js';
+import { isWeb, renderClusterFile, writeClusterFile } from './cluster-file.js';
+import { ensureClientKey, writeKnownHosts, writeSshConfig, type KnownServer } from './keys.js';
+import { withLock } from './lock.js';
+import { overlayWorks } from './overlay.js';
+import { labPaths, serverPaths, type LabPaths } from './paths.js';
+import { listeners, portHolder, sshAnswers } from './ports.js';
+import { requireNamespaces, requirePrograms, requireRoot, START_PROGRAMS } from './prereq.js';
+import { pool } from './proc.js';
+import { isRunning, launch, prepareRoot, stop } from './server.js';
+import { findServer, readState, writeState } from './state.js';
+import { mountsUnder, strayProcesses, unmountAll } from './strays.js';
+import type { LabDownOptions, LabOptions, LabServerInfo, LabState, LabUpOptions, LabUpResult, ServerRecord } from './types.js';
+
+const MAX_SERVERS = 250;
+const silent = () => {};
+
+function defaultPort(): number {
+  const fromEnv = process.env.FLIGHT_LAB_PORT;
+  return fromEnv ? Number(fromEnv) : 22;
+}
+
+function checkPaths(paths: LabPaths): void {
+  // overlayfs takes its layers as `lowerdir=...,upperdir=...`: these characters would split them.
+  for (const dir of [paths.dir, paths.cache]) {
+    if (/[,:\s]/.test(dir)) throw invalid(`the lab cannot use ${dir}: its path must not contain commas, colons or spaces`);
+  }
+}
+
+async function prerequisites(paths: LabPaths): Promise<void> {
+  requireRoot();
+  requirePrograms(START_PROGRAMS);
+  await requireNamespaces();
+  checkPaths(paths);
+}
+
+function hostKeyOf(paths: LabPaths, name: string): string | null {
+  try {
+    return fs.readFileSync(`${serverPaths(paths, name).hostKey}.pub`, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+/** known_hosts and ssh_config follow state.json: every server the lab has, running or not. */
+function writeSshFiles(paths: LabPaths, state: LabState): void {
+  const known: KnownServer[] = [];
+  for (const s of state.servers) {
+    const hostKey = hostKeyOf(paths, s.name);
+    if (hostKey) known.push({ name: s.name, address: s.address, port: s.port, hostKey });
+  }
+  writeKnownHosts(paths, known);
+  writeSshConfig(paths, known);
+}
+
+async function info(paths: LabPaths, rec: ServerRecord, web: boolean): Promise<LabServerInfo> {
+  const running = isRunning(rec);
+  return {
+    name: rec.name,
+    address: rec.address,
+    port: rec.port,
+    user: 'root',
+    key: paths.key,
+    knownHosts: paths.knownHosts,
+    web,
+    pid: running ? rec.pid : null,
+    running,
+    sshd: running && (await sshAnswers(rec.address, rec.port)),
+  };
+}
+
+function takenError(rec: ServerRecord, holder: string): Error {
+  const hint =
+    holder.startsWith('0.0.0.0') || holder.startsWith('[::]')
+      ? ` (a server on this machine listens on every address; give the lab another port with --port or FLIGHT_LAB_PORT)`
+      : ' (stop it, or put the lab on other addresses with --first)';
+  return invalid(`${rec.address}:${rec.port} for ${rec.name} is already taken by something that is not a lab server: ${holder}${hint}`);
+}
+
+/** Start the given stopped servers in parallel; the state is saved whatever happens. */
+async function startServers(paths: LabPaths, state: LabState, recs: ServerRecord[], parallel: number, log: (line: string) => void): Promise<void> {
+  if (!recs.length) return;
+  const current = listeners(recs[0]!.port);
+  for (const rec of recs) {
+    const holder = portHolder(rec.address, rec.port, current);
+    if (holder) throw takenError(rec, holder);
+  }
+  const { base, seconds } = await ensureBase(paths.cache, log);
+  if (seconds) log(`base image ready in ${seconds.toFixed(1)} s`);
+  const clientKey = await ensureClientKey(paths);
+  const errors: string[] = [];
+  try {
+    await pool(recs, parallel, async (rec) => {
+      try {
+        const onBase = await prepareRoot(paths, rec, base, log);
+        await launch(paths, rec, onBase, clientKey);
+        log(`${rec.name} up at ${rec.address} (pid ${rec.pid})`);
+      } catch (err) {
+        errors.push(err instanceof Error ? err.message : String(err));
+      }
+    });
+  } finally {
+    writeState(paths, state);
+    writeSshFiles(paths, state);
+  }
+  if (errors.length) throw failed(errors.join('\n'));
+}
+
+export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
+  const t0 = Date.now();
+  const log = opts.log ?? silent;
+  const paths = labPaths(opts.dir, opts.cacheDir);
+  const count = opts.servers ?? 3;
+  if (!Number.isInteger(count) || count < 1 || count > MAX_SERVERS) throw invalid(`--servers must be a whole number from 1 to ${MAX_SERVERS}, not ${count}`);
+  const port = opts.port ?? defaultPort();
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalid(`the lab's ssh port must be 1-65535, not ${port}`);
+  const addresses = serverAddresses(opts.first ?? FIRST_ADDRESS, count);
+  await prerequisites(paths);
+  fs.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+
+  return withLock(paths.lock, 'the lab', async () => {
+    const state = readState(paths);
+    const mode = (await overlayWorks(paths.dir)) ? 'overlay' : 'copy';
+    const wanted: ServerRecord[] = [];
+    for (let i = 1; i <= count; i++) {
+      const name = serverName(i);
+      const address = addresses[i - 1]!;
+      let rec = findServer(state, name);
+      if (rec && (rec.address !== address || rec.port !== port)) {
+        if (isRunning(rec)) {
+          throw invalid(`${name} is running at ${rec.address}:${rec.port}, not ${address}:${port}: run \`flight lab down\` first to move the lab`);
+        }
+        rec.address = address;
+        rec.port = port;
+      }
+      if (!rec) {
+        rec = { name, address, port, base: '', mode, pid: null, pidStart: null, unsharePid: null, unshareStart: null };
+        state.servers.push(rec);
+      }
+      wanted.push(rec);
+    }
+    const clash = state.servers.find((s) => !wanted.includes(s) && isRunning(s) && addresses.includes(s.address));
+    if (clash) throw invalid(`${clash.name} already runs at ${clash.address}: run \`flight lab down\` first to renumber the lab`);
+
+    // A server whose PID 1 lives but whose sshd is gone is of no use to anyone: restart it.
+    for (const rec of wanted) {
+      if (isRunning(rec) && !(await sshAnswers(rec.address, rec.port))) {
+        log(`${rec.name} runs but sshd does not answer: restarting it`);
+        await stop(rec);
+      }
+    }
+    const toStart = wanted.filter((r) => !isRunning(r));
+    const t1 = Date.now();
+    const { base } = await ensureBase(paths.cache, log);
+    const baseSeconds = (Date.now() - t1) / 1000;
+    for (const rec of toStart) rec.base ||= base.hash;
+    await startServers(paths, state, toStart, opts.parallel ?? 16, log);
+    writeState(paths, state);
+    writeSshFiles(paths, state);
+
+    let clusterFile: string | null = null;
+    const servers = await Promise.all(wanted.map((rec, i) => info(paths, rec, isWeb(i + 1, count))));
+    if (opts.defs) {
+      clusterFile = writeClusterFile(opts.defs, renderClusterFile(servers.map((s) => ({ ...s })), paths.key, paths.knownHosts));
+    }
+    return {
+      dir: paths.dir,
+      servers,
+      started: toStart.map((r) => r.name),
+      clusterFile,
+      sshConfig: paths.sshConfig,
+      baseSeconds,
+      seconds: (Date.now() - t0) / 1000,
+    };
+  });
+}
+
+export async function labDown(opts: LabDownOptions = {}): Promise<{ stopped: string[] }> {
+  const paths = labPaths(opts.dir, opts.cacheDir);
+  requireRoot();
+  if (!fs.existsSync(paths.dir)) return { stopped: [] };
+  return withLock(paths.lock, 'the lab', async () => {
+    const state = readState(paths);
+    const running = state.servers.filter(isRunning);
+    await Promise.all(state.servers.map((rec) => stop(rec)));
+    for (const pid of strayProcesses(paths.serversDir)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await unmountAll(mountsUnder(paths.dir));
+    if (opts.purge) {
+      fs.rmSync(paths.serversDir, { recursive: true, force: true });
+      state.servers = [];
+    }
+    writeState(paths, state);
+    writeSshFiles(paths, state);
+    return { stopped: running.map((r) => r.name) };
+  });
+}
+
+export async function labStatus(opts: LabOptions = {}): Promise<LabServerInfo[]> {
+  const paths = labPaths(opts.dir, opts.cacheDir);
+  const state = readState(paths);
+  const count = state.servers.length;
+  return Promise.all(state.servers.map((rec) => info(paths, rec, isWeb(serverIndex(rec.name) ?? 1, count))));
+}
+
+function known(state: LabState, name: string, paths: LabPaths): ServerRecord {
+  const rec = findServer(state, name);
+  if (!rec) {
+    const names = state.servers.map((s) => s.name).join(', ') || 'none: run `flight lab up` first';
+    throw invalid(`no lab server named ${name} in ${paths.dir} (servers: ${names})`);
+  }
+  return rec;
+}
+
+export async function labStop(name: string, opts: LabOptions = {}): Promise<{ stopped: boolean }> {
+  const paths = labPaths(opts.dir, opts.cacheDir);
+  requireRoot();
+  return withLock(paths.lock, 'the lab', async () => {
+    const state = readState(paths);
+    const rec = known(state, name, paths);
+    const wasRunning = isRunning(rec);
+    await stop(rec);
+    writeState(paths, state);
+    return { stopped: wasRunning };
+  });
+}
+
+export async function labStart(name: string, opts: LabOptions = {}): Promise<LabServerInfo> {
+  const paths = labPaths(opts.dir, opts.cacheDir);
+  await prerequisites(paths);
+  return withLock(paths.lock, 'the lab', async () => {
+    const state = readState(paths);
+    const rec = known(state, name, paths);
+    if (isRunning(rec) && !(await sshAnswers(rec.address, rec.port))) await stop(rec);
+    if (!isRunning(rec)) {
+      if (!rec.base) rec.base = (await ensureBase(paths.cache, opts.log ?? silent)).base.hash;
+      await startServers(paths, state, [rec], 1, opts.log ?? silent);
+    }
+    return info(paths, rec, isWeb(serverIndex(rec.name) ?? 1, state.servers.length));
+  });
+}
