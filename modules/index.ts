@@ -6,6 +6,13 @@ import { file } from './file.js';
 import { supervisor } from './supervisor.js';
 import { symlink } from './symlink.js';
 import { template } from './template.js';
+import { apt } from './apt.js';
+import { command } from './command.js';
+import { fetch } from './fetch.js';
+import { service_reload } from './service_reload.js';
+import { shell } from './shell.js';
+import { unarchive } from './unarchive.js';
+import { user } from './user.js';
 
 export const modules: Record<string, Module<any>> = {
   copy,
@@ -14,4 +21,11 @@ export const modules: Record<string, Module<any>> = {
   supervisor,
   symlink,
   template,
+  apt,
+  command,
+  fetch,
+  service_reload,
+  shell,
+  unarchive,
+  user,
 };

@@ -1,0 +1,189 @@
+/**
+ * command: run one program on the host, without a shell. The program and its arguments travel
+ * as argv words (quoted once, in toShell), so a value holding quotes, `$(...)`, `;` or newlines
+ * reaches the program intact. `shell` is the same module with `sh -c SCRIPT` as the argv.
+ *
+ * `creates`/`removes`, `chdir` and `env` are handled by one fixed wrapper script whose inputs
+ * are positional arguments, so a task costs exactly one round trip whether it runs or skips.
+ */
+import { randomBytes } from 'node:crypto';
+import { script, type Command } from '../src/command.js';
+import type { ExecResult } from '../src/connection/types.js';
+import { defineModule, type ModuleContext, type ModuleResult } from '../src/module.js';
+import { splitWords } from '../src/remote/write.js';
+
+export interface CommandParams {
+  /** Program and arguments, passed as they are (preferred: nothing to split or escape). */
+  argv?: string[];
+  /** A command line split into words by POSIX shell quoting rules; no shell runs it. */
+  cmd?: string;
+  chdir?: string;
+  /** Skip when this path exists on the host. */
+  creates?: string;
+  /** Skip when this path does not exist on the host. */
+  removes?: string;
+  become_user?: string;
+  stdin?: string;
+  env?: Record<string, string>;
+}
+
+/** The options `command` and `shell` share, as a JSON schema fragment. */
+export const commonProperties = {
+  chdir: { type: 'string', minLength: 1 },
+  creates: { type: 'string', minLength: 1 },
+  removes: { type: 'string', minLength: 1 },
+  become_user: { type: 'string', minLength: 1 },
+  stdin: { type: 'string' },
+  env: {
+    type: 'object',
+    propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+    additionalProperties: { type: 'string' },
+  },
+} as const;
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Find syntax that only a shell gives meaning to (pipes, redirections, `;`, `&`, `$VAR`,
+ * `$(...)`, backticks) outside quotes that would make it literal. `cmd: "a | b"` that silently
+ * ran `a` with the arguments `|` and `b` would be a trap, so it is refused with a pointer to the
+ * shell module. Returns the offending text, or undefined.
+ */
+export function shellSyntax(line: string): string | undefined {
+  const expansion = (i: number) => line[i] === '`' || (line[i] === '$' && /[A-Za-z_{(0-9@*#?$!-]/.test(line[i + 1] ?? ''));
+  let quote: "'" | '"' | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (quote === "'") {
+      if (c === "'") quote = undefined;
+    } else if (c === '\\') {
+      i++;
+    } else if (expansion(i)) {
+      return c === '`' ? '`' : line.slice(i, i + 2);
+    } else if (quote === '"') {
+      if (c === '"') quote = undefined;
+    } else if (c === "'" || c === '"') {
+      quote = c;
+    } else if ('|&;<>()'.includes(c)) {
+      return c;
+    }
+  }
+  return undefined;
+}
+
+/** The argv a `command` task asks for, or an error message. */
+export function commandArgv(p: CommandParams): string[] | string {
+  if ((p.argv === undefined) === (p.cmd === undefined)) return 'give exactly one of argv (a list) or cmd (a string)';
+  if (p.argv) return p.argv.length > 0 ? p.argv : 'argv is empty';
+  const syntax = shellSyntax(p.cmd!);
+  if (syntax) return `cmd contains '${syntax}', which only a shell understands: use the shell module, or quote it`;
+  try {
+    const words = splitWords(p.cmd!);
+    return words.length > 0 ? words : 'cmd is empty';
+  } catch (err) {
+    return `cmd: ${(err as Error).message}`;
+  }
+}
+
+/**
+ * The wrapper: decides creates/removes on the host, then changes directory, exports the
+ * environment and execs the program. Every input is a positional argument. In dry mode (check
+ * mode) it stops after the creates/removes decision. Markers carry a per-call nonce so that a
+ * program's own output can never be mistaken for them.
+ */
+const WRAPPER = `nonce=$1 dry=$2 creates=$3 removes=$4 chdir=$5 nenv=$6
+shift 6
+if [ -n "$creates" ] && [ -e "$creates" ]; then echo "$nonce skip-creates"; exit 0; fi
+if [ -n "$removes" ] && [ ! -e "$removes" ]; then echo "$nonce skip-removes"; exit 0; fi
+if [ "$dry" = 1 ]; then echo "$nonce would-run"; exit 0; fi
+if [ -n "$chdir" ]; then cd "$chdir" 2>/dev/null || { echo "$nonce no-chdir"; exit 1; }; fi
+while [ "$nenv" -gt 0 ]; do export "$1"; shift; nenv=$((nenv - 1)); done
+exec "$@"`;
+
+export interface WrapOptions {
+  nonce: string;
+  dry: boolean;
+  creates?: string;
+  removes?: string;
+  chdir?: string;
+  env?: Record<string, string>;
+}
+
+export function wrapCommand(argv: readonly string[], o: WrapOptions): Command {
+  const env = Object.entries(o.env ?? {});
+  for (const [k] of env) if (!ENV_NAME.test(k)) throw new Error(`invalid environment variable name '${k}'`);
+  return script(
+    WRAPPER,
+    o.nonce,
+    o.dry ? '1' : '0',
+    o.creates ?? '',
+    o.removes ?? '',
+    o.chdir ?? '',
+    String(env.length),
+    ...env.map(([k, v]) => `${k}=${v}`),
+    ...argv,
+  );
+}
+
+/** The last lines of a command's error output, for a one-line failure message. */
+export function outputTail(res: Pick<ExecResult, 'stdout' | 'stderr'>, maxLines = 5, maxChars = 600): string {
+  const text = (res.stderr.trim() || res.stdout.trim()).split('\n').slice(-maxLines).join(' | ');
+  return text.length > maxChars ? `...${text.slice(-maxChars)}` : text;
+}
+
+/** A short, printable form of an argv for messages. */
+export function shortArgv(argv: readonly string[], max = 80): string {
+  const s = argv.map((w) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(w) ? w : JSON.stringify(w))).join(' ');
+  return s.length > max ? `${s.slice(0, max - 3)}...` : s;
+}
+
+/** Shared by `command` and `shell`: run argv under the wrapper and turn the outcome into a result. */
+export async function runArgv(ctx: ModuleContext, argv: string[], p: Omit<CommandParams, 'argv' | 'cmd'>): Promise<ModuleResult> {
+  const shown = shortArgv(argv);
+  // Check mode without creates/removes has nothing to ask the host.
+  if (ctx.check && !p.creates && !p.removes) return { changed: true, msg: `would run: ${shown}` };
+  const nonce = `flight-${randomBytes(8).toString('hex')}`;
+  let cmd: Command;
+  try {
+    cmd = wrapCommand(argv, { nonce, dry: ctx.check, creates: p.creates, removes: p.removes, chdir: p.chdir, env: p.env });
+  } catch (err) {
+    return { changed: false, failed: true, msg: (err as Error).message };
+  }
+  const res = await ctx.exec(cmd, {
+    ...(p.become_user !== undefined ? { become: p.become_user } : {}),
+    ...(p.stdin !== undefined ? { stdin: p.stdin } : {}),
+  });
+  const marker = res.stdout.startsWith(`${nonce} `) ? res.stdout.slice(nonce.length + 1).trim() : undefined;
+  switch (marker) {
+    case 'skip-creates':
+      return { changed: false, skipped: true, msg: `skipped: ${p.creates} exists` };
+    case 'skip-removes':
+      return { changed: false, skipped: true, msg: `skipped: ${p.removes} does not exist` };
+    case 'would-run':
+      return { changed: true, msg: `would run: ${shown}` };
+    case 'no-chdir':
+      return { changed: false, failed: true, msg: `chdir: cannot enter ${p.chdir}` };
+  }
+  const data = { rc: res.code, stdout: res.stdout, stderr: res.stderr, cmd: argv };
+  if (res.code !== 0) return { changed: true, failed: true, msg: `rc=${res.code}: ${outputTail(res)}`, data };
+  return { changed: true, msg: `ran: ${shown}`, data };
+}
+
+export const command = defineModule<CommandParams>({
+  name: 'command',
+  freeForm: 'cmd',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      argv: { type: 'array', items: { type: 'string' }, minItems: 1 },
+      cmd: { type: 'string', minLength: 1 },
+      ...commonProperties,
+    },
+  },
+  async run(ctx, p) {
+    const argv = commandArgv(p);
+    if (typeof argv === 'string') return { changed: false, failed: true, msg: argv };
+    return runArgv(ctx, argv, p);
+  },
+});

@@ -1,0 +1,119 @@
+/**
+ * fetch: copy a file from the host to the control machine (e.g. an app's .env for
+ * `flight env:pull`).
+ *
+ * One read: the remote file's sha256. The bytes are transferred only when they differ from the
+ * local copy, then written locally through a temp file and a rename, so a reader of `dest` never
+ * sees half a file. Fetched files are usually secrets: the content is never shown (no diff, no
+ * message), and the local file is created 0600 unless `mode` says otherwise.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { statPaths } from '../src/facts/file.js';
+import { defineModule } from '../src/module.js';
+import { modeSchema, pathSchema } from '../src/remote/write.js';
+
+export interface FetchParams {
+  /** Absolute path of a regular file on the host. */
+  src: string;
+  /** Local path (relative to the playbook); ending in `/`: a directory that gets src's basename. */
+  dest: string;
+  /** Local file mode, default "0600". */
+  mode?: string;
+}
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+export function localDest(dest: string, src: string): string {
+  return dest.endsWith('/') ? path.join(dest, path.posix.basename(src)) : dest;
+}
+
+export interface LocalState {
+  sha256?: string;
+  mode?: number;
+}
+
+export interface FetchPlan {
+  transfer: boolean;
+  chmod: boolean;
+}
+
+/** Decide from the remote checksum and the local file (pure). */
+export function planFetch(remoteSha: string, local: LocalState, mode: number): FetchPlan {
+  const transfer = local.sha256 !== remoteSha;
+  return { transfer, chmod: !transfer && local.mode !== mode };
+}
+
+async function readLocal(file: string): Promise<LocalState | { error: string }> {
+  try {
+    const s = await stat(file);
+    if (!s.isFile()) return { error: `local dest ${file} exists and is not a regular file` };
+    return { sha256: sha256(await readFile(file)), mode: s.mode & 0o7777 };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    return { error: `cannot read local ${file}: ${(err as Error).message}` };
+  }
+}
+
+/** Write through a sibling temp file created with the final mode, so the content is never readable by others, even briefly. */
+async function writeLocal(file: string, data: Buffer, mode: number): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.flight-${randomBytes(6).toString('hex')}`);
+  try {
+    await writeFile(tmp, data, { mode, flag: 'wx' });
+    await chmod(tmp, mode); // the umask may have trimmed the mode given to open()
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+export const fetch = defineModule<FetchParams>({
+  name: 'fetch',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['src', 'dest'],
+    properties: {
+      src: pathSchema,
+      dest: { type: 'string', minLength: 1 },
+      mode: modeSchema,
+    },
+  },
+  async run(ctx, p) {
+    const file = ctx.localPath(localDest(p.dest, p.src));
+    const mode = parseInt(p.mode ?? '0600', 8);
+    const [remote] = await statPaths(ctx, [{ path: p.src, checksum: true }]);
+    if (remote!.type === 'missing') return { changed: false, failed: true, msg: `${p.src} does not exist on the host` };
+    if (remote!.type !== 'file' || !remote!.sha256) return { changed: false, failed: true, msg: `${p.src} is not a readable regular file` };
+    const local = await readLocal(file);
+    if ('error' in local) return { changed: false, failed: true, msg: local.error };
+    const plan = planFetch(remote!.sha256, local, mode);
+    const data = { dest: file, sha256: remote!.sha256 };
+    const modeText = `0${mode.toString(8)}`;
+    if (!plan.transfer && !plan.chmod) return { changed: false, msg: `${file} up to date`, data };
+    if (ctx.check) {
+      return { changed: true, msg: plan.transfer ? `would fetch ${p.src} to ${file}` : `would set mode ${modeText} on ${file}`, data };
+    }
+    if (plan.chmod) {
+      await chmod(file, mode);
+      return { changed: true, msg: `set mode ${modeText} on ${file}`, data };
+    }
+    let bytes: Buffer;
+    try {
+      bytes = await ctx.get(p.src);
+    } catch (err) {
+      return { changed: false, failed: true, msg: `cannot read ${p.src}: ${(err as Error).message}` };
+    }
+    // The file may have changed between the two reads; never store something unverified.
+    if (sha256(bytes) !== remote!.sha256) return { changed: false, failed: true, msg: `${p.src} changed while being fetched; run again` };
+    try {
+      await writeLocal(file, bytes, mode);
+    } catch (err) {
+      return { changed: false, failed: true, msg: `cannot write ${file}: ${(err as Error).message}` };
+    }
+    return { changed: true, msg: `fetched ${p.src} to ${file} (${bytes.length} bytes)`, data };
+  },
+});

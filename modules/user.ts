@@ -1,0 +1,177 @@
+/**
+ * user: make sure a (usually system) user exists with the given home, shell and supplementary
+ * groups. Groups are only ever added (`usermod -a -G`), never taken away: another task or a
+ * person may have added the user to a group for a reason this task does not know about.
+ *
+ * One read (getent passwd, id -Gn, the home directory's mode, which wanted groups exist);
+ * at most one more round trip running useradd/usermod/chmod in sequence.
+ */
+import { script } from '../src/command.js';
+import { normalizeMode } from '../src/facts/file.js';
+import { defineModule } from '../src/module.js';
+import { runSequence } from '../src/remote/batch.js';
+import { modeSchema } from '../src/remote/write.js';
+import { outputTail } from './command.js';
+
+export interface UserParams {
+  name: string;
+  /** Created as a system user (uid below 1000, no aging). Only applies when creating. */
+  system?: boolean;
+  home?: string;
+  shell?: string;
+  /** Supplementary groups; added to what the user has, never removed. */
+  groups?: string[];
+  /** Default true: the home directory is created when the user is (or when it is missing). */
+  create_home?: boolean;
+  home_mode?: string;
+}
+
+/** Debian's default NAME_REGEX, without the uppercase and `$` that --badname would allow. */
+export const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+
+export interface UserState {
+  exists: boolean;
+  uid?: number;
+  home?: string;
+  shell?: string;
+  groups: string[];
+  primaryGroup?: string;
+  /** Mode of the home directory that matters (the wanted one, else the current), "0750". */
+  homeMode?: string;
+  /** Wanted groups that do not exist on the host. */
+  missingGroups: string[];
+}
+
+/**
+ * Prints key=value lines; the passwd line is printed whole (its fields cannot hold newlines).
+ * $1: name, $2: the home to stat (wanted, else current), then the wanted groups.
+ */
+export const READ_SCRIPT = `n=$1 want_home=$2
+shift 2
+if pw=$(getent passwd "$n"); then
+  echo "passwd=$pw"
+  echo "groups=$(id -Gn "$n")"
+  echo "primary=$(id -gn "$n")"
+  h=\${want_home:-$(printf '%s' "$pw" | cut -d: -f6)}
+  if [ -d "$h" ]; then echo "homemode=$(stat -c %a "$h")"; fi
+elif [ -n "$want_home" ] && [ -d "$want_home" ]; then
+  echo "homemode=$(stat -c %a "$want_home")"
+fi
+for g in "$@"; do getent group "$g" >/dev/null || echo "nogroup=$g"; done
+true`;
+
+export function parseUserState(stdout: string): UserState {
+  const st: UserState = { exists: false, groups: [], missingGroups: [] };
+  for (const line of stdout.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq < 0) continue;
+    const k = line.slice(0, eq);
+    const v = line.slice(eq + 1);
+    if (k === 'passwd') {
+      const f = v.split(':');
+      st.exists = true;
+      st.uid = Number(f[2]);
+      st.home = f[5];
+      st.shell = f[6];
+    } else if (k === 'groups') st.groups = v.trim().split(/\s+/).filter(Boolean);
+    else if (k === 'primary') st.primaryGroup = v.trim();
+    else if (k === 'homemode') st.homeMode = normalizeMode(v.trim());
+    else if (k === 'nogroup') st.missingGroups.push(v);
+  }
+  return st;
+}
+
+export interface UserPlan {
+  error?: string;
+  /** argv commands, run in order. */
+  commands: string[][];
+  /** Human-readable changes. */
+  changes: string[];
+}
+
+/** Decide from arguments and state (pure). */
+export function planUser(p: UserParams, st: UserState): UserPlan {
+  if (!USER_NAME.test(p.name)) return { error: `invalid user name '${p.name}' (lowercase letters, digits, _ and -, at most 32)`, commands: [], changes: [] };
+  if (st.missingGroups.length) {
+    return { error: `group${st.missingGroups.length > 1 ? 's' : ''} ${st.missingGroups.join(', ')} do${st.missingGroups.length > 1 ? '' : 'es'} not exist`, commands: [], changes: [] };
+  }
+  const createHome = p.create_home !== false;
+  const groups = [...new Set(p.groups ?? [])];
+  const commands: string[][] = [];
+  const changes: string[] = [];
+  const wantMode = p.home_mode !== undefined ? normalizeMode(p.home_mode) : undefined;
+  if (!st.exists) {
+    // The home is always given explicitly so the chmod below knows where it is, whatever
+    // /etc/default/useradd says.
+    const home = p.home ?? `/home/${p.name}`;
+    const argv = ['useradd'];
+    if (p.system) argv.push('--system');
+    argv.push('--home-dir', home);
+    if (p.shell) argv.push('--shell', p.shell);
+    if (groups.length) argv.push('--groups', groups.join(','));
+    argv.push(createHome ? '--create-home' : '--no-create-home', '--', p.name);
+    commands.push(argv);
+    changes.push(`new ${p.system ? 'system ' : ''}user, home ${home}${createHome ? '' : ' (not created)'}`);
+    // useradd creates the home with HOME_MODE/UMASK from login.defs; an existing directory keeps its mode.
+    if (wantMode && (createHome || st.homeMode !== undefined)) commands.push(['chmod', wantMode, '--', home]);
+    return { commands, changes };
+  }
+  const mod: string[] = [];
+  if (p.home && p.home !== st.home) {
+    mod.push('--home', p.home);
+    changes.push(`home ${st.home} -> ${p.home}`);
+  }
+  if (p.shell && p.shell !== st.shell) {
+    mod.push('--shell', p.shell);
+    changes.push(`shell ${st.shell} -> ${p.shell}`);
+  }
+  const add = groups.filter((g) => !st.groups.includes(g));
+  if (add.length) {
+    mod.push('--append', '--groups', add.join(','));
+    changes.push(`groups +${add.join(',')}`);
+  }
+  if (mod.length) commands.push(['usermod', ...mod, '--', p.name]);
+  const home = p.home ?? st.home!;
+  if (st.homeMode === undefined && createHome) {
+    // The user exists but its home does not (deleted, or created with --no-create-home before).
+    commands.push(['mkdir', '-p', '--', home], ['chown', `${p.name}:${st.primaryGroup ?? p.name}`, '--', home]);
+    if (wantMode) commands.push(['chmod', wantMode, '--', home]);
+    changes.push(`new home directory ${home}`);
+  } else if (st.homeMode !== undefined && wantMode && st.homeMode !== wantMode) {
+    commands.push(['chmod', wantMode, '--', home]);
+    changes.push(`home mode ${st.homeMode} -> ${wantMode}`);
+  }
+  return { commands, changes };
+}
+
+export const user = defineModule<UserParams>({
+  name: 'user',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name'],
+    properties: {
+      name: { type: 'string', pattern: USER_NAME.source },
+      system: { type: 'boolean' },
+      home: { type: 'string', pattern: '^/' },
+      shell: { type: 'string', pattern: '^/' },
+      groups: { type: 'array', items: { type: 'string', pattern: USER_NAME.source } },
+      create_home: { type: 'boolean' },
+      home_mode: modeSchema,
+    },
+  },
+  async run(ctx, p) {
+    const read = await ctx.exec(script(READ_SCRIPT, p.name, p.home ?? '', ...(p.groups ?? [])));
+    if (read.code !== 0) return { changed: false, failed: true, msg: `cannot read user ${p.name}: ${outputTail(read)}` };
+    const st = parseUserState(read.stdout);
+    const plan = planUser(p, st);
+    if (plan.error) return { changed: false, failed: true, msg: plan.error };
+    const data = { name: p.name, uid: st.uid, home: p.home ?? st.home, shell: p.shell ?? st.shell };
+    if (plan.commands.length === 0) return { changed: false, msg: `user ${p.name} up to date`, data };
+    const what = `user ${p.name}: ${plan.changes.join(', ')}`;
+    if (ctx.check) return { changed: true, msg: `would ${st.exists ? 'change' : 'create'} ${what}`, data };
+    const error = await runSequence(ctx, plan.commands);
+    if (error) return { changed: true, failed: true, msg: `user ${p.name}: ${error}`, data };
+    return { changed: true, msg: `${st.exists ? 'changed' : 'created'} ${what}`, data };
+  },
+});
