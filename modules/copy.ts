@@ -24,7 +24,6 @@ export const copy = defineModule<CopyParams>({
     type: 'object',
     additionalProperties: false,
     required: ['dest'],
-    oneOf: [{ required: ['src'] }, { required: ['content'] }],
     properties: {
       src: { type: 'string', minLength: 1 },
       content: { type: 'string' },
@@ -38,6 +37,7 @@ export const copy = defineModule<CopyParams>({
   },
   secretParams: ['content'],
   async run(ctx, params) {
+    // Checked here rather than with oneOf: strict schemas reject `required` outside `properties`.
     if ((params.src === undefined) === (params.content === undefined)) {
       return { changed: false, failed: true, msg: 'copy needs exactly one of src or content' };
     }

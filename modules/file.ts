@@ -91,7 +91,8 @@ function describe(plan: FilePlanResult): string {
 /** A short text form of a path's state for --diff (pure). */
 export function stateText(s: { type: PathType; mode?: string; owner?: string; group?: string }): string {
   if (s.type === 'missing') return 'absent\n';
-  return `${s.type} mode=${s.mode ?? '?'} owner=${s.owner ?? '?'} group=${s.group ?? '?'}\n`;
+  const attrs = (['mode', 'owner', 'group'] as const).filter((k) => s[k] !== undefined).map((k) => ` ${k}=${s[k]}`);
+  return `${s.type}${attrs.join('')}\n`;
 }
 
 function planDiff(state: PathState, params: FileParams, plan: FilePlanResult): FileDiff {

@@ -234,7 +234,7 @@ fi
 [ -z "$owner" ] || chown -- "$owner" "$tmp"
 [ -z "$group" ] || chgrp -- "$group" "$tmp"
 if [ $# -gt 0 ]; then
-  if ! out=$("$@" 2>&1); then printf '%s\\n' "$out" >&2; exit 4; fi
+  out=$("$@" 2>&1) || { rc=$?; printf '%s\\n' "\${out:-(no output)}" "exit code $rc" >&2; exit 4; }
 fi
 mv -f -- "$tmp" "$dest"
 trap - EXIT

@@ -1,0 +1,80 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { toShell } from '../../../src/command.js';
+import { idMatches, parseStatOutput, parseStatRecord, statCommand, statScript } from '../../../src/facts/file.js';
+
+test('stat arguments: a count, then five per path', () => {
+  const f = statScript([{ path: '/a', checksum: true }, { path: '/b c', contentUnless: 'abc', recurseOwner: 'app' }]);
+  assert.deepEqual(f.args, ['2', '/a', '1', '', '', '', '/b c', '1', 'abc', 'app', '']);
+  assert.ok(!f.text.includes('/b c'), 'paths never enter the script text');
+  assert.throws(() => statScript([{ path: 'relative' }]), /absolute/);
+});
+
+test('parseStatRecord reads each kind of path', () => {
+  const cases: Array<[string[], Partial<ReturnType<typeof parseStatRecord>>]> = [
+    [['missing', '', '', '1', '', ''], { type: 'missing', parentIsDir: true }],
+    [['missing', '', '', '0', '', ''], { type: 'missing', parentIsDir: false }],
+    [['regular file/644/0/root/0/root/12', '', 'ab12', '1', '', ''], { type: 'file', mode: '0644', owner: 'root', uid: 0, size: 12, sha256: 'ab12' }],
+    [['regular empty file/600/33/www-data/33/www-data/0', '', 'e3b0', '1', '', ''], { type: 'file', mode: '0600', owner: 'www-data', gid: 33 }],
+    [['directory/2750/1000/app/1000/app/4096', '', '', '1', '0', ''], { type: 'directory', mode: '2750', recurseMatches: false }],
+    [['symbolic link/777/0/root/0/root/9', 'releases/1', '', '1', '', ''], { type: 'link', target: 'releases/1' }],
+    [['fifo/644/0/root/0/root/0', '', '', '1', '', ''], { type: 'other' }],
+    [['regular file/644/0/root/0/root/3', '', 'ff', '1', '', 'b:aGk='], { content: Buffer.from('hi') }],
+    [['regular file/644/0/root/0/root/3', '', 'ff', '1', '', 'large'], { contentTooLarge: true }],
+  ];
+  for (const [fields, want] of cases) {
+    const got = parseStatRecord('/p', fields);
+    for (const [k, v] of Object.entries(want)) assert.deepEqual(got[k as keyof typeof got], v, `${fields[0]} ${k}`);
+  }
+});
+
+test('parseStatOutput splits records from a probe\'s output and rejects a cut-short reply', () => {
+  const out = ['missing', '', '', '1', '', '', 'end', 'installed=1\nfoo'].join('\0');
+  const { states, rest } = parseStatOutput(out, [{ path: '/x' }]);
+  assert.equal(states[0]!.type, 'missing');
+  assert.equal(rest, 'installed=1\nfoo');
+  assert.throws(() => parseStatOutput('missing\0', [{ path: '/x' }]), /unexpected output/);
+});
+
+test('idMatches takes names or numeric ids', () => {
+  assert.ok(idMatches('root', 'root', 0));
+  assert.ok(idMatches('0', 'root', 0));
+  assert.ok(!idMatches('app', 'root', 0));
+  assert.ok(!idMatches('1000', 'root', 0));
+});
+
+// The script itself, run by the local POSIX shell over a scratch tree (no host involved).
+test('the stat script describes a real tree, hostile names included', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "flight-stat 'q\" "));
+  try {
+    const f = path.join(dir, 'f $(id);x');
+    writeFileSync(f, 'hello\n');
+    mkdirSync(path.join(dir, 'sub'));
+    symlinkSync('f $(id);x', path.join(dir, 'ln'));
+    const reqs = [
+      { path: f, checksum: true, contentUnless: '0'.repeat(64) },
+      { path: f, checksum: true, contentUnless: '5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03' },
+      { path: path.join(dir, 'sub'), recurseOwner: String(process.getuid?.() ?? 0) },
+      { path: path.join(dir, 'ln') },
+      { path: path.join(dir, 'nope', 'x') },
+    ];
+    const out = execFileSync('sh', ['-c', toShell(statCommand(reqs))]).toString('utf8');
+    const { states } = parseStatOutput(out, reqs);
+    assert.equal(states[0]!.type, 'file');
+    assert.equal(states[0]!.sha256, '5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03');
+    assert.equal(states[0]!.content?.toString(), 'hello\n', 'content sent when it differs');
+    assert.equal(states[1]!.content, undefined, 'content not sent when it matches');
+    assert.equal(states[2]!.type, 'directory');
+    assert.equal(states[2]!.recurseMatches, true);
+    assert.equal(states[3]!.type, 'link');
+    assert.equal(states[3]!.target, 'f $(id);x');
+    assert.equal(states[4]!.type, 'missing');
+    assert.equal(states[4]!.parentIsDir, false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
