@@ -248,7 +248,10 @@ function problemOf(e: ErrorObject, y: YamlFile): Problem {
     case 'maxProperties':
       return here(`must have at most ${String(params.limit)} keys`);
     case 'uniqueItems':
-      return y.problemAt([...path, Number(params.i)], `repeats item ${String(params.j)} of ${formatPath(path) || 'the list'}`);
+    {
+      const [first, again] = [Number(params.i), Number(params.j)].sort((a, b) => a - b);
+      return y.problemAt([...path, again!], `repeats item ${first} of ${formatPath(path) || 'the list'}`);
+    }
     case 'dependentRequired':
     case 'dependencies':
       return here(`'${String(params.property)}' also needs '${String(params.missingProperty)}'`);

@@ -112,7 +112,7 @@ export function checkAcrossFiles(input: AcrossInput): Problem[] {
         );
       }
     } else {
-      const names = cluster.value.servers.map((s) => s.name);
+      const names = [...new Set(cluster.value.servers.map((s) => s.name))];
       app.servers.forEach((s, i) => {
         if (!names.includes(s.name)) {
           problems.push(a.yf.problemAt(['servers', i, 'name'], `server '${s.name}' is not in cluster '${app.cluster}' (its servers: ${names.join(', ')})`));

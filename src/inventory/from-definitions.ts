@@ -1,0 +1,58 @@
+/**
+ * The inventory generated from definitions: hosts are the clusters' servers; groups are `all`,
+ * `cluster_<name>`, `web`, `workers`, `scheduler` and `app_<name>`.
+ */
+import { invalid } from '../errors.js';
+import type { Definitions } from '../definitions/types.js';
+import { hostVars } from './host-vars.js';
+import { createInventory } from './inventory.js';
+import { mergeSsh } from './ssh.js';
+import type { Host, Inventory } from './types.js';
+
+export interface BuildOptions {
+  /** Only this cluster's servers (and the apps deployed on it). */
+  cluster?: string;
+}
+
+export function buildInventory(defs: Definitions, options: BuildOptions = {}): Inventory {
+  const clusters = [...defs.clusters.values()].filter((c) => !options.cluster || c.name === options.cluster);
+  if (options.cluster && clusters.length === 0) {
+    const known = [...defs.clusters.keys()];
+    throw invalid(`unknown cluster '${options.cluster}' (clusters: ${known.length ? known.join(', ') : 'none'})`);
+  }
+  const apps = [...defs.apps.values()].filter((a) => clusters.some((c) => c.name === a.cluster));
+
+  // The fixed groups always exist, even empty, so that a playbook's `hosts: workers` means
+  // "no workers" rather than "unknown group".
+  const groups = new Map<string, string[]>([['all', []]]);
+  for (const c of clusters) groups.set(`cluster_${c.name}`, []);
+  for (const g of ['web', 'workers', 'scheduler']) groups.set(g, []);
+  for (const a of apps) groups.set(`app_${a.name}`, []);
+
+  const hosts: Host[] = [];
+  for (const cluster of clusters) {
+    const clusterApps = apps.filter((a) => a.cluster === cluster.name);
+    for (const server of cluster.servers) {
+      const mine = clusterApps
+        .map((a) => ({ app: a, entry: a.servers.find((s) => s.name === server.name) }))
+        .filter((x) => x.entry !== undefined);
+      const memberOf = new Set<string>(['all', `cluster_${cluster.name}`]);
+      if (server.web_server) memberOf.add('web');
+      if (mine.some((x) => x.entry!.queues.length > 0)) memberOf.add('workers');
+      if (mine.some((x) => x.entry!.scheduler)) memberOf.add('scheduler');
+      for (const x of mine) memberOf.add(`app_${x.app.name}`);
+      // Listed in the groups' own order, whatever order they were added in.
+      const hostGroups = [...groups.keys()].filter((g) => memberOf.has(g));
+      for (const g of hostGroups) groups.get(g)!.push(server.name);
+      hosts.push({
+        name: server.name,
+        address: server.host,
+        connection: 'ssh',
+        ssh: mergeSsh(defs.config.ssh, server.ssh),
+        vars: hostVars(cluster, server, clusterApps, defs.config),
+        groups: hostGroups,
+      });
+    }
+  }
+  return createInventory(hosts, groups);
+}
