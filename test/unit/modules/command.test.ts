@@ -1,0 +1,97 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { toShell } from '../../../src/command.js';
+import { createAjv } from '../../../src/json-schema.js';
+import { command, commandArgv, outputTail, shellSyntax, shortArgv, wrapCommand } from '../../../modules/command.js';
+
+test('command schema: argv or cmd, known options only', () => {
+  const v = createAjv().compile(command.schema);
+  assert.ok(v({ argv: ['ls', '-l'], chdir: '/tmp', env: { A_1: 'x' }, creates: '/x', become_user: 'app', stdin: 'in' }));
+  assert.ok(v({ cmd: 'ls -l' }));
+  assert.ok(!v({ cmd: 'ls', typo: 1 }));
+  assert.ok(!v({ argv: [] }));
+  assert.ok(!v({ argv: ['ls'], env: { 'BAD-NAME': 'x' } }));
+  assert.equal(command.freeForm, 'cmd');
+});
+
+test('commandArgv: exactly one of argv or cmd; cmd split by shell quoting rules', () => {
+  assert.deepEqual(commandArgv({ argv: ['a b', '$(x)'] }), ['a b', '$(x)']);
+  assert.deepEqual(commandArgv({ cmd: `php artisan tinker --execute='echo $x;' "two words"` }), ['php', 'artisan', 'tinker', '--execute=echo $x;', 'two words']);
+  assert.match(commandArgv({}) as string, /exactly one/);
+  assert.match(commandArgv({ argv: ['a'], cmd: 'a' }) as string, /exactly one/);
+  assert.match(commandArgv({ cmd: '   ' }) as string, /empty/);
+  assert.match(commandArgv({ cmd: "echo 'open" }) as string, /unterminated/);
+});
+
+test('shellSyntax refuses what only a shell understands, unless quoted', () => {
+  const refused: Array<[string, string]> = [
+    ['cat a | grep b', '|'],
+    ['a && b', '&'],
+    ['a; b', ';'],
+    ['echo x > f', '>'],
+    ['sort < f', '<'],
+    ['echo $HOME', '$H'],
+    ['echo "$HOME"', '$H'],
+    ['echo ${x}', '${'],
+    ['echo $(id)', '$('],
+    ['echo "`id`"', '`'],
+    ['(cd /; ls)', '('],
+  ];
+  for (const [line, what] of refused) assert.equal(shellSyntax(line), what, line);
+  const fine = ["echo 'a | b; $(c)'", 'echo "a | b; c"', 'echo a\\|b', 'echo $', 'echo 5$', 'ls -l /tmp', 'grep -E "x+" f', "printf '%s\\n' x"];
+  for (const line of fine) assert.equal(shellSyntax(line), undefined, line);
+});
+
+test('wrapCommand: every value is an argument, none is script text', () => {
+  const hostile = `a'b"c $(touch /tmp/pwned) ; rm -rf / \n\`id\``;
+  const cmd = wrapCommand(['printf', '%s', hostile], { nonce: 'n', dry: false, creates: hostile, chdir: hostile, env: { X: hostile } });
+  assert.ok('script' in cmd);
+  assert.ok(!cmd.script.includes('pwned'));
+  assert.deepEqual(cmd.args, ['n', '0', hostile, '', hostile, '1', `X=${hostile}`, 'printf', '%s', hostile]);
+  assert.throws(() => wrapCommand(['true'], { nonce: 'n', dry: false, env: { 'A B': '1' } }), /invalid environment variable/);
+});
+
+// The wrapper is a fixed sh script: run it with the local sh to check each branch.
+test('the wrapper: creates, removes, dry run, chdir, env and intact arguments', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'flight-unit-cmd-'));
+  try {
+    const exists = path.join(dir, 'exists');
+    writeFileSync(exists, '');
+    const run = (argv: string[], o: Partial<Parameters<typeof wrapCommand>[1]> = {}) => {
+      const r = spawnSync('sh', ['-c', toShell(wrapCommand(argv, { nonce: 'NONCE', dry: false, ...o }))], { encoding: 'utf8' });
+      return { code: r.status, out: r.stdout, err: r.stderr };
+    };
+    assert.equal(run(['echo', 'ran'], { creates: exists }).out, 'NONCE skip-creates\n');
+    assert.equal(run(['echo', 'ran'], { creates: path.join(dir, 'nope') }).out, 'ran\n');
+    assert.equal(run(['echo', 'ran'], { removes: path.join(dir, 'nope') }).out, 'NONCE skip-removes\n');
+    assert.equal(run(['echo', 'ran'], { removes: exists }).out, 'ran\n');
+    assert.equal(run(['touch', path.join(dir, 'dry')], { dry: true }).out, 'NONCE would-run\n');
+    assert.equal(spawnSync('test', ['-e', path.join(dir, 'dry')]).status, 1, 'dry run ran nothing');
+    assert.equal(run(['pwd'], { chdir: dir }).out, `${dir}\n`);
+    assert.deepEqual(run(['pwd'], { chdir: path.join(dir, 'nope') }), { code: 1, out: 'NONCE no-chdir\n', err: '' });
+    const weird = `it's "quoted" $(id) \`id\` ; echo no\nsecond line`;
+    assert.equal(run(['sh', '-c', 'printf %s "$A"'], { env: { A: weird, B: 'x=y' } }).out, weird);
+    assert.equal(run(['printf', '%s|', weird, '', '-n']).out, `${weird}||-n|`);
+    assert.equal(run(['sh', '-c', 'exit 7']).code, 7);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('outputTail keeps the last lines of stderr, else stdout; shortArgv quotes what needs it', () => {
+  assert.equal(outputTail({ stdout: 'out', stderr: '1\n2\n3\n4\n5\n6\n7\n' }), '3 | 4 | 5 | 6 | 7');
+  assert.equal(outputTail({ stdout: 'only out\n', stderr: '  \n' }), 'only out');
+  assert.equal(outputTail({ stdout: '', stderr: 'x'.repeat(1000) }).length, 603);
+  assert.equal(shortArgv(['ls', '-l', 'a b']), 'ls -l "a b"');
+  assert.ok(shortArgv(['x'.repeat(200)]).endsWith('...'));
+});
+
+test('a hostile argv survives the real local shell through toShell', () => {
+  const words = ['$(id)', "a'b", 'c;d', 'e\nf'];
+  const out = execFileSync('sh', ['-c', toShell(wrapCommand(['printf', '%s\\0', ...words], { nonce: 'n', dry: false }))]).toString('utf8');
+  assert.deepEqual(out.split('\0').slice(0, -1), words);
+});

@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createAjv } from '../../../src/json-schema.js';
+import { parseUserState, planUser, user, type UserParams, type UserState } from '../../../modules/user.js';
+
+test('user schema validates the name', () => {
+  const v = createAjv().compile(user.schema);
+  assert.ok(v({ name: 'myapp', system: true, home: '/home/myapp', shell: '/bin/bash', groups: ['www-data'], create_home: true, home_mode: '0750' }));
+  for (const name of ['Root', '1abc', 'a b', 'a:b', '-rf', 'x'.repeat(33), '']) assert.ok(!v({ name }), name);
+  assert.ok(!v({ name: 'a', home: 'relative' }));
+  assert.ok(!v({ name: 'a', home_mode: '750x' }));
+});
+
+test('parseUserState reads passwd, groups, primary group, home mode and missing groups', () => {
+  const st = parseUserState('passwd=app:x:998:998::/home/app:/bin/sh\ngroups=app www-data\nprimary=app\nhomemode=750\nnogroup=nosuch\n');
+  assert.deepEqual(st, { exists: true, uid: 998, home: '/home/app', shell: '/bin/sh', groups: ['app', 'www-data'], primaryGroup: 'app', homeMode: '0750', missingGroups: ['nosuch'] });
+  assert.deepEqual(parseUserState(''), { exists: false, groups: [], missingGroups: [] });
+});
+
+test('planUser: create, change, or nothing', () => {
+  const absent: UserState = { exists: false, groups: [], missingGroups: [] };
+  const present: UserState = { exists: true, uid: 998, home: '/home/app', shell: '/bin/bash', groups: ['app', 'www-data'], primaryGroup: 'app', homeMode: '0750', missingGroups: [] };
+  const cases: Array<[string, UserParams, UserState, string[][], RegExp?]> = [
+    ['create a system user with home mode', { name: 'app', system: true, shell: '/bin/bash', groups: ['www-data'], home_mode: '0750' }, absent, [
+      ['useradd', '--system', '--home-dir', '/home/app', '--shell', '/bin/bash', '--groups', 'www-data', '--create-home', '--', 'app'],
+      ['chmod', '0750', '--', '/home/app'],
+    ]],
+    ['create without home', { name: 'app', home: '/srv/app', create_home: false }, absent, [
+      ['useradd', '--home-dir', '/srv/app', '--no-create-home', '--', 'app'],
+    ]],
+    ['nothing to do', { name: 'app', system: true, shell: '/bin/bash', groups: ['www-data'], home_mode: '750' }, present, []],
+    ['system is ignored for an existing user', { name: 'app', system: false }, present, []],
+    ['shell and a new group, appended', { name: 'app', shell: '/bin/sh', groups: ['www-data', 'adm'] }, present, [
+      ['usermod', '--shell', '/bin/sh', '--append', '--groups', 'adm', '--', 'app'],
+    ]],
+    ['home mode only', { name: 'app', home_mode: '0700' }, present, [['chmod', '0700', '--', '/home/app']]],
+    ['home missing on an existing user', { name: 'app', home_mode: '0750' }, { ...present, homeMode: undefined }, [
+      ['mkdir', '-p', '--', '/home/app'], ['chown', 'app:app', '--', '/home/app'], ['chmod', '0750', '--', '/home/app'],
+    ]],
+    ['home missing, create_home false', { name: 'app', create_home: false }, { ...present, homeMode: undefined }, []],
+    ['home moved (not the files)', { name: 'app', home: '/srv/app' }, { ...present, homeMode: '0755' }, [['usermod', '--home', '/srv/app', '--', 'app']]],
+  ];
+  for (const [what, p, st, cmds] of cases) {
+    const plan = planUser(p, st);
+    assert.equal(plan.error, undefined, what);
+    assert.deepEqual(plan.commands, cmds, what);
+    assert.equal(plan.changes.length > 0, cmds.length > 0, what);
+  }
+  assert.match(planUser({ name: 'app', groups: ['a', 'b'] }, { ...absent, missingGroups: ['a', 'b'] }).error ?? '', /groups a, b do not exist/);
+  assert.match(planUser({ name: 'Bad' }, absent).error ?? '', /invalid user name/);
+});
