@@ -21,12 +21,12 @@ export function createAjv(options: Options = {}): Ajv {
 type Schema = Record<string, unknown>;
 
 const TYPE_WORDS: Record<string, string> = {
-  object: 'mapping',
-  array: 'list',
+  object: 'a mapping',
+  array: 'a list',
   string: 'string',
   integer: 'integer',
   number: 'number',
-  boolean: 'boolean',
+  boolean: 'true or false',
   null: 'null',
 };
 
@@ -61,7 +61,7 @@ function describeType(type: string, s: Schema): string {
   }
   if (type === 'array') {
     const n = typeof s.minItems === 'number' ? s.minItems : 0;
-    return n === 1 ? 'non-empty list' : n > 1 ? `list of at least ${n} items` : word;
+    return n === 1 ? 'a non-empty list' : n > 1 ? `a list of at least ${n} items` : word;
   }
   return word;
 }

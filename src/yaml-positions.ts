@@ -8,7 +8,7 @@
  *   const problems = formatSchemaErrors(validate.errors ?? [], y);
  *   y.positionOf(['servers', 0, 'web'])              // { line, col } of that value
  */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { ErrorObject } from 'ajv';
 import { describeSchema, yamlTypeOf } from './json-schema.js';
 import type { Problem } from './problems.js';
@@ -128,8 +128,27 @@ export function parseYamlWithPositions(text: string, file: string): YamlFile {
   };
 
   const problems: Problem[] = doc.errors.map((e) => {
-    const p = pos(e.pos[0]);
-    return { file, line: p.line, col: p.col, path: '', message: `YAML syntax error: ${e.message}` };
+    let offset = e.pos[0];
+    let message = e.message;
+    // The parser notices a missing closing quote at the end of the text; the user needs to
+    // know where the quote was opened.
+    if (e.code === 'MISSING_CHAR' && /quote/.test(e.message)) {
+      visit(doc, {
+        Scalar(_, n) {
+          const quoted = n.type === 'QUOTE_DOUBLE' || n.type === 'QUOTE_SINGLE';
+          if (quoted && n.range && n.range[0] < offset && n.range[1] >= e.pos[0]) {
+            offset = n.range[0];
+            message = `${e.message} (the quote opened here is never closed)`;
+          }
+        },
+      });
+    }
+    if (e.code === 'DUPLICATE_KEY') {
+      const key = /^("[^"\n]*"|'[^'\n]*'|[^:\n,}]+)/.exec(text.slice(offset))?.[1]?.trim();
+      if (key) message = `duplicate key ${key.startsWith('"') || key.startsWith("'") ? key : `'${key}'`} (map keys must be unique)`;
+    }
+    const p = pos(offset);
+    return { file, line: p.line, col: p.col, path: '', message: `YAML syntax error: ${message}` };
   });
   let value: unknown;
   if (problems.length === 0) {
@@ -230,9 +249,14 @@ function problemOf(e: ErrorObject, y: YamlFile): Problem {
         return here(`must be a string, not the ${typeof data} ${String(data)}: quote it: "${written}"`);
       }
       if (path.length === 0 && (data === null || data === undefined)) {
-        return here(`the file is empty: expected ${describeSchema(e.parentSchema)}`);
+        const required = (e.parentSchema?.required as string[] | undefined) ?? [];
+        return here(`the file is empty: expected ${describeSchema(e.parentSchema)}${required.length ? ` with ${required.join(', ')}` : ''}`);
       }
-      return here(`must be ${describeSchema(e.parentSchema)}, got ${yamlTypeOf(data)}`);
+      // A scalar is shown as written (`got "22"`, `got 2.5`); a collection by its kind.
+      const wantsCollection = e.schema === 'object' || e.schema === 'array' || (Array.isArray(e.schema) && !e.schema.some((t) => t !== 'object' && t !== 'array' && t !== 'null'));
+      const scalar = data !== null && typeof data !== 'object';
+      const got = scalar && !wantsCollection ? (y.sourceOf(path) ?? JSON.stringify(data)) : yamlTypeOf(data);
+      return here(`must be ${describeSchema(e.parentSchema)}, got ${got}`);
     }
     case 'anyOf':
     case 'oneOf':
