@@ -1,7 +1,7 @@
 /** Print a message (rendered with the host's variables). Never changes anything. */
 import { defineModule } from '../src/module.js';
 
-export default defineModule<{ msg?: unknown; var?: unknown }>({
+export const debug = defineModule<{ msg?: unknown; var?: unknown }>({
   name: 'debug',
   freeForm: 'msg',
   schema: {

@@ -1,7 +1,7 @@
 /** Fail the host with a message: for guards such as `fail: msg=... when: ...`. */
 import { defineModule } from '../src/module.js';
 
-export default defineModule<{ msg: string }>({
+export const fail = defineModule<{ msg: string }>({
   name: 'fail',
   freeForm: 'msg',
   schema: {

@@ -4,7 +4,7 @@
  */
 import { defineModule } from '../src/module.js';
 
-export default defineModule<Record<string, unknown>>({
+export const set_fact = defineModule<Record<string, unknown>>({
   name: 'set_fact',
   schema: {
     type: 'object',

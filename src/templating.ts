@@ -21,6 +21,10 @@ function makeEnv(searchPaths: string[]): nunjucks.Environment {
   env.addFilter('to_json', (v: unknown) => JSON.stringify(v));
   env.addFilter('bool', (v: unknown) => v === true || v === 'true' || v === 'yes' || v === 1 || v === '1');
   env.addFilter('default', (v: unknown, d: unknown) => (v === undefined || v === null ? d : v));
+  // `exts | prefix('php8.2-')` builds package lists without loops in YAML.
+  env.addFilter('prefix', (v: unknown, p: string) => (Array.isArray(v) ? v.map((x) => `${p}${x}`) : `${p}${v}`));
+  // `+` on lists concatenates text in nunjucks, so lists are joined with `a | union(b)`.
+  env.addFilter('union', (a: unknown, b: unknown) => [...new Set([...(Array.isArray(a) ? a : [a]), ...(Array.isArray(b) ? b : [b])])]);
   env.addFilter('basename', (v: unknown) => path.posix.basename(String(v)));
   env.addFilter('dirname', (v: unknown) => path.posix.dirname(String(v)));
   return env;
@@ -36,13 +40,29 @@ function envFor(searchPaths: string[]): nunjucks.Environment {
 
 const compiled = new Map<string, nunjucks.Template>();
 
-/** Turn nunjucks' "attempted to output null or undefined value" into something a person can act on. */
-function explain(err: unknown, where: string): Error {
+/**
+ * Turn nunjucks' "attempted to output null or undefined value" into something a person can act
+ * on: nunjucks gives only a line and column, so the expression is read back from the source.
+ */
+function explain(err: unknown, where: string, source?: string): Error {
   const raw = err instanceof Error ? err.message : String(err);
-  const m = raw.match(/undefined variable: ?(\S+)|attempted to output null or undefined value/i);
   const line = raw.replace(/\s+/g, ' ').trim();
-  if (m) return invalid(`${where}: undefined variable${m[1] ? ` '${m[1]}'` : ''} (${line})`, err);
+  if (/undefined/i.test(raw)) {
+    const name = undefinedName(raw, source);
+    return invalid(`${where}: undefined variable${name ? ` '${name}'` : ''}${name ? '' : ` (${line})`}`, err);
+  }
   return invalid(`${where}: template error: ${line}`, err);
+}
+
+/** The expression at nunjucks' reported position: `{{ build.release_id }}` -> build.release_id. */
+function undefinedName(message: string, source: string | undefined): string | undefined {
+  const pos = message.match(/\[Line (\d+), Column (\d+)\]/);
+  if (!pos || source === undefined) return undefined;
+  const text = source.split('\n')[Number(pos[1]) - 1] ?? '';
+  // The column points into or just before the `{{`: take the first expression starting there.
+  const from = text.lastIndexOf('{{', Number(pos[2]) + 2);
+  const expr = text.slice(Math.max(0, from)).match(/\{\{-?\s*\(?\s*([A-Za-z_][\w.]*(?:\[[^\]]*\][\w.]*)*)/);
+  return expr?.[1];
 }
 
 export function hasExpression(s: string): boolean {
@@ -60,7 +80,7 @@ export function renderString(src: string, vars: Vars, where: string): string {
     }
     return tpl.render(vars);
   } catch (err) {
-    throw explain(err, where);
+    throw explain(err, where, src);
   }
 }
 
@@ -100,7 +120,7 @@ export function evaluate(expr: string, vars: Vars, where: string): unknown {
     if (!captured.set) throw new Error(`undefined variable in expression '${expr}'`);
     result = captured.value;
   } catch (err) {
-    throw explain(err, where);
+    throw explain(err, where, `{{ (${expr}) | __capture }}`);
   }
   if (result === undefined) throw invalid(`${where}: '${expr}' is undefined`);
   return result;
@@ -129,6 +149,7 @@ export function renderFile(name: string, vars: Vars, searchPaths: string[]): str
     if (!searchPaths.some((p) => fs.existsSync(path.join(p, name)))) {
       throw invalid(`template '${name}' not found in ${searchPaths.join(', ')}`);
     }
-    throw explain(err, `template ${name}`);
+    const file = searchPaths.map((p) => path.join(p, name)).find((f) => fs.existsSync(f));
+    throw explain(err, `template ${name}`, file ? fs.readFileSync(file, 'utf8') : undefined);
   }
 }

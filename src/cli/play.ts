@@ -63,8 +63,8 @@ export function listHosts(pb: Playbook, inventory: Inventory, o: PlayOptions): s
   return lines.join('\n');
 }
 
-export async function playCommand(playbookName: string, o: PlayOptions): Promise<number> {
-  const inventory = await loadInventory(o);
+export async function playCommand(playbookName: string, o: PlayOptions, preloaded?: Inventory): Promise<number> {
+  const inventory = preloaded ?? (await loadInventory(o));
   const pb = loadPlaybook(resolvePlaybook(playbookName), catalog, playbookName);
   if (o.listHosts) {
     process.stdout.write(listHosts(pb, inventory, o) + '\n');

@@ -114,17 +114,23 @@ class Run {
   private async runPlay(play: Play): Promise<void> {
     const hosts = this.selectHosts(play);
     this.o.emit({ event: 'play_start', play: play.name, hosts: hosts.map((h) => h.name) });
-    const states = hosts.map((h) => this.state(h)).filter((s) => !s.unreachable);
-    for (const s of states) {
-      s.failed = false;
-      s.ended = false;
-    }
+    // A host that failed in an earlier play sits out the rest of the run, as in Ansible: a
+    // release whose prepare play failed somewhere must never reach its switch play.
+    const states = hosts.map((h) => this.state(h)).filter((s) => !s.unreachable && !s.failed);
+    for (const s of states) s.ended = false;
     const playVars = { ...play.vars };
     for (const batch of batches(states, play.serial)) {
       const scope: Scope = { vars: playVars, tags: play.tags, become: play.become, becomeUser: play.becomeUser, baseDir: this.pb.dir, handler: false };
       const aborted = await this.runTasks(play, play.tasks, batch, scope);
-      if (!aborted) await this.runHandlers(play, batch, scope);
-      if (aborted) break;
+      if (aborted) {
+        // any_errors_fatal / max_fail_percentage: every host of the play stops here, and sits
+        // out later plays; the hosts that did fail are what the recap and exit code report.
+        const stopped = states.filter(isActive);
+        for (const s of stopped) s.failed = true;
+        if (stopped.length) this.o.emit({ event: 'warning', msg: `play '${play.name}' stopped on ${stopped.map((s) => s.host.name).join(', ')} because another host failed` });
+        break;
+      }
+      await this.runHandlers(play, batch, scope);
     }
     this.o.emit({ event: 'play_end', play: play.name });
   }
@@ -214,18 +220,34 @@ class Run {
     return false;
   }
 
+  /**
+   * The variables a task sees on a host. Precedence, lowest first: host vars, play/block/task
+   * vars, registered results and set facts, extra vars. Play and task vars are rendered here,
+   * per host and in order, so `application: "{{ apps[app] }}"` becomes that host's object.
+   */
   private hostVars(h: HostState, scope: Scope): Vars {
-    return {
+    const vars: Vars = {
       ...h.host.vars,
       inventory_hostname: h.host.name,
       groups: this.groupsVar,
       hostvars: this.hostvars,
       facts: h.facts ?? {},
       check_mode: this.o.check,
-      ...scope.vars,
       ...h.registered,
       ...this.o.extraVars,
     };
+    // As in Ansible, a var may refer to a result registered later (release_dir ->
+    // build.release_id): one that cannot be rendered yet is left out, and a task that reads
+    // it gets the usual undefined-variable error naming it.
+    for (const [k, v] of Object.entries(scope.vars)) {
+      if (k in this.o.extraVars || k in h.registered) continue;
+      try {
+        vars[k] = renderValue(v, vars, `vars.${k}`);
+      } catch {
+        delete vars[k];
+      }
+    }
+    return vars;
   }
 
   private conditionsHold(task: Task, h: HostState, scope: Scope, vars = this.hostVars(h, scope)): boolean {

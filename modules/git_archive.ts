@@ -1,0 +1,88 @@
+/**
+ * git_archive: on the control machine (delegate_to: localhost), keep a bare mirror of the app's
+ * repository and turn one commit into a .tar.gz that every server receives. The mirror is cloned
+ * once and fetched only when the commit is not in it yet, so repeated releases of known commits
+ * touch no network at all. A ref that is not a commit of the repository fails here, before any
+ * server has been touched.
+ */
+import { argv, script } from '../src/command.js';
+import { defineModule } from '../src/module.js';
+
+export interface GitArchiveParams {
+  repo: string;
+  /** A full or abbreviated commit sha (hex, 4-40 characters). */
+  sha: string;
+  /** Where mirrors and archives are kept (default ~/.cache/flight). */
+  cache_dir?: string;
+}
+
+export const SHA_PATTERN = /^[0-9a-f]{4,40}$/;
+
+/** Release ids sort by time and name the commit: 20261126T051200Z-1a2b3c4d5e6f. */
+export function releaseId(sha: string, now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${sha.slice(0, 12)}`;
+}
+
+// $1 repo, $2 mirror dir, $3 sha. Prints the full sha on success; exit 3 when not a commit.
+const RESOLVE = `
+set -e
+repo=$1 mirror=$2 sha=$3
+if [ ! -d "$mirror" ]; then
+  mkdir -p "$(dirname "$mirror")"
+  git clone --quiet --mirror -- "$repo" "$mirror.tmp.$$" >&2
+  mv "$mirror.tmp.$$" "$mirror"
+fi
+if ! full=$(git -C "$mirror" rev-parse --verify --quiet "$sha^{commit}"); then
+  git -C "$mirror" fetch --quiet --prune origin '+refs/*:refs/*' >&2
+  full=$(git -C "$mirror" rev-parse --verify --quiet "$sha^{commit}") || exit 3
+fi
+echo "$full"
+`;
+
+// $1 mirror, $2 full sha, $3 archive path. Writes under a temp name so a crash leaves no half archive.
+const ARCHIVE = `
+set -e
+[ -s "$3" ] && { echo cached; exit 0; }
+mkdir -p "$(dirname "$3")"
+git -C "$1" archive --format=tar.gz -o "$3.tmp.$$" "$2"
+mv "$3.tmp.$$" "$3"
+echo created
+`;
+
+export const git_archive = defineModule<GitArchiveParams>({
+  name: 'git_archive',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['repo', 'sha'],
+    properties: {
+      repo: { type: 'string', minLength: 1, pattern: '^[^-]' },
+      sha: { type: 'string' },
+      cache_dir: { type: 'string', pattern: '^/' },
+    },
+  },
+  async run(ctx, p) {
+    const sha = p.sha.toLowerCase();
+    if (!SHA_PATTERN.test(sha)) {
+      return { changed: false, failed: true, msg: `'${p.sha}' is not a commit sha (expected 4 to 40 hex characters)` };
+    }
+    const home = (await ctx.exec(script('printf %s "$HOME"'))).stdout;
+    const cache = p.cache_dir ?? `${home}/.cache/flight`;
+    // One mirror per repository URL; the name only needs to be stable and path-safe.
+    const mirror = `${cache}/mirrors/${Buffer.from(p.repo).toString('base64url')}.git`;
+    const resolved = await ctx.exec(script(RESOLVE, p.repo, mirror, sha));
+    if (resolved.code === 3) return { changed: false, failed: true, msg: `${p.sha} is not a commit of ${p.repo}` };
+    if (resolved.code !== 0) return { changed: false, failed: true, msg: `cannot read ${p.repo}: ${resolved.stderr.trim().split('\n').pop()}` };
+    const full = resolved.stdout.trim();
+    const archive = `${cache}/archives/${full}.tar.gz`;
+    const data = { sha: full, short: full.slice(0, 12), archive, release_id: releaseId(full) };
+    if (ctx.check) {
+      const exists = await ctx.exec(argv('test', '-s', archive));
+      return { changed: exists.code !== 0, msg: `${full.slice(0, 12)} (archive ${exists.code === 0 ? 'cached' : 'would be created'})`, data };
+    }
+    const made = await ctx.exec(script(ARCHIVE, mirror, full, archive));
+    if (made.code !== 0) return { changed: false, failed: true, msg: `git archive ${full}: ${made.stderr.trim()}` };
+    return { changed: made.stdout.trim() === 'created', msg: `${full.slice(0, 12)} -> ${archive}`, data };
+  },
+});
