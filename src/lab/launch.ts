@@ -4,7 +4,8 @@
  * server never leaves anything mounted on the machine.
  * Arguments: mode root lower upper work name init.
  */
-export const LAUNCH_SCRIPT = `set -eu
+export const LAUNCH_SCRIPT = `# Written by \`flight lab\`: runs in a server's new namespaces, then becomes its PID 1 through chroot.
+set -eu
 mode=$1 root=$2 lower=$3 upper=$4 work=$5 name=$6 init=$7
 if [ "$mode" = overlay ]; then
   mount -t overlay flight-lab -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$root"

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { baseFor, baseReady, type Base } from './base.js';
 import { INIT_PATH } from './init-script.js';
-import { ensureHostKey } from './keys.js';
+import { ensureHostKey, writeAtomic } from './keys.js';
 import { LAUNCH_SCRIPT } from './launch.js';
 import { serverPaths, type LabPaths, type ServerPaths } from './paths.js';
 import { childrenOf, isAlive, processStart, runOk, waitFor } from './proc.js';
@@ -57,8 +57,10 @@ function writeLayered(layer: string, lower: string, rel: string, content: string
     if (st?.isDirectory()) continue;
     if (st) fs.rmSync(dir, { force: true }); // an overlay whiteout or a stray file
     const like = fs.statSync(path.join(lower, path.relative(layer, dir)), { throwIfNoEntry: false });
-    fs.mkdirSync(dir, { mode: like?.mode ?? 0o755 });
-    fs.chmodSync(dir, (like?.mode ?? 0o755) & 0o7777);
+    // sshd refuses keys in a ~/.ssh others can write to; keep it private as ssh itself would.
+    const mode = like ? like.mode & 0o7777 : part === '.ssh' ? 0o700 : 0o755;
+    fs.mkdirSync(dir, { mode });
+    fs.chmodSync(dir, mode);
     if (like) fs.chownSync(dir, like.uid, like.gid);
   }
   const file = path.join(layer, rel);
@@ -115,6 +117,8 @@ export async function launch(paths: LabPaths, rec: ServerRecord, base: Base, cli
   const hostKey = await ensureHostKey(sp.hostKey, rec.name);
   seed(paths, rec, base, { clientKey, hostKey });
   fs.writeFileSync(sp.console, `--- ${new Date().toISOString()} starting ${rec.name} at ${rec.address}\n`, { flag: 'a' });
+  const script = path.join(paths.dir, 'launch.sh');
+  if (!fs.existsSync(script) || fs.readFileSync(script, 'utf8') !== LAUNCH_SCRIPT) writeAtomic(script, LAUNCH_SCRIPT, 0o755);
   const out = fs.openSync(sp.console, 'a');
   const child = spawn(
     'unshare',
@@ -122,8 +126,7 @@ export async function launch(paths: LabPaths, rec: ServerRecord, base: Base, cli
       '--mount', '--pid', '--uts', '--fork', '--propagation', 'private',
       // If the unshare process is killed, its child (the server's PID 1) goes with it.
       '--kill-child=SIGKILL',
-      '--', 'sh', '-c', LAUNCH_SCRIPT, 'flight-lab',
-      rec.mode, sp.root, base.root, sp.upper, sp.work, rec.name, INIT_PATH,
+      '--', 'sh', script, rec.mode, sp.root, base.root, sp.upper, sp.work, rec.name, INIT_PATH,
     ],
     { detached: true, stdio: ['ignore', out, out] },
   );
