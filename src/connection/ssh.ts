@@ -464,7 +464,9 @@ export class SshConnection implements Connection {
             if (typeof c === 'number') code = c;
             else signal = sig;
           });
+          let timedOut: Error | undefined;
           stream.on('close', () => {
+            if (timedOut) return settle(() => reject(timedOut));
             if (code === undefined && signal === undefined && this.lost) return settle(() => reject(this.lost!));
             const c = code ?? signalExitCode(signal, os.constants.signals as Record<string, number>);
             settle(() => resolve({ code: c, stdout: Buffer.concat(out), stderr: Buffer.concat(errOut) }));
@@ -472,15 +474,17 @@ export class SshConnection implements Connection {
           stream.on('error', () => {}); // surfaced through 'close' and the client's events
           if (timeoutMs !== undefined && timeoutMs > 0) {
             timer = setTimeout(() => {
-              settle(() => reject(failed(`${this.hostName}: command timed out after ${timeoutMs / 1000}s: ${line}`)));
-              // OpenSSH (7.9+) delivers the signal to the session's process; closing the
-              // channel frees the slot either way.
+              timedOut = failed(`${this.hostName}: command timed out after ${timeoutMs / 1000}s: ${line}`);
+              // OpenSSH delivers the signal to the session's process. The caller hears of the
+              // timeout once the channel is closed, so its slot is really free by then; a
+              // server that never confirms the close gets two seconds.
               try {
                 stream.signal('KILL');
               } catch {
-                /* older servers refuse signals; the close below still frees the channel */
+                /* a server may refuse signals; closing the channel still ends the session */
               }
               stream.close();
+              timer = setTimeout(() => settle(() => reject(timedOut)), 2000);
             }, timeoutMs);
           }
           if (stdin !== undefined) stream.end(stdin);
