@@ -16,7 +16,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { invalid } from '../errors.js';
 import { createAjv } from '../json-schema.js';
-import { ProblemsError, type Problem } from '../problems.js';
+import { ProblemsError, sortProblems, type Problem } from '../problems.js';
 import { resolveLocalPath } from '../definitions/normalize.js';
 import type { SshOptions } from '../definitions/types.js';
 import { formatSchemaErrors, parseYamlWithPositions, type YamlFile, type YamlPath } from '../yaml-positions.js';
@@ -92,7 +92,7 @@ export async function loadInventoryFile(file: string, options: InventoryFileOpti
 /** The pure part: text in, inventory or every problem (as one error) out. */
 export function parseInventory(content: string, file: string, baseDir: string, options: InventoryFileOptions = {}): Inventory {
   const yf = parseYamlWithPositions(content, file);
-  const fail = (problems: Problem[]) => new ProblemsError(`invalid inventory ${file}`, problems);
+  const fail = (problems: Problem[]) => new ProblemsError(`invalid inventory ${file}`, sortProblems(problems));
   if (yf.problems.length) throw fail(yf.problems);
   validator ??= createAjv().compile(inventorySchema);
   const data = yf.value ?? {};

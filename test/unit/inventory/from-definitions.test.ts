@@ -1,0 +1,156 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import os from 'node:os';
+import path from 'node:path';
+import { loadDefinitions, DEFAULT_COMPOSER_COMMAND } from '../../../src/definitions/index.js';
+import { buildInventory } from '../../../src/inventory/index.js';
+import { defsFixture } from '../definitions/fixtures.js';
+
+const defs = await loadDefinitions(defsFixture('good'));
+
+test('hosts are the servers of every cluster, in file order, plus an implicit localhost', () => {
+  const inv = buildInventory(defs);
+  assert.deepEqual([...inv.hosts.keys()], ['lab-1', 'web-1', 'web-2', 'worker-1', 'localhost']);
+  const local = inv.hosts.get('localhost')!;
+  assert.equal(local.connection, 'local');
+  assert.deepEqual(local.groups, []);
+  assert.equal(inv.hosts.get('web-1')!.connection, 'ssh');
+  assert.equal(inv.hosts.get('web-1')!.address, '203.0.113.10');
+});
+
+test('groups: all, cluster_<name>, web, workers, scheduler, app_<name>', () => {
+  const inv = buildInventory(defs);
+  assert.deepEqual(Object.fromEntries(inv.groups), {
+    all: ['lab-1', 'web-1', 'web-2', 'worker-1'],
+    cluster_lab: ['lab-1'],
+    cluster_production: ['web-1', 'web-2', 'worker-1'],
+    web: ['lab-1', 'web-1', 'web-2'],
+    workers: ['worker-1'],
+    scheduler: ['worker-1'],
+    app_blog: ['web-2', 'worker-1'],
+    app_demo: ['lab-1'],
+    app_shop: ['web-1', 'web-2', 'worker-1'],
+  });
+  assert.deepEqual(inv.hosts.get('web-2')!.groups, ['all', 'cluster_production', 'web', 'app_blog', 'app_shop']);
+  assert.deepEqual(inv.hosts.get('worker-1')!.groups, ['all', 'cluster_production', 'workers', 'scheduler', 'app_blog', 'app_shop']);
+});
+
+test('one cluster only', () => {
+  const inv = buildInventory(defs, { cluster: 'lab' });
+  assert.deepEqual([...inv.hosts.keys()], ['lab-1', 'localhost']);
+  assert.deepEqual(Object.fromEntries(inv.groups), {
+    all: ['lab-1'],
+    cluster_lab: ['lab-1'],
+    web: ['lab-1'],
+    workers: [],
+    scheduler: [],
+    app_demo: ['lab-1'],
+  });
+  // An empty fixed group selects nothing, without error.
+  assert.deepEqual(inv.select('workers'), []);
+  assert.throws(() => buildInventory(defs, { cluster: 'nope' }), /unknown cluster 'nope' \(clusters: lab, production\)/);
+});
+
+test('host variables: cluster settings, the server, and each app with this host\'s entry', () => {
+  const inv = buildInventory(defs);
+  const vars = inv.hosts.get('worker-1')!.vars;
+  const { apps, ...rest } = vars as { apps: Record<string, Record<string, unknown>> };
+  assert.deepEqual(rest, {
+    cluster_name: 'production',
+    php_versions: ['7.4', '8.2'],
+    php_repository: 'sury',
+    request_duration: 60,
+    request_payload: 20,
+    request_memory: 512,
+    web_server: false,
+    listen: null,
+    server_name: 'worker-1',
+    server_host: '203.0.113.20',
+    keep_releases: 4,
+  });
+  assert.deepEqual(Object.keys(apps), ['blog', 'shop']);
+  const shop = apps.shop!;
+  assert.deepEqual(
+    { ...shop, servers: undefined },
+    {
+      name: 'shop',
+      repo: 'git@github.com:org/shop.git',
+      branch: 'main',
+      php: '8.2',
+      domain: 'shop.example.com',
+      cluster: 'production',
+      composer_command: DEFAULT_COMPOSER_COMMAND,
+      release_commands: ['artisan config:cache', 'artisan route:cache'],
+      shared: ['storage/app/public', '.env'],
+      keep_releases: 4,
+      release_strategy: 'releases',
+      health_check: { path: '/up', status: 200, timeout: 10 },
+      home: '/home/shop',
+      servers: undefined,
+      server: {
+        name: 'worker-1',
+        web: { max_workers: 10, min_spare_workers: 2, initial_workers: 3, max_spare_workers: 5 },
+        deploy_commands: ['artisan migrate --force'],
+        queues: [{ name: 'default', command: 'queue:work default --sleep=1 --timeout=20', workers: 5, stop_wait_timeout: 3600 }],
+        scheduler: true,
+      },
+    },
+  );
+  assert.deepEqual((shop.servers as { name: string }[]).map((s) => s.name), ['web-1', 'web-2', 'worker-1']);
+
+  const lab = inv.hosts.get('lab-1')!.vars;
+  assert.equal(lab.listen, '127.0.0.2');
+  assert.equal(lab.web_server, true);
+  assert.equal(lab.php_repository, null);
+  assert.deepEqual(Object.keys(lab.apps as object), ['demo']);
+});
+
+test('host variables of one host are not shared with another', () => {
+  const inv = buildInventory(defs);
+  const a = inv.hosts.get('web-1')!.vars.apps as Record<string, { release_commands: string[] }>;
+  a.shop!.release_commands.push('changed');
+  const b = inv.hosts.get('web-2')!.vars.apps as Record<string, { release_commands: string[] }>;
+  assert.deepEqual(b.shop!.release_commands, ['artisan config:cache', 'artisan route:cache']);
+  assert.deepEqual(defs.apps.get('shop')!.release_commands, ['artisan config:cache', 'artisan route:cache']);
+});
+
+test('ssh settings: built-in < flight.yml < server, paths from the definitions folder', () => {
+  const inv = buildInventory(defs);
+  const key = defsFixture('good', 'keys/deploy_ed25519');
+  const knownHosts = path.join(os.homedir(), '.ssh', 'known_hosts');
+  assert.deepEqual(inv.hosts.get('web-1')!.ssh, {
+    user: 'deploy',
+    port: 22,
+    key,
+    knownHosts,
+    hostKeyPolicy: 'accept-new',
+    connectTimeout: 10,
+  });
+  assert.deepEqual(inv.hosts.get('worker-1')!.ssh, {
+    user: 'admin',
+    port: 2222,
+    key,
+    knownHosts,
+    hostKeyPolicy: 'accept-new',
+    connectTimeout: 10,
+    jump: { host: 'bastion.example.com', port: 22, user: 'jump', key },
+  });
+  assert.deepEqual(inv.hosts.get('lab-1')!.ssh, {
+    user: 'root',
+    port: 22,
+    key: '/var/lib/flight-lab/ssh/id_ed25519',
+    knownHosts: '/var/lib/flight-lab/ssh/known_hosts',
+    hostKeyPolicy: 'accept-new',
+    connectTimeout: 10,
+  });
+});
+
+test('select works on the generated groups', () => {
+  const inv = buildInventory(defs);
+  const names = (p: string) => inv.select(p).map((h) => h.name);
+  assert.deepEqual(names('app_shop:&web'), ['web-1', 'web-2']);
+  assert.deepEqual(names('cluster_production:!workers'), ['web-1', 'web-2']);
+  assert.deepEqual(names('all'), ['lab-1', 'web-1', 'web-2', 'worker-1']);
+  assert.deepEqual(names('localhost'), ['localhost']);
+  assert.throws(() => inv.select('app_nope'), /no host or group matches 'app_nope'/);
+});
