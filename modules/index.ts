@@ -13,6 +13,12 @@ import { service_reload } from './service_reload.js';
 import { shell } from './shell.js';
 import { unarchive } from './unarchive.js';
 import { user } from './user.js';
+import { debug } from './debug.js';
+import { fail } from './fail.js';
+import { git_archive } from './git_archive.js';
+import { release_prune } from './release_prune.js';
+import { set_fact } from './set_fact.js';
+import { shared_links } from './shared_links.js';
 
 export const modules: Record<string, Module<any>> = {
   copy,
@@ -28,4 +34,10 @@ export const modules: Record<string, Module<any>> = {
   shell,
   unarchive,
   user,
+  debug,
+  fail,
+  git_archive,
+  release_prune,
+  set_fact,
+  shared_links,
 };

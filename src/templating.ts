@@ -122,7 +122,7 @@ export function evaluate(expr: string, vars: Vars, where: string): unknown {
   } catch (err) {
     throw explain(err, where, `{{ (${expr}) | __capture }}`);
   }
-  if (result === undefined) throw invalid(`${where}: '${expr}' is undefined`);
+  if (result === undefined) throw invalid(`${where}: undefined variable '${expr.trim()}'`);
   return result;
 }
 
