@@ -227,6 +227,10 @@ function problemOf(e: ErrorObject, y: YamlFile): Problem {
     ...y.problemAtKey([...path, key], message),
     path: formatPath(path),
   });
+  // Without `verbose` (an ajv not made by createAjv) errors carry no schema: keep ajv's words.
+  if (!e.parentSchema && e.keyword !== 'additionalProperties' && e.keyword !== 'required') {
+    return here(e.message ?? 'is not valid');
+  }
   if (e.propertyName !== undefined) {
     return atKey(e.propertyName, `key '${e.propertyName}' must be ${describeSchema(e.parentSchema)}`);
   }
@@ -234,7 +238,7 @@ function problemOf(e: ErrorObject, y: YamlFile): Problem {
     case 'additionalProperties': {
       const key = String(params.additionalProperty);
       const known = Object.keys((e.parentSchema?.properties as object | undefined) ?? {});
-      const expected = known.length ? ` (expected one of: ${known.join(', ')})` : ' (no keys are allowed here)';
+      const expected = known.length ? ` (expected one of: ${known.join(', ')})` : e.parentSchema ? ' (no keys are allowed here)' : '';
       const guess = closest(key, known);
       return atKey(key, `unknown key '${key}'${expected}${guess ? `; did you mean '${guess}'?` : ''}`);
     }

@@ -141,3 +141,18 @@ test('ProblemsError lists its problems and keeps them as data', () => {
   assert.equal(err.message, 'invalid things (2 errors):\n  a.yml:3:2: x: one\n  b.yml:1:1: two');
   assert.deepEqual(err.problems, sorted);
 });
+
+test('errors from an ajv without verbose keep their positions and ajv\'s words', async () => {
+  const { Ajv } = await import('ajv');
+  const validate = new Ajv({ allErrors: true }).compile({
+    type: 'object',
+    additionalProperties: false,
+    properties: { n: { type: 'integer', minimum: 1 } },
+  });
+  const y = parseYamlWithPositions('n: 0\nx: 1\n', 'f.yml');
+  validate(y.value);
+  assert.deepEqual(formatSchemaErrors(validate.errors!, y).map(formatProblem), [
+    "f.yml:2:1: unknown key 'x'",
+    'f.yml:1:4: n: must be >= 1',
+  ]);
+});
