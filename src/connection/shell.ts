@@ -17,10 +17,24 @@ export function becomeUser(become: boolean | string | undefined): string | undef
 /**
  * The full line for one exec. `cd` goes inside the become wrapper so the directory is entered
  * as the target user, who may be the only one allowed into it (an app's 0750 home).
+ *
+ * `remoteTimeoutMs` puts the command under coreutils `timeout`, also inside become so it can
+ * signal what it started. The SSH transport needs this: OpenSSH ignores channel signal requests
+ * for commands without a tty, and closing a channel does not stop its command, so only a
+ * timer on the host itself can end a hung command. `timeout` kills its whole process group
+ * (TERM, then KILL 2 s later) and exits 124.
  */
-export function commandLine(cmd: Command, opts: Pick<ExecOptions, 'become' | 'cwd'>, loginUser: string): string {
+export function commandLine(
+  cmd: Command,
+  opts: Pick<ExecOptions, 'become' | 'cwd'> & { remoteTimeoutMs?: number },
+  loginUser: string,
+): string {
   let line = toShell(cmd);
   if (opts.cwd !== undefined) line = `${toShell(argv('cd', '--', opts.cwd))} && ${line}`;
+  if (opts.remoteTimeoutMs !== undefined && opts.remoteTimeoutMs > 0) {
+    const secs = String(Math.max(opts.remoteTimeoutMs, 1) / 1000);
+    line = toShell(argv('timeout', '-k', '2', secs, 'sh', '-c', line));
+  }
   const user = becomeUser(opts.become);
   return withBecome(line, user ? { user, loginUser } : undefined);
 }

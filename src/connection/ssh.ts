@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { Client as SshClient, ClientChannel, ConnectConfig } from 'ssh2';
-import type { Command } from '../command.js';
+import { toShell, type Command } from '../command.js';
 import { failed, messageOf, unreachable } from '../errors.js';
 import type { Host, HostKeyPolicy } from '../inventory/types.js';
 import {
@@ -289,6 +289,12 @@ function tunnel(bastion: SshClient, host: Host): Promise<ClientChannel> {
   });
 }
 
+interface Timeout {
+  ms: number;
+  /** The command as the caller gave it, for the error message. */
+  label: string;
+}
+
 interface RawResult {
   code: number;
   stdout: Buffer;
@@ -361,7 +367,8 @@ export class SshConnection implements Connection {
   }
 
   async exec(cmd: Command, opts: ExecOptions = {}): Promise<ExecResult> {
-    const raw = await this.run(commandLine(cmd, opts, this.loginUser), opts.stdin, opts.timeoutMs);
+    const line = commandLine(cmd, { ...opts, remoteTimeoutMs: opts.timeoutMs }, this.loginUser);
+    const raw = await this.run(line, opts.stdin, opts.timeoutMs ? { ms: opts.timeoutMs, label: toShell(cmd) } : undefined);
     return { code: raw.code, stdout: raw.stdout.toString('utf8'), stderr: raw.stderr.toString('utf8') };
   }
 
@@ -410,14 +417,14 @@ export class SshConnection implements Connection {
     else this.active--;
   }
 
-  private async run(line: string, stdin?: string | Buffer, timeoutMs?: number): Promise<RawResult> {
+  private async run(line: string, stdin?: string | Buffer, timeout?: Timeout): Promise<RawResult> {
     await this.acquire();
     try {
       // A channel open can be refused while the server is at its session limit (another
       // client on the same login); that clears quickly, so retry briefly before giving up.
       for (let attempt = 0; ; attempt++) {
         try {
-          return await this.channel(line, stdin, timeoutMs);
+          return await this.channel(line, stdin, timeout);
         } catch (err) {
           const e = err as Error & { openFailure?: boolean };
           if (!e.openFailure || this.lost || attempt >= 5) throw e.openFailure ? unreachable(`${this.hostName}: ${e.message}`, e) : e;
@@ -429,7 +436,7 @@ export class SshConnection implements Connection {
     }
   }
 
-  private channel(line: string, stdin: string | Buffer | undefined, timeoutMs: number | undefined): Promise<RawResult> {
+  private channel(line: string, stdin: string | Buffer | undefined, timeout: Timeout | undefined): Promise<RawResult> {
     return new Promise((resolve, reject) => {
       if (this.lost) return reject(this.lost);
       let settled = false;
@@ -472,20 +479,18 @@ export class SshConnection implements Connection {
             settle(() => resolve({ code: c, stdout: Buffer.concat(out), stderr: Buffer.concat(errOut) }));
           });
           stream.on('error', () => {}); // surfaced through 'close' and the client's events
-          if (timeoutMs !== undefined && timeoutMs > 0) {
+          if (timeout) {
+            // The host's own `timeout` (see commandLine) ends the command; this timer only
+            // decides that whatever comes back now is a timeout, not a result. The channel slot
+            // stays taken until the host confirms the end, so the channel limit holds.
             timer = setTimeout(() => {
-              timedOut = failed(`${this.hostName}: command timed out after ${timeoutMs / 1000}s: ${line}`);
-              // OpenSSH delivers the signal to the session's process. The caller hears of the
-              // timeout once the channel is closed, so its slot is really free by then; a
-              // server that never confirms the close gets two seconds.
-              try {
-                stream.signal('KILL');
-              } catch {
-                /* a server may refuse signals; closing the channel still ends the session */
-              }
-              stream.close();
-              timer = setTimeout(() => settle(() => reject(timedOut)), 2000);
-            }, timeoutMs);
+              timedOut = failed(`${this.hostName}: command timed out after ${timeout.ms / 1000}s: ${timeout.label}`);
+              // A host without coreutils' timeout (or a stuck one) still gets an answer.
+              timer = setTimeout(() => {
+                stream.close();
+                settle(() => reject(timedOut));
+              }, 5000);
+            }, timeout.ms);
           }
           if (stdin !== undefined) stream.end(stdin);
           else stream.end();
