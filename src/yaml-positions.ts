@@ -150,6 +150,16 @@ export function parseYamlWithPositions(text: string, file: string): YamlFile {
     const p = pos(offset);
     return { file, line: p.line, col: p.col, path: '', message: `YAML syntax error: ${message}` };
   });
+  // An alias inside the node it names makes endless data, which no validator survives.
+  visit(doc, {
+    Alias(_, n, ancestors) {
+      const target = n.resolve(doc);
+      if (target && ancestors.includes(target as never)) {
+        const p = n.range ? pos(n.range[0]) : top;
+        problems.push({ file, ...p, path: '', message: `YAML error: alias *${n.source} is inside the node it names` });
+      }
+    },
+  });
   let value: unknown;
   if (problems.length === 0) {
     try {

@@ -71,6 +71,7 @@ test('YAML syntax errors are problems with positions, and no value', () => {
     ['a: b\n\tc: d\n', ['f.yml:2:1: YAML syntax error: Tabs are not allowed as indentation']],
     ['a: [1, 2\nb: 3\n', ['f.yml:2:1: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]']],
     ['a: 1\n---\nb: 2\n', ['f.yml:2:1: YAML syntax error: Source contains multiple documents; please use YAML.parseAllDocuments()']],
+    ['a: &x\n  b: *x\n', ['f.yml:2:6: YAML error: alias *x is inside the node it names']],
   ];
   for (const [text, expected] of cases) {
     const y = parseYamlWithPositions(text, 'f.yml');
