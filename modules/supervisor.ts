@@ -40,10 +40,40 @@ const NAME = /^[a-zA-Z0-9_-]+$/;
  */
 export const escapePercent = (v: string): string => v.replace(/%(?!\()/g, '%%');
 
-/** environment=KEY="value",...: supervisord splits it shlex-style, so quote and escape. */
-function envValue(v: string): string {
-  return `"${escapePercent(v).replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+/**
+ * environment=KEY="value",...: supervisord splits it with a non-POSIX shlex (no escapes inside
+ * quotes) and then strips quote characters from both ends of each value. So a value is wrapped
+ * in whichever quote it does not contain, and one holding both kinds, or starting or ending with
+ * a quote, cannot be written at all.
+ */
+export function envValue(v: string): { value?: string; error?: string } {
+  if (/^['"]|['"]$/.test(v)) return { error: 'cannot start or end with a quote' };
+  const q = !v.includes('"') ? '"' : !v.includes("'") ? "'" : undefined;
+  if (!q) return { error: `cannot hold both ' and "` };
+  return { value: `${q}${escapePercent(v)}${q}` };
 }
+
+/** supervisord's config parser cuts a value at " ;" or " #" (an inline comment). */
+const INLINE_COMMENT = /\s[;#]/;
+
+/**
+ * Checks the new program file with supervisord's own parser before it replaces the old one: a
+ * bad file (an unknown user, a bad environment line) would otherwise stop supervisord from
+ * starting at all, taking every other program down with it. No '%' in the text: %s is the file.
+ */
+const VALIDATOR = [
+  'import os, sys',
+  'from supervisor.options import ServerOptions, UnhosedConfigParser',
+  'p = UnhosedConfigParser()',
+  "p.expansions = dict(('ENV_' + k, v) for k, v in os.environ.items())",
+  'p.read(sys.argv[1])',
+  'o = ServerOptions()',
+  'o.here = sys.argv[2]',
+  'try:',
+  '    o.process_groups_from_parser(p)',
+  'except ValueError as e:',
+  '    sys.exit(str(e).replace(sys.argv[1], sys.argv[3]))',
+].join('\n');
 
 /** The program file for `params` (pure). */
 export function renderProgram(p: SupervisorParams): { content?: string; error?: string } {
@@ -54,7 +84,9 @@ export function renderProgram(p: SupervisorParams): { content?: string; error?: 
     ...Object.entries(p.environment ?? {}),
   ];
   for (const [k, v] of oneLine) {
-    if (typeof v === 'string' && /[\r\n]/.test(v)) return { error: `supervisor: ${k} must be one line` };
+    if (typeof v !== 'string') continue;
+    if (/[\r\n]/.test(v)) return { error: `supervisor: ${k} must be one line` };
+    if (INLINE_COMMENT.test(v)) return { error: `supervisor: ${k} cannot contain " ;" or " #" (supervisord reads the rest as a comment); put the command in a script` };
   }
   const numprocs = p.numprocs ?? 1;
   const lines = [
@@ -73,8 +105,14 @@ export function renderProgram(p: SupervisorParams): { content?: string; error?: 
   lines.push('stopasgroup=true', 'killasgroup=true', 'redirect_stderr=true');
   if (p.stdout_logfile !== undefined) lines.push(`stdout_logfile=${escapePercent(p.stdout_logfile)}`);
   const env = Object.entries(p.environment ?? {});
-  for (const [k] of env) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) return { error: `supervisor: invalid environment name '${k}'` };
-  if (env.length) lines.push(`environment=${env.map(([k, v]) => `${k}=${envValue(v)}`).join(',')}`);
+  const pairs: string[] = [];
+  for (const [k, v] of env) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) return { error: `supervisor: invalid environment name '${k}'` };
+    const ev = envValue(v);
+    if (ev.error) return { error: `supervisor: environment ${k} ${ev.error} (supervisord's quoting cannot express it)` };
+    pairs.push(`${k}=${ev.value}`);
+  }
+  if (pairs.length) lines.push(`environment=${pairs.join(',')}`);
   return { content: `${lines.join('\n')}\n` };
 }
 
@@ -223,7 +261,10 @@ export const supervisor = defineModule<SupervisorParams>({
     if (present) {
       const rendered = renderProgram(params);
       if (rendered.error) return { changed: false, failed: true, msg: rendered.error };
-      spec = { path: `${SUPERVISOR_DIR}/${params.name}.conf`, content: rendered.content!, mode: '0644', owner: 'root', group: 'root', secret: params.secret };
+      spec = {
+        path: `${SUPERVISOR_DIR}/${params.name}.conf`, content: rendered.content!, mode: '0644', owner: 'root', group: 'root',
+        secret: params.secret, validate: ['python3', '-c', VALIDATOR, '%s', SUPERVISOR_DIR, `${params.name}.conf`],
+      };
     }
     const path = `${SUPERVISOR_DIR}/${params.name}.conf`;
     const req = spec ? fileRequest(spec, ctx.diff) : { path };

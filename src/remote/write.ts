@@ -72,10 +72,13 @@ export function splitWords(line: string): string[] {
   return words;
 }
 
-/** The validator's argv with every %s replaced by the temp file's path. */
-export function validateArgv(validate: string, tmp: string): string[] {
-  const words = splitWords(validate);
-  if (!words.some((w) => w.includes('%s'))) throw new Error(`validate must contain %s (the file to check): ${validate}`);
+/**
+ * The validator's argv with every %s replaced by the temp file's path. A string is split into
+ * words; an argv array (for modules carrying a fixed validator) is taken as it is.
+ */
+export function validateArgv(validate: string | readonly string[], tmp: string): string[] {
+  const words = typeof validate === 'string' ? splitWords(validate) : [...validate];
+  if (!words.some((w) => w.includes('%s'))) throw new Error(`validate must contain %s (the file to check): ${words.join(' ')}`);
   return words.map((w) => w.split('%s').join(tmp));
 }
 
@@ -138,7 +141,7 @@ export interface FileSpec extends Attrs {
   path: string;
   content: string | Buffer;
   /** A command checking the new file before it replaces the old one; %s is the file. */
-  validate?: string;
+  validate?: string | readonly string[];
   /** Never show the content in a diff or message (also implied by a .env path). */
   secret?: boolean;
 }
@@ -241,7 +244,7 @@ trap - EXIT
 `;
 
 export interface WriteOptions extends Attrs {
-  validate?: string;
+  validate?: string | readonly string[];
   /** Keep the validator's output out of the message: it may quote the secret content. */
   secret?: boolean;
 }
@@ -262,7 +265,8 @@ export async function writeAtomic(ctx: ModuleContext, dest: string, content: str
   if (res.code === 0) return undefined;
   const out = (res.stderr.trim() || res.stdout.trim()).replace(/\s*\n\s*/g, '; ');
   if (res.code === 4) {
-    return `validation failed (${opts.validate}), ${dest} left unchanged: ${opts.secret ? '(output hidden: secret file)' : out}`;
+    const what = typeof opts.validate === 'string' ? ` (${opts.validate})` : '';
+    return `validation failed${what}, ${dest} left unchanged: ${opts.secret ? '(output hidden: secret file)' : out}`;
   }
   return out || `writing ${dest} failed with exit code ${res.code}`;
 }

@@ -109,7 +109,7 @@ test('cron: schedules and the rendered file', () => {
 test('supervisor: the program file', () => {
   const r = renderProgram({
     name: 'app-default', command: 'php artisan queue:work --sleep=1', user: 'app', numprocs: 3, directory: '/home/app/current',
-    stopwaitsecs: 3600, stdout_logfile: '/home/app/current/storage/logs/worker.log', environment: { A: 'x "y" 50%', B: 'c\\d' },
+    stopwaitsecs: 3600, stdout_logfile: '/home/app/current/storage/logs/worker.log', environment: { A: 'x "y" 50%', B: "it's c\\d", C: '' },
   });
   assert.equal(r.content, [
     '; Managed by Flight (supervisor app-default): local edits are overwritten.',
@@ -126,7 +126,7 @@ test('supervisor: the program file', () => {
     'killasgroup=true',
     'redirect_stderr=true',
     'stdout_logfile=/home/app/current/storage/logs/worker.log',
-    'environment=A="x \\"y\\" 50%%",B="c\\\\d"',
+    `environment=A='x "y" 50%%',B="it's c\\d",C=""`,
     '',
   ].join('\n'));
   assert.equal(escapePercent('date +%s %(process_num)02d'), 'date +%%s %(process_num)02d');
@@ -134,6 +134,10 @@ test('supervisor: the program file', () => {
   assert.match(renderProgram({ name: 'x', command: 'a\nb' }).error ?? '', /one line/);
   assert.match(renderProgram({ name: 'x', command: 'a', environment: { 'A-B': '1' } }).error ?? '', /environment name/);
   assert.ok(!renderProgram({ name: 'x', command: 'a' }).content!.includes('process_name'), 'one process keeps its plain name');
+  assert.match(renderProgram({ name: 'x', command: 'a', environment: { A: `it's "x" now` } }).error ?? '', /both/);
+  assert.match(renderProgram({ name: 'x', command: 'a', environment: { A: `"x` } }).error ?? '', /start or end with a quote/);
+  assert.match(renderProgram({ name: 'x', command: "sh -c 'a ; b'" }).error ?? '', /comment/);
+  assert.ok(renderProgram({ name: 'x', command: 'a;b#x' }).content, 'only whitespace before ; or # starts a comment');
 });
 
 test('supervisor: status parsing', () => {
