@@ -284,6 +284,9 @@ describe('ssh connection (lab)', { skip }, () => {
     } finally {
       await c.close();
     }
+    // A target the bastion cannot reach is unreachable too, named, with the bastion's reason.
+    const ghost: Host = { ...host, name: 'ghost-3', address: '127.0.0.252' };
+    await rejectsUnreachable(openConnection(ghost), 'ghost-3', 'tunnel', '127.0.0.252:22');
   });
 });
 
