@@ -140,14 +140,25 @@ test('supervisor: the program file', () => {
   assert.ok(renderProgram({ name: 'x', command: 'a;b#x' }).content, 'only whitespace before ; or # starts a comment');
 });
 
-test('supervisor: status parsing', () => {
-  assert.equal(parseStatus('installed=0\n').installed, false);
-  const up = parseStatus('installed=1\nq:q_00                           RUNNING   pid 12, uptime 0:01:00\nq:q_01   STARTING  \n');
+test('supervisor: status parsing, from supervisorctl and from XML-RPC', () => {
+  assert.equal(parseStatus('installed=0\n', 'q').installed, false);
+  const up = parseStatus('installed=1\nvia=ctl\nq:q_00                           RUNNING   pid 12, uptime 0:01:00\nq:q_01   STARTING  \n', 'q');
   assert.deepEqual(up, { installed: true, running: true, loaded: true, processes: [{ name: 'q:q_00', state: 'RUNNING' }, { name: 'q:q_01', state: 'STARTING' }] });
-  const down = parseStatus('installed=1\nunix:///var/run/supervisor.sock no such file\n');
+  const down = parseStatus('installed=1\nvia=ctl\nunix:///var/run/supervisor.sock no such file\n', 'q');
   assert.equal(down.running, false);
-  const unknown = parseStatus('installed=1\nq: ERROR (no such group)\n');
+  const unknown = parseStatus('installed=1\nvia=ctl\nq: ERROR (no such group)\n', 'q');
   assert.deepEqual([unknown.running, unknown.loaded], [true, false]);
+  const member = (n: string, v: string, t = 'string') => `<member>\n<name>${n}</name>\n<value><${t}>${v}</${t}></value>\n</member>\n`;
+  const proc = (name: string, group: string, state: string) =>
+    `<value><struct>\n${member('name', name)}${member('group', group)}${member('state', '20', 'int')}${member('statename', state)}${member('spawnerr', '')}</struct></value>\n`;
+  const xml = `<?xml version='1.0'?>\n<methodResponse>\n<params>\n<param>\n<value><array><data>\n${
+    proc('q_00', 'q', 'RUNNING')}${proc('q_01', 'q', 'FATAL')}${proc('other', 'other', 'RUNNING')}${proc('q', 'q2', 'RUNNING')}</data></array></value>\n</param>\n</params>\n</methodResponse>\n`;
+  assert.deepEqual(parseStatus(`installed=1\nvia=rpc\n${xml}`, 'q'), {
+    installed: true, running: true, loaded: true, processes: [{ name: 'q:q_00', state: 'RUNNING' }, { name: 'q:q_01', state: 'FATAL' }],
+  });
+  const single = parseStatus(`installed=1\nvia=rpc\n${xml.replace(/q_00/, 'q').replace(/q_01/g, 'x')}`, 'q');
+  assert.deepEqual(single.processes[0], { name: 'q', state: 'RUNNING' });
+  assert.deepEqual(parseStatus(`installed=1\nvia=rpc\n${xml}`, 'none'), { installed: true, running: true, loaded: false, processes: [] });
 });
 
 test('supervisor: control planning', () => {
