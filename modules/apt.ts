@@ -341,21 +341,21 @@ export const apt = defineModule<AptParams>({
     }
 
     // Refresh the lists if needed, and ask which missing packages apt can find. Read-only in
-    // check mode (it then answers from the current lists).
-    const prep = await ctx.exec(script(
-      PREPARE_SCRIPT,
-      !dry && keyDownload ? r!.key_url! : '',
-      kp,
-      !dry && plan.updateCache ? '1' : '0',
-      ...plan.toInstall,
-    ));
-    if (prep.code !== 0 || !prep.stdout.includes('step=policy')) {
-      const step = prep.stdout.match(/step=(\w+)/)?.[1];
-      const what = step === 'key' ? `cannot download the key ${r?.key_url}` : step === 'update' ? 'apt-get update failed' : 'apt failed';
-      return { changed: !dry && (sourcesChanged || (keyChanged && !keyDownload)), failed: true, msg: `${what}: ${outputTail(prep)}`, diff, data };
+    // check mode (it then answers from the current lists); skipped when it has nothing to do.
+    const download = !dry && keyDownload;
+    const update = !dry && plan.updateCache;
+    let policy = '';
+    if (download || update || plan.toInstall.length) {
+      const prep = await ctx.exec(script(PREPARE_SCRIPT, download ? r!.key_url! : '', kp, update ? '1' : '0', ...plan.toInstall));
+      if (prep.code !== 0 || !prep.stdout.includes('step=policy')) {
+        const step = prep.stdout.match(/step=(\w+)/)?.[1];
+        const what = step === 'key' ? `cannot download the key ${r?.key_url}` : step === 'update' ? 'apt-get update failed' : 'apt failed';
+        return { changed: !dry && (sourcesChanged || (keyChanged && !keyDownload)), failed: true, msg: `${what}: ${outputTail(prep)}`, diff, data };
+      }
+      policy = prep.stdout.slice(prep.stdout.indexOf('step=policy'));
     }
     if (!dry) data.cache_updated = plan.updateCache;
-    const candidates = parsePolicy(prep.stdout.slice(prep.stdout.indexOf('step=policy')));
+    const candidates = parsePolicy(policy);
     const unknown = plan.toInstall.filter((n) => !candidates.has(n));
     if (unknown.length) {
       if (dry && plan.updateCache) {

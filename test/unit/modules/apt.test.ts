@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { toShell } from '../../../src/command.js';
+import { parseStatOutput, statCommand } from '../../../src/facts/file.js';
 import { createAjv } from '../../../src/json-schema.js';
-import { apt, deb822, installArgs, keyPath, packageNames, parsePolicy, parseProbe, planApt, validate, type AptParams, type AptState } from '../../../modules/apt.js';
+import { PROBE, apt, deb822, installArgs, keyPath, packageNames, parsePolicy, parseProbe, planApt, validate, type AptParams, type AptState } from '../../../modules/apt.js';
 
 const KEY = '-----BEGIN PGP PUBLIC KEY BLOCK-----\nabc\n-----END PGP PUBLIC KEY BLOCK-----\n';
 
@@ -114,4 +117,17 @@ libc6:i386:
 test('install arguments end options before the names', () => {
   assert.deepEqual(installArgs(['tree'], undefined), ['--', 'tree']);
   assert.deepEqual(installArgs(['tree', 'jq'], false), ['--no-install-recommends', '--', 'tree', 'jq']);
+});
+
+// The read (file-state script plus the dpkg probe) is fixed sh; on a Debian control machine it can
+// run locally: dpkg itself is always installed, a made-up name never is.
+test('the read command, run locally, finds dpkg installed and an unknown name absent', { skip: spawnSync('sh', ['-c', 'command -v dpkg-query']).status !== 0 && 'no dpkg here' }, () => {
+  const names = ['dpkg', 'flight-no-such-package'];
+  const r = spawnSync('sh', ['-c', toShell(statCommand([{ path: '/etc/apt/sources.list.d/flight-none.sources', checksum: true }], PROBE, names))], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const { states, rest } = parseStatOutput(r.stdout, [{ path: '/etc/apt/sources.list.d/flight-none.sources' }]);
+  assert.equal(states[0]!.type, 'missing');
+  const st = parseProbe(rest, names);
+  assert.deepEqual([...st.installed], ['dpkg']);
+  assert.ok(st.now > 1_600_000_000);
 });

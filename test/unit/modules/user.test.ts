@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { script, toShell } from '../../../src/command.js';
 import { createAjv } from '../../../src/json-schema.js';
-import { parseUserState, planUser, user, type UserParams, type UserState } from '../../../modules/user.js';
+import { READ_SCRIPT, parseUserState, planUser, user, type UserParams, type UserState } from '../../../modules/user.js';
 
 test('user schema validates the name', () => {
   const v = createAjv().compile(user.schema);
@@ -48,4 +50,15 @@ test('planUser: create, change, or nothing', () => {
   }
   assert.match(planUser({ name: 'app', groups: ['a', 'b'] }, { ...absent, missingGroups: ['a', 'b'] }).error ?? '', /groups a, b do not exist/);
   assert.match(planUser({ name: 'Bad' }, absent).error ?? '', /invalid user name/);
+});
+
+// The read script is fixed sh; run it locally against root, whose entry every system has.
+test('the read script, run locally, describes root and names missing groups', () => {
+  const line = toShell(script(READ_SCRIPT, 'root', '', 'root', 'flight-no-such-group'));
+  const st = parseUserState(execFileSync('sh', ['-c', line]).toString('utf8'));
+  assert.equal(st.exists, true);
+  assert.equal(st.uid, 0);
+  assert.ok(st.groups.includes('root'));
+  assert.deepEqual(st.missingGroups, ['flight-no-such-group']);
+  assert.equal(parseUserState(execFileSync('sh', ['-c', toShell(script(READ_SCRIPT, 'flight-no-such-user', ''))]).toString('utf8')).exists, false);
 });
