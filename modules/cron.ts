@@ -110,6 +110,8 @@ export const cron = defineModule<CronParams>({
     }
     const rendered = renderCron(params);
     if (rendered.error) return { changed: false, failed: true, msg: rendered.error };
-    return ensureFile(ctx, { path: dest, content: rendered.content!, mode: '0644', owner: 'root', group: 'root' });
+    const result = await ensureFile(ctx, { path: dest, content: rendered.content!, mode: '0644', owner: 'root', group: 'root' });
+    if (result.failed && result.msg?.startsWith(`parent directory ${CRON_DIR} `)) result.msg += ' (is cron installed?)';
+    return result;
   },
 });

@@ -303,7 +303,11 @@ export const supervisor = defineModule<SupervisorParams>({
     const { states, rest } = parseStatOutput(res.stdout, [req]);
     const state = states[0]!;
     const status = parseStatus(rest, params.name);
-    if (!status.installed) return { changed: false, failed: true, msg: 'supervisor is not installed on this host (install the supervisor package first)' };
+    if (!status.installed) {
+      // Nothing can run a program where supervisor is missing: absent already holds.
+      if (!present && state.type === 'missing') return { changed: false, msg: `${params.name}: absent (supervisor is not installed)` };
+      return { changed: false, failed: true, msg: 'supervisor is not installed on this host (install the supervisor package first)' };
+    }
 
     let filePlan: FilePlan | undefined;
     if (spec) {

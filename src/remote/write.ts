@@ -222,20 +222,30 @@ export function fileDiff(state: PathState, spec: FileSpec, plan: FilePlan): File
  * Fixed script for the atomic write; the content arrives on stdin, values as arguments.
  * Exit 3: missing parent directory; exit 4: the validator rejected the file (its output on
  * stderr). The EXIT trap removes the temp file on any failure.
+ *
+ * The temp file is created under umask 077 so secret content is never readable by others, not
+ * even for the moment before its mode is set. Then it takes the replaced file's owner and mode
+ * (best effort: a non-root user may not be allowed to give it away), or the usual umask mode for
+ * a new file, and finally what the task asked. chown goes before chmod since it may clear
+ * setuid/setgid bits.
  */
 const WRITE_SCRIPT = `set -e
 dest=$1 tmp=$2 mode=$3 owner=$4 group=$5; shift 5
 dir=$(dirname -- "$dest")
 [ -d "$dir" ] || { echo "parent directory $dir does not exist" >&2; exit 3; }
+um=$(umask)
+umask 077
 trap 'rm -f -- "$tmp"' EXIT
 (set -C; cat > "$tmp")
 if [ -f "$dest" ] && [ ! -L "$dest" ]; then
+  chown --reference="$dest" -- "$tmp" 2>/dev/null || true
   chmod --reference="$dest" -- "$tmp"
-  chown --reference="$dest" -- "$tmp"
+else
+  chmod -- "$(printf '%o' $((0666 & ~0$um)))" "$tmp"
 fi
-[ -z "$mode" ] || chmod -- "$mode" "$tmp"
 [ -z "$owner" ] || chown -- "$owner" "$tmp"
 [ -z "$group" ] || chgrp -- "$group" "$tmp"
+[ -z "$mode" ] || chmod -- "$mode" "$tmp"
 if [ $# -gt 0 ]; then
   out=$("$@" 2>&1) || { rc=$?; printf '%s\\n' "\${out:-(no output)}" "exit code $rc" >&2; exit 4; }
 fi

@@ -189,6 +189,12 @@ describe('file modules (lab)', { skip }, () => {
     const check = await run('copy', { content: 'bye\n', dest, mode: '0600' }, { check: true, diff: true });
     assert.deepEqual(check.result.diff, [{ path: dest, before: 'hello\n', after: 'bye\n' }]);
     assert.equal(await catOf(dest), 'hello\n');
+    assert.equal(await statOf(dest), 'regular file 600 root root');
+
+    // New content without a mode keeps the replaced file's mode and owner.
+    await onHost(`chown nobody -- ${q(dest)}`);
+    assert.equal((await run('copy', { content: 'hello again\n', dest })).result.changed, true);
+    assert.equal(await statOf(dest), 'regular file 600 nobody root');
 
     const bin = `${HOSTILE}/payload.bin`;
     assert.equal((await run('copy', { src: 'payload.bin', dest: bin })).result.changed, true);
