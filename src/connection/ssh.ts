@@ -314,6 +314,13 @@ export class SshConnection implements Connection {
   private readonly inflight = new Set<(err: Error) => void>();
   private readonly closedP: Promise<void>;
   private readonly maxChannels: number;
+  /**
+   * The channel limit in force: starts at maxChannels, drops by one whenever the server refuses
+   * a channel (a host with a lower MaxSessions, or sessions the server has not reaped yet) and
+   * climbs back after a run of successful opens.
+   */
+  private limit: number;
+  private opensSinceRefusal = 0;
 
   private constructor(
     host: Host,
@@ -324,6 +331,7 @@ export class SshConnection implements Connection {
     this.hostName = host.name;
     this.loginUser = host.ssh.user;
     this.maxChannels = Math.max(1, tuning.maxChannels);
+    this.limit = this.maxChannels;
     let reason: string | undefined;
     client.on('error', (err: Error & { level?: string }) => {
       reason = err.level === 'client-timeout' ? 'keepalive timeout: the host stopped answering' : err.message;
@@ -401,10 +409,10 @@ export class SshConnection implements Connection {
     this.inflight.clear();
   }
 
-  /** Wait for a channel slot: at most maxChannels channels are open at once. */
+  /** Wait for a channel slot: at most `limit` channels are open at once. */
   private acquire(): Promise<void> {
     if (this.lost) return Promise.reject(this.lost);
-    if (this.active < this.maxChannels) {
+    if (this.active < this.limit) {
       this.active++;
       return Promise.resolve();
     }
@@ -412,23 +420,46 @@ export class SshConnection implements Connection {
   }
 
   private release(): void {
+    if (this.active > this.limit) {
+      this.active--; // the limit was lowered: this slot goes away instead of passing on
+      return;
+    }
     const next = this.waiting.shift();
     if (next) next.go(); // the slot passes straight to the next caller
     else this.active--;
   }
 
+  private channelOpened(): void {
+    if (this.limit >= this.maxChannels || ++this.opensSinceRefusal < 50) return;
+    this.limit++;
+    this.opensSinceRefusal = 0;
+    while (this.active < this.limit && this.waiting.length > 0) {
+      this.active++;
+      this.waiting.shift()!.go();
+    }
+  }
+
+  private channelRefused(): void {
+    this.limit = Math.max(1, this.limit - 1);
+    this.opensSinceRefusal = 0;
+  }
+
   private async run(line: string, stdin?: string | Buffer, timeout?: Timeout): Promise<RawResult> {
     await this.acquire();
     try {
-      // A channel open can be refused while the server is at its session limit (another
-      // client on the same login); that clears quickly, so retry briefly before giving up.
+      // A refused channel open is a full session table on the server, which clears as it reaps
+      // finished sessions: back off and retry for a while rather than call a live host
+      // unreachable. The slot is held meanwhile, which is the conservative choice.
+      const deadline = Date.now() + 15_000;
       for (let attempt = 0; ; attempt++) {
         try {
           return await this.channel(line, stdin, timeout);
         } catch (err) {
           const e = err as Error & { openFailure?: boolean };
-          if (!e.openFailure || this.lost || attempt >= 5) throw e.openFailure ? unreachable(`${this.hostName}: ${e.message}`, e) : e;
-          await sleep(20 * 2 ** attempt);
+          if (!e.openFailure || this.lost) throw err;
+          this.channelRefused();
+          if (Date.now() >= deadline) throw unreachable(`${this.hostName}: ${e.message}`, e);
+          await sleep(Math.min(20 * 2 ** attempt, 500));
         }
       }
     } finally {
@@ -461,6 +492,7 @@ export class SshConnection implements Connection {
             stream.close(); // the connection dropped while the channel was opening
             return;
           }
+          this.channelOpened();
           const out: Buffer[] = [];
           const errOut: Buffer[] = [];
           let code: number | undefined;

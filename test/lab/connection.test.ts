@@ -148,6 +148,18 @@ describe('ssh connection (lab)', { skip }, () => {
     console.log(`50 concurrent no-op execs: ${ms(t1).toFixed(1)} ms`);
   });
 
+  it('adapts when the server refuses channels (more asked for than its MaxSessions)', async () => {
+    const greedy = await SshConnection.connect(hosts[0]!, { maxChannels: 14 });
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => greedy.exec(script('sleep 0.1; echo "$1"', String(i)))),
+      );
+      results.forEach((r, i) => assert.equal(r.stdout, `${i}\n`));
+    } finally {
+      await greedy.close();
+    }
+  });
+
   it('costs a few milliseconds per no-op exec on an open connection', async () => {
     const handshakes: number[] = [];
     for (let i = 0; i < 3; i++) {
