@@ -25,6 +25,8 @@ export interface CommandParams {
   become_user?: string;
   stdin?: string;
   env?: Record<string, string>;
+  /** Append the command line and its output to this file on the host (e.g. a release log). */
+  log?: string;
 }
 
 /** The options `command` and `shell` share, as a JSON schema fragment. */
@@ -34,6 +36,7 @@ export const commonProperties = {
   removes: { type: 'string', minLength: 1 },
   become_user: { type: 'string', minLength: 1 },
   stdin: { type: 'string' },
+  log: { type: 'string', pattern: '^/' },
   env: {
     type: 'object',
     propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
@@ -91,13 +94,22 @@ export function commandArgv(p: CommandParams): string[] | string {
  * mode) it stops after the creates/removes decision. Markers carry a per-call nonce so that a
  * program's own output can never be mistaken for them.
  */
-const WRAPPER = `nonce=$1 dry=$2 creates=$3 removes=$4 chdir=$5 nenv=$6
-shift 6
+const WRAPPER = `nonce=$1 dry=$2 creates=$3 removes=$4 chdir=$5 log=$6 nenv=$7
+shift 7
 if [ -n "$creates" ] && [ -e "$creates" ]; then echo "$nonce skip-creates"; exit 0; fi
 if [ -n "$removes" ] && [ ! -e "$removes" ]; then echo "$nonce skip-removes"; exit 0; fi
 if [ "$dry" = 1 ]; then echo "$nonce would-run"; exit 0; fi
 if [ -n "$chdir" ]; then cd "$chdir" 2>/dev/null || { echo "$nonce no-chdir"; exit 1; }; fi
 while [ "$nenv" -gt 0 ]; do export "$1"; shift; nenv=$((nenv - 1)); done
+if [ -n "$log" ]; then
+  out=$(mktemp) || exit 1
+  "$@" > "$out" 2>&1
+  rc=$?
+  { printf '$'; printf ' %s' "$@"; printf '\\n'; cat "$out"; } >> "$log"
+  cat "$out"
+  rm -f "$out"
+  exit $rc
+fi
 exec "$@"`;
 
 export interface WrapOptions {
@@ -106,6 +118,8 @@ export interface WrapOptions {
   creates?: string;
   removes?: string;
   chdir?: string;
+  /** Append the command line and its output (stdout and stderr together) to this file. */
+  log?: string;
   env?: Record<string, string>;
 }
 
@@ -119,6 +133,7 @@ export function wrapCommand(argv: readonly string[], o: WrapOptions): Command {
     o.creates ?? '',
     o.removes ?? '',
     o.chdir ?? '',
+    o.log ?? '',
     String(env.length),
     ...env.map(([k, v]) => `${k}=${v}`),
     ...argv,
@@ -145,7 +160,7 @@ export async function runArgv(ctx: ModuleContext, argv: string[], p: Omit<Comman
   const nonce = `flight-${randomBytes(8).toString('hex')}`;
   let cmd: Command;
   try {
-    cmd = wrapCommand(argv, { nonce, dry: ctx.check, creates: p.creates, removes: p.removes, chdir: p.chdir, env: p.env });
+    cmd = wrapCommand(argv, { nonce, dry: ctx.check, creates: p.creates, removes: p.removes, chdir: p.chdir, log: p.log, env: p.env });
   } catch (err) {
     return { changed: false, failed: true, msg: (err as Error).message };
   }
@@ -164,7 +179,8 @@ export async function runArgv(ctx: ModuleContext, argv: string[], p: Omit<Comman
     case 'no-chdir':
       return { changed: false, failed: true, msg: `chdir: cannot enter ${p.chdir}` };
   }
-  const data = { rc: res.code, stdout: res.stdout, stderr: res.stderr, cmd: argv };
+  // Like Ansible, registered output drops the final newline, so `{{ out.stdout }}` is the value.
+  const data = { rc: res.code, stdout: res.stdout.replace(/\n$/, ''), stderr: res.stderr.replace(/\n$/, ''), cmd: argv };
   if (res.code !== 0) return { changed: true, failed: true, msg: `rc=${res.code}: ${outputTail(res)}`, data };
   return { changed: true, msg: `ran: ${shown}`, data };
 }

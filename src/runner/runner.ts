@@ -53,6 +53,8 @@ export interface RunSummary {
 interface Scope {
   vars: Vars;
   tags: string[];
+  /** `when` of enclosing blocks and includes: every task inside must also pass them. */
+  when: string[];
   become?: boolean;
   becomeUser?: string;
   baseDir: string;
@@ -70,6 +72,8 @@ export async function runPlaybook(pb: Playbook, o: RunOptions): Promise<RunSumma
 
 class Run {
   private states = new Map<string, HostState>();
+  /** Hosts some play targeted: the recap lists these (not localhost used only by delegation). */
+  private targeted = new Set<string>();
   private started: boolean;
   private t0 = Date.now();
   private groupsVar: Record<string, string[]>;
@@ -84,7 +88,7 @@ class Run {
   async run(): Promise<RunSummary> {
     this.o.emit({ event: 'playbook_start', playbook: this.pb.path, check: this.o.check });
     for (const play of this.pb.plays) await this.runPlay(play);
-    const hosts = Object.fromEntries([...this.states].map(([n, s]) => [n, s.stats]));
+    const hosts = Object.fromEntries([...this.states].filter(([n]) => this.targeted.has(n)).map(([n, s]) => [n, s.stats]));
     const summary: RunSummary = {
       hosts,
       failed: [...this.states.values()].filter((s) => s.stats.failed > 0).map((s) => s.host.name),
@@ -113,6 +117,7 @@ class Run {
 
   private async runPlay(play: Play): Promise<void> {
     const hosts = this.selectHosts(play);
+    for (const h of hosts) this.targeted.add(h.name);
     this.o.emit({ event: 'play_start', play: play.name, hosts: hosts.map((h) => h.name) });
     // A host that failed in an earlier play sits out the rest of the run, as in Ansible: a
     // release whose prepare play failed somewhere must never reach its switch play.
@@ -120,7 +125,7 @@ class Run {
     for (const s of states) s.ended = false;
     const playVars = { ...play.vars };
     for (const batch of batches(states, play.serial)) {
-      const scope: Scope = { vars: playVars, tags: play.tags, become: play.become, becomeUser: play.becomeUser, baseDir: this.pb.dir, handler: false };
+      const scope: Scope = { vars: playVars, tags: play.tags, when: [], become: play.become, becomeUser: play.becomeUser, baseDir: this.pb.dir, handler: false };
       const aborted = await this.runTasks(play, play.tasks, batch, scope);
       if (aborted) {
         // any_errors_fatal / max_fail_percentage: every host of the play stops here, and sits
@@ -144,6 +149,8 @@ class Run {
         ...scope,
         vars: { ...scope.vars, ...task.vars },
         tags: [...scope.tags, ...task.tags],
+        // A block's or include's own `when` guards every task inside it.
+        when: task.block || task.includeTasks ? [...scope.when, ...task.when] : scope.when,
         become: task.become ?? scope.become,
         becomeUser: task.becomeUser ?? scope.becomeUser,
       };
@@ -251,7 +258,8 @@ class Run {
   }
 
   private conditionsHold(task: Task, h: HostState, scope: Scope, vars = this.hostVars(h, scope)): boolean {
-    return task.when.every((cond) => truthy(evaluate(cond, vars, `${where(task)}: when '${cond}'`)));
+    const conditions = task.block || task.includeTasks ? scope.when : [...scope.when, ...task.when];
+    return conditions.every((cond) => truthy(evaluate(cond, vars, `${where(task)}: when '${cond}'`)));
   }
 
   private async connect(h: HostState, task: Task): Promise<{ conn: Connection; facts: NonNullable<HostState['facts']> }> {

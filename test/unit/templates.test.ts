@@ -57,7 +57,7 @@ function vars(overrides: Partial<DefinitionHostVars> = {}): Vars {
     apps: { demo: app },
     ...overrides,
   };
-  return { ...host, app_name: 'demo', app, queue: app.server.queues[0] };
+  return { ...host, app: 'demo', application: app };
 }
 
 const render = (name: string, v: Vars = vars()) => renderFile(name, v, DIRS);
@@ -80,7 +80,7 @@ function templateNames(dir = TEMPLATES_DIR, prefix = ''): string[] {
 test('every template renders with the host variables and leaves no expression behind', () => {
   const names = templateNames();
   for (const expected of ['nginx/vhost.conf.j2', 'nginx/flight.conf.j2', 'php-fpm/pool.conf.j2', 'php/flight.ini.j2',
-    'php/cli.ini.j2', 'php/fpm.ini.j2', 'supervisor/queue.conf.j2', 'cron/scheduler.j2']) {
+    'php/cli.ini.j2', 'php/fpm.ini.j2']) {
     assert.ok(names.includes(expected), `${expected} exists`);
   }
   for (const name of names) {
@@ -178,53 +178,20 @@ test('php ini: web limits for FPM only; the command line keeps no time or memory
   assert.match(render('php/cli.ini.j2'), /\(cli\)/);
 });
 
-test('supervisor: one program per queue, its workers as the app user, stopping gracefully', () => {
-  const l = lines(render('supervisor/queue.conf.j2'), /^\s*;/);
-  for (const expected of [
-    '[program:demo-default]',
-    'command=/usr/bin/php8.2 /home/demo/current/artisan queue:work default --sleep=1 --timeout=20',
-    'directory=/home/demo/current',
-    'process_name=%(program_name)s_%(process_num)02d',
-    'numprocs=5',
-    'user=demo',
-    'stopwaitsecs=3600',
-    'stopasgroup=true',
-    'killasgroup=true',
-    'autostart=true',
-    'autorestart=true',
-    'redirect_stderr=true',
-    'stdout_logfile=/home/demo/current/storage/logs/queue-default.log',
-  ]) {
-    assert.ok(l.includes(expected), expected);
-  }
-});
-
-test('cron: schedule:run every minute as the app user, in the current release, logged', () => {
-  const l = lines(render('cron/scheduler.j2'));
-  assert.ok(l.includes('SHELL=/bin/sh'));
-  assert.ok(l.some((x) => x.startsWith('PATH=')));
-  const jobs = l.filter((x) => /^[*\d]/.test(x));
-  assert.deepEqual(jobs, [
-    '* * * * * demo cd /home/demo/current && /usr/bin/php8.2 artisan schedule:run >> /home/demo/current/storage/logs/scheduler.log 2>&1',
-  ]);
-});
-
 test('a missing variable is an error naming the template, never a silent default', () => {
   const cases: Array<[string, string]> = [
     ['nginx/vhost.conf.j2', 'request_payload'],
     ['nginx/vhost.conf.j2', 'request_duration'],
     // Above all: an absent listen must not quietly become `listen 80` (every address).
     ['nginx/vhost.conf.j2', 'listen'],
-    ['nginx/vhost.conf.j2', 'app'],
+    ['nginx/vhost.conf.j2', 'application'],
     ['nginx/flight.conf.j2', 'listen'],
     ['php-fpm/pool.conf.j2', 'request_memory'],
     ['php-fpm/pool.conf.j2', 'request_duration'],
-    ['php-fpm/pool.conf.j2', 'app'],
+    ['php-fpm/pool.conf.j2', 'application'],
     ['php/fpm.ini.j2', 'request_memory'],
     ['php/cli.ini.j2', 'request_payload'],
     ['php/flight.ini.j2', 'php_sapi'],
-    ['supervisor/queue.conf.j2', 'queue'],
-    ['cron/scheduler.j2', 'app'],
   ];
   for (const [name, missing] of cases) {
     const v: Vars = { ...vars(), php_sapi: 'fpm' };
@@ -237,7 +204,7 @@ test('a missing variable is an error naming the template, never a silent default
   }
   // A missing member deep inside the app is caught too.
   const v = vars();
-  const app = structuredClone(v.app) as HostApp;
+  const app = structuredClone(v.application) as HostApp;
   delete (app.server.web as Partial<HostApp['server']['web']>).max_workers;
-  assert.throws(() => render('php-fpm/pool.conf.j2', { ...v, app }), FlightError);
+  assert.throws(() => render('php-fpm/pool.conf.j2', { ...v, application: app }), FlightError);
 });
