@@ -5,47 +5,26 @@
  */
 import { spawn } from 'node:child_process';
 import os from 'node:os';
-import type { Command } from '../command.js';
-import { failed, unreachable } from '../errors.js';
-import { commandLine, getCommand, putCommand, signalExitCode, transferFailed } from './shell.js';
-import type { Connection, ExecOptions, ExecResult, PutOptions } from './types.js';
+import { unreachable } from '../errors.js';
+import { ShellConnection, signalExitCode, timedOutError, type RawResult, type Timeout } from './shell.js';
 
-interface RawResult {
-  code: number;
-  stdout: Buffer;
-  stderr: Buffer;
-}
-
-export class LocalConnection implements Connection {
+export class LocalConnection extends ShellConnection {
   readonly hostName: string;
   readonly loginUser: string;
+  /** Killing the local process group is enough; no need for coreutils' timeout here. */
+  protected readonly hostSideTimeout = false;
 
   constructor(hostName = 'localhost') {
+    super();
     this.hostName = hostName;
     this.loginUser = os.userInfo().username;
-  }
-
-  async exec(cmd: Command, opts: ExecOptions = {}): Promise<ExecResult> {
-    const raw = await this.run(commandLine(cmd, opts, this.loginUser), opts.stdin, opts.timeoutMs);
-    return { code: raw.code, stdout: raw.stdout.toString('utf8'), stderr: raw.stderr.toString('utf8') };
-  }
-
-  async put(p: string, data: string | Buffer, opts: PutOptions & { become?: boolean | string } = {}): Promise<void> {
-    const raw = await this.run(commandLine(putCommand(p, opts), { become: opts.become }, this.loginUser), data);
-    if (raw.code !== 0) throw transferFailed(this.hostName, 'put', p, raw.code, raw.stderr.toString('utf8'));
-  }
-
-  async get(p: string, opts: { become?: boolean | string } = {}): Promise<Buffer> {
-    const raw = await this.run(commandLine(getCommand(p), { become: opts.become }, this.loginUser));
-    if (raw.code !== 0) throw transferFailed(this.hostName, 'get', p, raw.code, raw.stderr.toString('utf8'));
-    return raw.stdout;
   }
 
   async close(): Promise<void> {
     /* nothing held open between calls */
   }
 
-  private run(line: string, stdin?: string | Buffer, timeoutMs?: number): Promise<RawResult> {
+  protected run(line: string, stdin?: string | Buffer, timeout?: Timeout): Promise<RawResult> {
     return new Promise((resolve, reject) => {
       // Its own process group, so a timeout kills the whole pipeline, not just the shell.
       const child = spawn('sh', ['-c', line], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
@@ -63,11 +42,11 @@ export class LocalConnection implements Connection {
       });
       child.on('close', (code, signal) => {
         if (timer) clearTimeout(timer);
-        if (timedOut) return reject(failed(`${this.hostName}: command timed out after ${timeoutMs! / 1000}s: ${line}`));
+        if (timedOut) return reject(timedOutError(this.hostName, timeout!));
         const c = code ?? signalExitCode(signal, os.constants.signals as Record<string, number>);
         resolve({ code: c, stdout: Buffer.concat(out), stderr: Buffer.concat(errOut) });
       });
-      if (timeoutMs !== undefined && timeoutMs > 0) {
+      if (timeout) {
         timer = setTimeout(() => {
           timedOut = true;
           try {
@@ -75,7 +54,7 @@ export class LocalConnection implements Connection {
           } catch {
             child.kill('SIGKILL');
           }
-        }, timeoutMs);
+        }, timeout.ms);
       }
       if (stdin !== undefined) child.stdin.end(stdin);
       else child.stdin.end();

@@ -1,11 +1,12 @@
 /**
- * What the SSH and local connections share: how an exec request becomes one shell line, and the
- * commands behind put and get. Both transports run exactly these lines, so a module sees the same
- * behaviour on either, and all quoting still happens in src/command.ts.
+ * What the SSH and local connections share: how an exec request becomes one shell line, the
+ * commands behind put and get, and a base class that implements exec/put/get on top of a
+ * transport's "run this line". Both transports run exactly these lines, so a module sees the
+ * same behaviour on either, and all quoting still happens in src/command.ts.
  */
 import { argv, script, toShell, withBecome, type Command } from '../command.js';
 import { failed } from '../errors.js';
-import type { ExecOptions, PutOptions } from './types.js';
+import type { Connection, ExecOptions, ExecResult, PutOptions } from './types.js';
 
 /** `become: true` means root; a string names the user; false/undefined means the login user. */
 export function becomeUser(become: boolean | string | undefined): string | undefined {
@@ -71,7 +72,7 @@ export function getCommand(path: string): Command {
 }
 
 /** The error put/get raise when their command ran but failed (a permission, a missing dir). */
-export function transferFailed(hostName: string, what: string, path: string, code: number, stderr: string) {
+function transferFailed(hostName: string, what: string, path: string, code: number, stderr: string) {
   const detail = stderr.trim() || `exit code ${code}`;
   return failed(`${hostName}: ${what} ${path} failed: ${detail}`);
 }
@@ -82,4 +83,49 @@ export function signalExitCode(signal: string | undefined | null, signals: Recor
   const name = signal.startsWith('SIG') ? signal : `SIG${signal}`;
   const n = signals[name];
   return n === undefined ? 255 : 128 + n;
+}
+
+/** Output kept as bytes: get needs them raw, and exec decodes once so no character splits. */
+export interface RawResult {
+  code: number;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+export interface Timeout {
+  ms: number;
+  /** The command as the caller gave it, for the error message. */
+  label: string;
+}
+
+export const timedOutError = (hostName: string, t: Timeout) =>
+  failed(`${hostName}: command timed out after ${t.ms / 1000}s: ${t.label}`);
+
+/** exec, put and get for a transport that can run one shell line with optional stdin. */
+export abstract class ShellConnection implements Connection {
+  abstract readonly hostName: string;
+  abstract readonly loginUser: string;
+  /** Whether exec timeouts must also be enforced on the host (see commandLine). */
+  protected abstract readonly hostSideTimeout: boolean;
+  /** Run one complete line. `timeout` is only given for exec calls that asked for one. */
+  protected abstract run(line: string, stdin?: string | Buffer, timeout?: Timeout): Promise<RawResult>;
+  abstract close(): Promise<void>;
+
+  async exec(cmd: Command, opts: ExecOptions = {}): Promise<ExecResult> {
+    const timeout = opts.timeoutMs ? { ms: opts.timeoutMs, label: toShell(cmd) } : undefined;
+    const remoteTimeoutMs = this.hostSideTimeout ? opts.timeoutMs : undefined;
+    const raw = await this.run(commandLine(cmd, { ...opts, remoteTimeoutMs }, this.loginUser), opts.stdin, timeout);
+    return { code: raw.code, stdout: raw.stdout.toString('utf8'), stderr: raw.stderr.toString('utf8') };
+  }
+
+  async put(path: string, data: string | Buffer, opts: PutOptions & { become?: boolean | string } = {}): Promise<void> {
+    const raw = await this.run(commandLine(putCommand(path, opts), { become: opts.become }, this.loginUser), data);
+    if (raw.code !== 0) throw transferFailed(this.hostName, 'put', path, raw.code, raw.stderr.toString('utf8'));
+  }
+
+  async get(path: string, opts: { become?: boolean | string } = {}): Promise<Buffer> {
+    const raw = await this.run(commandLine(getCommand(path), { become: opts.become }, this.loginUser));
+    if (raw.code !== 0) throw transferFailed(this.hostName, 'get', path, raw.code, raw.stderr.toString('utf8'));
+    return raw.stdout;
+  }
 }

@@ -9,8 +9,7 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { Client as SshClient, ClientChannel, ConnectConfig } from 'ssh2';
-import { toShell, type Command } from '../command.js';
-import { failed, messageOf, unreachable } from '../errors.js';
+import { messageOf, unreachable } from '../errors.js';
 import type { Host, HostKeyPolicy } from '../inventory/types.js';
 import {
   checkHostKey,
@@ -22,15 +21,15 @@ import {
   lookupName,
   parseKnownHosts,
 } from './known-hosts.js';
-import { commandLine, getCommand, putCommand, signalExitCode, transferFailed } from './shell.js';
-import type { Connection, ExecOptions, ExecResult, PutOptions } from './types.js';
+import { ShellConnection, signalExitCode, timedOutError, type RawResult, type Timeout } from './shell.js';
 
 const { Client } = ssh2;
 
 export interface SshTuning {
   /**
-   * Channels open at once on one connection. OpenSSH's MaxSessions defaults to 10; staying
-   * below it leaves room for a tunnel or an operator's session and avoids open failures.
+   * Channels open at once on one connection (default 8). OpenSSH's MaxSessions defaults to 10;
+   * staying below it leaves room for sessions the server has not reaped yet. A server that
+   * allows fewer makes the connection lower its limit on the first refusal (see run()).
    */
   maxChannels?: number;
   /** SSH-level keepalive: a dead peer is noticed after interval * countMax. */
@@ -229,7 +228,6 @@ function connectClient(ep: Endpoint, tuning: Required<SshTuning>, sock?: Duplex)
     client.on('error', (err) => fail(refusal ?? describeConnectError(err, ep), err));
     client.on('close', () => fail(refusal ?? 'the connection closed during the SSH handshake'));
 
-    let cfg: ConnectConfig;
     try {
       const algorithms =
         ep.policy === 'off'
@@ -239,7 +237,7 @@ function connectClient(ep: Endpoint, tuning: Required<SshTuning>, sock?: Duplex)
                 knownKeyTypes(parseKnownHosts(readKnownHosts(ep.knownHosts)), ep.address, ep.port),
               ) as NonNullable<ConnectConfig['algorithms']>['serverHostKey'],
             };
-      cfg = {
+      const cfg: ConnectConfig = {
         host: ep.address,
         port: ep.port,
         username: ep.user,
@@ -289,23 +287,12 @@ function tunnel(bastion: SshClient, host: Host): Promise<ClientChannel> {
   });
 }
 
-interface Timeout {
-  ms: number;
-  /** The command as the caller gave it, for the error message. */
-  label: string;
-}
-
-interface RawResult {
-  code: number;
-  stdout: Buffer;
-  stderr: Buffer;
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export class SshConnection implements Connection {
+export class SshConnection extends ShellConnection {
   readonly hostName: string;
   readonly loginUser: string;
+  protected readonly hostSideTimeout = true;
   /** Set once the transport is gone; every later call rejects with it. */
   private lost?: Error;
   private active = 0;
@@ -328,6 +315,7 @@ export class SshConnection implements Connection {
     private readonly ownBastion: SshClient | undefined,
     tuning: Required<SshTuning>,
   ) {
+    super();
     this.hostName = host.name;
     this.loginUser = host.ssh.user;
     this.maxChannels = Math.max(1, tuning.maxChannels);
@@ -372,24 +360,6 @@ export class SshConnection implements Connection {
   /** False once the connection has dropped or been closed. */
   get alive(): boolean {
     return this.lost === undefined;
-  }
-
-  async exec(cmd: Command, opts: ExecOptions = {}): Promise<ExecResult> {
-    const line = commandLine(cmd, { ...opts, remoteTimeoutMs: opts.timeoutMs }, this.loginUser);
-    const raw = await this.run(line, opts.stdin, opts.timeoutMs ? { ms: opts.timeoutMs, label: toShell(cmd) } : undefined);
-    return { code: raw.code, stdout: raw.stdout.toString('utf8'), stderr: raw.stderr.toString('utf8') };
-  }
-
-  async put(p: string, data: string | Buffer, opts: PutOptions & { become?: boolean | string } = {}): Promise<void> {
-    const line = commandLine(putCommand(p, opts), { become: opts.become }, this.loginUser);
-    const raw = await this.run(line, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-    if (raw.code !== 0) throw transferFailed(this.hostName, 'put', p, raw.code, raw.stderr.toString('utf8'));
-  }
-
-  async get(p: string, opts: { become?: boolean | string } = {}): Promise<Buffer> {
-    const raw = await this.run(commandLine(getCommand(p), { become: opts.become }, this.loginUser));
-    if (raw.code !== 0) throw transferFailed(this.hostName, 'get', p, raw.code, raw.stderr.toString('utf8'));
-    return raw.stdout;
   }
 
   async close(): Promise<void> {
@@ -444,7 +414,7 @@ export class SshConnection implements Connection {
     this.opensSinceRefusal = 0;
   }
 
-  private async run(line: string, stdin?: string | Buffer, timeout?: Timeout): Promise<RawResult> {
+  protected async run(line: string, stdin?: string | Buffer, timeout?: Timeout): Promise<RawResult> {
     await this.acquire();
     try {
       // A refused channel open is a full session table on the server, which clears as it reaps
@@ -516,7 +486,7 @@ export class SshConnection implements Connection {
             // decides that whatever comes back now is a timeout, not a result. The channel slot
             // stays taken until the host confirms the end, so the channel limit holds.
             timer = setTimeout(() => {
-              timedOut = failed(`${this.hostName}: command timed out after ${timeout.ms / 1000}s: ${timeout.label}`);
+              timedOut = timedOutError(this.hostName, timeout);
               // A host without coreutils' timeout (or a stuck one) still gets an answer.
               timer = setTimeout(() => {
                 stream.close();
