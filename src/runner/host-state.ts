@@ -14,6 +14,8 @@ export interface HostState {
   notified: Set<string>;
   /** Failed in the current play (cleared at the next play, like Ansible's per-play host list). */
   failed: boolean;
+  /** Why this host failed: its own task, or (any_errors_fatal) another host's. Rescue tasks see it as failed_host/failed_task/failed_msg. */
+  failure?: { host: string; task: string; msg: string };
   unreachable: boolean;
   /** Left the play without failing (meta: end_host). */
   ended: boolean;

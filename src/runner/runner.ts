@@ -4,6 +4,8 @@
  * Hosts run in parallel, bounded by `forks`. Modules never see the runner: they get a
  * ModuleContext, and the runner turns their results into events for the reporters.
  */
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import { FlightError, messageOf } from '../errors.js';
 import { gatherFacts } from '../facts/host.js';
@@ -77,6 +79,11 @@ class Run {
   private started: boolean;
   private t0 = Date.now();
   private groupsVar: Record<string, string[]>;
+  /** Names this run in locks and release logs; `deployer` says who ran it. */
+  private runVars = {
+    flight_run_id: randomBytes(8).toString('hex'),
+    deployer: `${os.userInfo().username}@${os.hostname()}`,
+  };
   private hostvars: Record<string, unknown>;
 
   constructor(private pb: Playbook, private o: RunOptions) {
@@ -155,24 +162,30 @@ class Run {
         becomeUser: task.becomeUser ?? scope.becomeUser,
       };
       if (task.block) {
-        if (await this.runTasks(play, task.block, active, inner)) return true;
+        const blockAbort = await this.runTasks(play, task.block, active, inner);
+        let abort = blockAbort;
         if (task.rescue) {
+          // Hosts stopped by any_errors_fatal are rescued too: a failed release cleans up on
+          // every server, not only on the one that broke.
           const toRescue = active.filter((h) => h.failed && !h.unreachable);
           for (const h of toRescue) {
             h.failed = false;
-            h.stats.failed--;
-            h.stats.rescued++;
+            if (h.failure?.host === h.host.name) {
+              h.stats.failed--;
+              h.stats.rescued++;
+            }
           }
-          if (toRescue.length && (await this.runTasks(play, task.rescue, toRescue, inner))) return true;
+          abort = toRescue.length ? await this.runTasks(play, task.rescue, toRescue, inner) : false;
         }
         if (task.always) {
           // `always` runs on hosts that failed in the block too; their failure stands afterwards.
           const wasFailed = active.filter((h) => h.failed);
           for (const h of wasFailed) h.failed = false;
-          const abort = await this.runTasks(play, task.always, active.filter((h) => !h.unreachable), inner);
+          const alwaysAbort = await this.runTasks(play, task.always, active.filter((h) => !h.unreachable), inner);
           for (const h of wasFailed) h.failed = true;
-          if (abort) return true;
+          abort ||= alwaysAbort;
         }
+        if (abort) return true;
       } else if (task.includeTasks) {
         if (!this.selected(task, inner)) continue;
         const file = renderString(task.includeTasks, { ...this.hostVars(active[0]!, inner), ...this.o.extraVars }, task.name);
@@ -222,7 +235,17 @@ class Run {
     }
     this.o.emit({ event: 'task_end', task: task.name, ms: Date.now() - t0 });
     const failedNow = hosts.filter((h) => h.failed || h.unreachable).length;
-    if (play.anyErrorsFatal && failedNow > before) return true;
+    if (play.anyErrorsFatal && failedNow > before) {
+      // Every other host stops too, carrying the first failure so a rescue can name it.
+      const culprit = hosts.find((h) => (h.failed || h.unreachable) && h.failure) ?? hosts.find((h) => h.failed || h.unreachable)!;
+      const failure = culprit.failure ?? { host: culprit.host.name, task: task.name, msg: 'unreachable' };
+      for (const h of hosts) {
+        if (!isActive(h)) continue;
+        h.failed = true;
+        h.failure = failure;
+      }
+      return true;
+    }
     if (play.maxFailPercentage !== undefined && (failedNow / hosts.length) * 100 > play.maxFailPercentage) return true;
     return false;
   }
@@ -238,8 +261,10 @@ class Run {
       inventory_hostname: h.host.name,
       groups: this.groupsVar,
       hostvars: this.hostvars,
+      ...this.runVars,
       facts: h.facts ?? {},
       check_mode: this.o.check,
+      ...(h.failure ? { failed_host: h.failure.host, failed_task: h.failure.task, failed_msg: h.failure.msg } : {}),
       ...h.registered,
       ...this.o.extraVars,
     };
@@ -324,6 +349,7 @@ class Run {
           report('failed', { msg, diff, ignored: true });
         } else {
           h.failed = true;
+          h.failure = { host: h.host.name, task: task.name, msg: msg ?? '' };
           report('failed', { msg, diff });
         }
       } else {
@@ -338,12 +364,16 @@ class Run {
     } catch (err) {
       if (err instanceof FlightError && err.kind === 'unreachable') {
         h.unreachable = true;
+        h.failure = { host: h.host.name, task: task.name, msg: err.message };
         h.stats.unreachable++;
         report('unreachable', { msg: err.message });
       } else {
         h.failed = !task.ignoreErrors;
         if (task.ignoreErrors) h.stats.ignored++;
-        else h.stats.failed++;
+        else {
+          h.stats.failed++;
+          h.failure = { host: h.host.name, task: task.name, msg: messageOf(err) };
+        }
         report('failed', { msg: messageOf(err), ignored: task.ignoreErrors });
       }
       return undefined;

@@ -183,3 +183,39 @@ test('extra vars win over play vars; play vars may use host vars', async () => {
   assert.equal(r.results.find((x) => x.host === 'h1')!.msg, 'hi a cli');
   assert.equal(r.results.find((x) => x.host === 'h2')!.msg, 'hi b cli');
 });
+
+test('any_errors_fatal inside a block: every host is rescued and sees who failed where', async () => {
+  const r = await run(`
+- hosts: all
+  any_errors_fatal: true
+  tasks:
+    - block:
+        - name: prepare
+          fail: { msg: disk full }
+          when: inventory_hostname == 'h2'
+        - name: switch
+          debug: { msg: switched }
+      rescue:
+        - name: clean up
+          debug: { msg: "{{ failed_host }} at {{ failed_task }}: {{ failed_msg }}" }
+        - name: give up
+          fail: { msg: "release failed on {{ failed_host }}" }
+`);
+  assert.deepEqual(r.of('switch'), {});
+  assert.deepEqual(r.of('clean up'), { h1: 'ok', h2: 'ok' });
+  assert.equal(r.results.find((x) => x.task === 'clean up' && x.host === 'h1')!.msg, 'h2 at prepare: disk full');
+  assert.deepEqual(r.of('give up'), { h1: 'failed', h2: 'failed' });
+  assert.deepEqual(r.summary.failed.sort(), ['h1', 'h2']);
+});
+
+test('a block or include `when` guards every task inside it', async () => {
+  const r = await run(`
+- hosts: all
+  tasks:
+    - block:
+        - name: inner
+          debug: { msg: x }
+      when: role == 'a'
+`);
+  assert.deepEqual(r.of('inner'), { h1: 'ok', h2: 'skipped' });
+});
