@@ -156,7 +156,7 @@ describe('system modules (lab)', { skip }, () => {
       env: { V: HOSTILE },
       stdin: `${HOSTILE}\n`,
     });
-    assert.equal(env.result.data?.stdout, `${dir}\n${HOSTILE}|${HOSTILE}\n`);
+    assert.equal(env.result.data?.stdout, `${dir}\n${HOSTILE}|${HOSTILE}`, 'registered stdout drops the final newline');
     const noDir = await run('command', { argv: ['true'], chdir: `${ROOT}/no such dir` });
     assert.equal(noDir.result.failed, true);
     assert.match(noDir.result.msg!, /chdir: cannot enter/);
@@ -166,6 +166,11 @@ describe('system modules (lab)', { skip }, () => {
     assert.equal(fail.result.failed, true);
     assert.equal(fail.result.data?.rc, 3);
     assert.match(fail.result.msg!, /^rc=3: .*last words/);
+    // log: the command line and its output are appended on the host, and still registered.
+    const logFile = `${ROOT}/release.log`;
+    const logged = await run('command', { argv: ['printf', '%s\n', HOSTILE], log: logFile });
+    assert.equal(logged.result.data?.stdout, HOSTILE);
+    assert.equal(await onHost(`cat -- ${q(logFile)}`), `$ printf %s\n ${HOSTILE}\n${HOSTILE}\n`);
     const notFound = await run('command', { argv: ['flight-no-such-program'] });
     assert.equal(notFound.result.data?.rc, 127);
     await noInjection();
@@ -174,10 +179,10 @@ describe('system modules (lab)', { skip }, () => {
   it('command: become_user runs as that user, with its HOME', async () => {
     const r = await run('command', { argv: ['sh', '-c', 'id -un; echo "$HOME"'], become_user: 'nobody' });
     assert.equal(r.result.failed, undefined, r.result.msg);
-    assert.equal(r.result.data?.stdout, 'nobody\n/nonexistent\n');
+    assert.equal(r.result.data?.stdout, 'nobody\n/nonexistent');
     // The task-level become applies when the module does not say otherwise.
     const task = await run('command', { argv: ['id', '-un'] }, { become: 'nobody' });
-    assert.equal(task.result.data?.stdout, 'nobody\n');
+    assert.equal(task.result.data?.stdout, 'nobody');
     // creates is checked as that user too (nobody cannot see into a 0700 directory).
     await onHost(`mkdir -p -m 0700 ${ROOT}/private && touch ${ROOT}/private/x`);
     const hidden = await run('command', { argv: ['true'], creates: `${ROOT}/private/x`, become_user: 'nobody' });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { toShell } from '../../../src/command.js';
@@ -48,10 +48,10 @@ test('shellSyntax refuses what only a shell understands, unless quoted', () => {
 
 test('wrapCommand: every value is an argument, none is script text', () => {
   const hostile = `a'b"c $(touch /tmp/pwned) ; rm -rf / \n\`id\``;
-  const cmd = wrapCommand(['printf', '%s', hostile], { nonce: 'n', dry: false, creates: hostile, chdir: hostile, env: { X: hostile } });
+  const cmd = wrapCommand(['printf', '%s', hostile], { nonce: 'n', dry: false, creates: hostile, chdir: hostile, log: hostile, env: { X: hostile } });
   assert.ok('script' in cmd);
   assert.ok(!cmd.script.includes('pwned'));
-  assert.deepEqual(cmd.args, ['n', '0', hostile, '', hostile, '1', `X=${hostile}`, 'printf', '%s', hostile]);
+  assert.deepEqual(cmd.args, ['n', '0', hostile, '', hostile, hostile, '1', `X=${hostile}`, 'printf', '%s', hostile]);
   assert.throws(() => wrapCommand(['true'], { nonce: 'n', dry: false, env: { 'A B': '1' } }), /invalid environment variable/);
 });
 
@@ -77,6 +77,11 @@ test('the wrapper: creates, removes, dry run, chdir, env and intact arguments', 
     assert.equal(run(['sh', '-c', 'printf %s "$A"'], { env: { A: weird, B: 'x=y' } }).out, weird);
     assert.equal(run(['printf', '%s|', weird, '', '-n']).out, `${weird}||-n|`);
     assert.equal(run(['sh', '-c', 'exit 7']).code, 7);
+    // log: the command line and its output are appended to a file, and still returned.
+    const log = path.join(dir, 'release.log');
+    const logged = run(['sh', '-c', 'echo out; echo err >&2; exit 3', 'a b'], { log });
+    assert.deepEqual([logged.code, logged.out], [3, 'out\nerr\n']);
+    assert.equal(readFileSync(log, 'utf8'), '$ sh -c echo out; echo err >&2; exit 3 a b\nout\nerr\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
