@@ -88,45 +88,66 @@ export async function ensureBase(cacheDir: string, log: (line: string) => void):
     const dir = path.dirname(base.root);
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
-    if (fs.existsSync(base.tarball)) {
-      log(`unpacking the lab base image ${base.hash}`);
-      fs.mkdirSync(base.root);
-      await runOk(['tar', ...TAR_FLAGS, '-I', 'zstd', '-C', base.root, '-xpf', base.tarball]);
-    } else {
-      await build(base, log);
-    }
+    if (!fs.existsSync(base.tarball)) await build(base, log);
+    log(`unpacking the lab base image ${base.hash}`);
+    fs.mkdirSync(base.root);
+    await runOk(['tar', ...TAR_FLAGS, '-I', 'zstd', '-C', base.root, '-xpf', base.tarball]);
     fs.writeFileSync(readyMark(base), `${new Date().toISOString()}\n`);
   });
   return { base, seconds: (Date.now() - t0) / 1000 };
 }
+
+/**
+ * Runs in a private mount namespace: the image is built on a tmpfs (dpkg fsyncs every file it
+ * unpacks, which costs minutes on a busy disk and buys nothing for an image that is about to be
+ * tarred), then cached as a tarball. Everything mounted here vanishes with the namespace.
+ * Arguments: build-dir tarball staging suite mirror packages in-root-script.
+ */
+const BUILD_SCRIPT = `set -eu
+build=$1 out=$2 staging=$3 suite=$4 mirror=$5 packages=$6 inroot=$7
+mount -t tmpfs -o mode=0755,size=4g flight-lab-build "$build"
+debootstrap --variant=minbase --include="$packages" --components=main "$suite" "$build" "$mirror"
+echo "flight-lab: debootstrap done after \${SECONDS}s"
+rm -f "$build/etc/apt/sources.list" "$build"/etc/ssh/ssh_host_* "$build/etc/resolv.conf"
+while read -r mode dest; do install -D -m "$mode" "$staging$dest" "$build$dest"; done < "$staging/MANIFEST"
+cat /etc/resolv.conf > "$build/etc/resolv.conf"
+mount -t proc proc "$build/proc"
+chroot "$build" /bin/sh -c "$inroot"
+umount "$build/proc"
+echo "flight-lab: package lists done after \${SECONDS}s"
+tar --numeric-owner --xattrs '--xattrs-include=*' -C "$build" -I 'zstd -T0 -3' -cf "$out" .
+echo "flight-lab: tarball done after \${SECONDS}s"
+`;
 
 async function build(base: Base, log: (line: string) => void): Promise<void> {
   if (!onPath('debootstrap')) {
     throw invalid('the lab base image is not cached and debootstrap is missing: apt-get install debootstrap');
   }
   const r = recipe();
-  log(`building the lab base image ${base.hash}: debootstrap ${r.suite} from ${r.mirror} (about a minute, once)`);
-  // In a private mount namespace, whatever debootstrap mounts inside the target goes away with it.
-  await runOk([
-    'unshare', '--mount', '--',
-    'debootstrap', '--variant=minbase', `--include=${r.packages.join(',')}`, '--components=main',
-    r.suite, base.root, r.mirror,
-  ]);
-  fs.rmSync(path.join(base.root, 'etc/apt/sources.list'), { force: true });
-  fs.mkdirSync(path.join(base.root, 'etc/apt/sources.list.d'), { recursive: true });
-  fs.writeFileSync(path.join(base.root, 'etc/apt/sources.list.d/debian.sources'), r.sources);
-  for (const [file, text] of Object.entries(r.files)) {
-    fs.writeFileSync(path.join(base.root, file), text, { mode: 0o755 });
-    fs.chmodSync(path.join(base.root, file), file.startsWith('/etc/') ? 0o644 : 0o755);
+  log(`building the lab base image ${base.hash}: debootstrap ${r.suite} from ${r.mirror} (a minute or two, once)`);
+  const work = path.dirname(base.root);
+  const staging = path.join(work, 'staging');
+  const files = { ...r.files, '/etc/apt/sources.list.d/debian.sources': r.sources };
+  const manifest: string[] = [];
+  for (const [file, text] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(staging, file)), { recursive: true });
+    fs.writeFileSync(path.join(staging, file), text);
+    manifest.push(`${file.startsWith('/etc/') ? '0644' : '0755'} ${file}`);
   }
-  fs.copyFileSync('/etc/resolv.conf', path.join(base.root, 'etc/resolv.conf'));
-  log('updating the base image package lists');
-  await runOk([
-    'unshare', '--mount', '--pid', '--fork', '--',
-    'sh', '-c', 'mount -t proc proc "$1/proc" && exec chroot "$1" /bin/sh -c "$2"', 'sh', base.root, r.inRoot,
-  ]);
-  log('caching the base image');
+  fs.writeFileSync(path.join(staging, 'MANIFEST'), `${manifest.join('\n')}\n`);
+  const buildDir = path.join(work, 'build');
+  fs.mkdirSync(buildDir);
   const tmp = `${base.tarball}.tmp-${process.pid}`;
-  await runOk(['tar', ...TAR_FLAGS, '-I', 'zstd -T0 -3', '-C', base.root, '-cf', tmp, '.']);
-  fs.renameSync(tmp, base.tarball);
+  try {
+    const result = await runOk([
+      'unshare', '--mount', '--pid', '--fork', '--propagation', 'private', '--',
+      'bash', '-c', BUILD_SCRIPT, 'flight-lab-build', buildDir, tmp, staging, r.suite, r.mirror, r.packages.join(','), r.inRoot,
+    ]);
+    for (const line of result.stdout.split('\n')) if (line.startsWith('flight-lab: ')) log(line.slice(12));
+    fs.renameSync(tmp, base.tarball);
+  } finally {
+    fs.rmSync(tmp, { force: true });
+    fs.rmSync(staging, { recursive: true, force: true });
+    fs.rmSync(buildDir, { recursive: true, force: true });
+  }
 }

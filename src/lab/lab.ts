@@ -57,7 +57,8 @@ function writeSshFiles(paths: LabPaths, state: LabState): void {
   writeSshConfig(paths, known);
 }
 
-async function info(paths: LabPaths, rec: ServerRecord, web: boolean): Promise<LabServerInfo> {
+/** `sshd` may be passed when just checked, to spare a second round of connections. */
+async function info(paths: LabPaths, rec: ServerRecord, web: boolean, sshd?: boolean): Promise<LabServerInfo> {
   const running = isRunning(rec);
   return {
     name: rec.name,
@@ -69,7 +70,7 @@ async function info(paths: LabPaths, rec: ServerRecord, web: boolean): Promise<L
     web,
     pid: running ? rec.pid : null,
     running,
-    sshd: running && (await sshAnswers(rec.address, rec.port)),
+    sshd: running && (sshd ?? (await sshAnswers(rec.address, rec.port))),
   };
 }
 
@@ -147,12 +148,13 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
     if (clash) throw invalid(`${clash.name} already runs at ${clash.address}: run \`flight lab down\` first to renumber the lab`);
 
     // A server whose PID 1 lives but whose sshd is gone is of no use to anyone: restart it.
-    for (const rec of wanted) {
-      if (isRunning(rec) && !(await sshAnswers(rec.address, rec.port))) {
+    const answering = await pool(wanted, 16, async (rec) => isRunning(rec) && (await sshAnswers(rec.address, rec.port)));
+    await pool(wanted, 16, async (rec, i) => {
+      if (isRunning(rec) && !answering[i]) {
         log(`${rec.name} runs but sshd does not answer: restarting it`);
         await stop(rec);
       }
-    }
+    });
     const toStart = wanted.filter((r) => !isRunning(r));
     const t1 = Date.now();
     const { base } = await ensureBase(paths.cache, log);
@@ -163,7 +165,8 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
     writeSshFiles(paths, state);
 
     let clusterFile: string | null = null;
-    const servers = await Promise.all(wanted.map((rec, i) => info(paths, rec, isWeb(i + 1, count))));
+    // Servers just started were waited for until sshd answered.
+    const servers = await Promise.all(wanted.map((rec, i) => info(paths, rec, isWeb(i + 1, count), toStart.includes(rec) || answering[i])));
     if (opts.defs) {
       clusterFile = writeClusterFile(opts.defs, renderClusterFile(servers.map((s) => ({ ...s })), paths.key, paths.knownHosts));
     }
