@@ -14,6 +14,9 @@ import { shell } from './shell.js';
 import { unarchive } from './unarchive.js';
 import { user } from './user.js';
 import { debug } from './debug.js';
+import { deploy_lock } from './deploy_lock.js';
+import { http_check } from './http_check.js';
+import { release_info } from './release_info.js';
 import { fail } from './fail.js';
 import { git_archive } from './git_archive.js';
 import { release_prune } from './release_prune.js';
@@ -35,6 +38,9 @@ export const modules: Record<string, Module<any>> = {
   unarchive,
   user,
   debug,
+  deploy_lock,
+  http_check,
+  release_info,
   fail,
   git_archive,
   release_prune,

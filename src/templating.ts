@@ -25,6 +25,15 @@ function makeEnv(searchPaths: string[]): nunjucks.Environment {
   env.addFilter('prefix', (v: unknown, p: string) => (Array.isArray(v) ? v.map((x) => `${p}${x}`) : `${p}${v}`));
   // `+` on lists concatenates text in nunjucks, so lists are joined with `a | union(b)`.
   env.addFilter('union', (a: unknown, b: unknown) => [...new Set([...(Array.isArray(a) ? a : [a]), ...(Array.isArray(b) ? b : [b])])]);
+  // Ansible's form `list | selectattr('id', 'equalto', x)`; nunjucks' own takes only an attribute.
+  env.addFilter('selectattr', (list: unknown, attr: string, test?: string, value?: unknown) => {
+    if (!Array.isArray(list)) return [];
+    const get = (o: unknown) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[attr] : undefined);
+    if (test === undefined) return list.filter((o) => Boolean(get(o)));
+    if (test === 'equalto' || test === '==' || test === 'eq') return list.filter((o) => get(o) === value);
+    if (test === 'ne' || test === '!=') return list.filter((o) => get(o) !== value);
+    throw new Error(`selectattr: unknown test '${test}' (equalto, ne)`);
+  });
   env.addFilter('basename', (v: unknown) => path.posix.basename(String(v)));
   env.addFilter('dirname', (v: unknown) => path.posix.dirname(String(v)));
   return env;

@@ -13,6 +13,7 @@ import { VERSION } from '../version.js';
 import { runMain } from './main.js';
 import { parsePlayOptions, type PlayOptions } from './options.js';
 import { playCommand } from './play.js';
+import { listReleases } from './releases.js';
 
 const HELP = `Usage: flight VERB [arguments] [options]
 
@@ -20,6 +21,8 @@ Servers and releases:
   provision CLUSTER          install packages, PHP, nginx, composer on every server of CLUSTER
   app:configure APP          PHP-FPM pool, nginx vhost, queue workers, scheduler for APP
   app:release APP SHA        release commit SHA of APP to its servers (zero downtime)
+  app:rollback APP [--to ID] switch APP back to its previous release (or release ID)
+  app:releases APP           list each server's releases, which is current, who made them
   env:pull APP [--out FILE]  download APP's .env (mode 0600; default ./APP.env)
   env:push APP [FILE]        upload FILE (default ./APP.env) as APP's .env on every server
 
@@ -29,6 +32,7 @@ Local lab (real Debian servers on this machine, as root):
 
 Options (all verbs that run a playbook; see flight-play --help):
   --defs DIR  --check  --diff  --limit PATTERN  --json  --plain  -v/-vv  --forks N
+  --force-unlock             (release, rollback) break a deploy lock left by a dead run
 
 Every verb runs a built-in playbook: \`flight app:release shop 1a2b3c\` is
 \`flight-play release -e app=shop -e sha=1a2b3c\`.
@@ -83,6 +87,16 @@ const VERBS: Record<string, Verb> = {
       return { app: knownApp(args[0], defs), sha };
     },
   },
+  'app:rollback': {
+    usage: 'app:rollback APP [--to ID]',
+    playbook: 'rollback',
+    vars(args, o, defs) {
+      need(args, 1, this.usage);
+      const to = o.extraVars.to;
+      if (to !== undefined && !/^[0-9A-Za-z-]+$/.test(String(to))) throw invalid(`--to: '${to}' is not a release id (see flight app:releases ${args[0]})`);
+      return { app: knownApp(args[0], defs), ...(to !== undefined ? { to: String(to) } : {}) };
+    },
+  },
   'env:pull': {
     usage: 'env:pull APP [--out FILE]',
     playbook: 'env-pull',
@@ -115,18 +129,28 @@ runMain(async () => {
   }
   if (verb === 'lab') return labCommand(rest);
   const spec = VERBS[verb];
-  if (!spec) throw invalid(`unknown verb '${verb}' (see flight --help)`);
-  // `--out` belongs to env:pull; everything else is a flight-play option.
-  const outAt = rest.indexOf('--out');
-  const out = outAt >= 0 ? rest.splice(outAt, 2)[1] : undefined;
+  if (!spec && verb !== 'app:releases') throw invalid(`unknown verb '${verb}' (see flight --help)`);
+  // Verb-only flags (--out, --to, --force-unlock); everything else is a flight-play option.
+  const take = (flag: string): string | undefined => {
+    const at = rest.indexOf(flag);
+    return at >= 0 ? (rest.splice(at, 2)[1] ?? '') : undefined;
+  };
+  const out = take('--out');
+  const to = take('--to');
+  const unlockAt = rest.indexOf('--force-unlock');
+  if (unlockAt >= 0) rest.splice(unlockAt, 1);
   const o = parsePlayOptions(rest);
   if (o.help) {
-    process.stdout.write(`Usage: flight ${spec.usage}\n`);
+    process.stdout.write(`Usage: flight ${verb === 'app:releases' ? 'app:releases APP' : spec?.usage}\n`);
     return 0;
   }
-  if (out !== undefined) o.extraVars.out = out;
   const defs = await loadDefinitions(o.defs);
+  if (verb === 'app:releases') return listReleases(knownApp(o.positional[0], defs), defs, buildInventory(defs), o.output === 'json');
+  if (!spec) throw invalid(`unknown verb '${verb}' (see flight --help)`);
+  if (out !== undefined) o.extraVars.out = out;
+  if (to !== undefined) o.extraVars.to = to;
   const vars = spec.vars(o.positional, o, defs);
   delete o.extraVars.out;
+  if (unlockAt >= 0) vars.force_unlock = true;
   return playCommand(spec.playbook, { ...o, extraVars: { ...o.extraVars, ...vars } }, buildInventory(defs));
 });

@@ -223,17 +223,18 @@ class Run {
   private async runModuleTask(play: Play, task: Task, hosts: HostState[], scope: Scope): Promise<boolean> {
     const t0 = Date.now();
     const targets = task.runOnce ? hosts.slice(0, 1) : hosts;
+    const label = this.displayName(task, hosts[0]!, scope);
     this.o.emit({
-      event: 'task_start', play: play.name, task: task.name, hosts: targets.map((h) => h.host.name),
+      event: 'task_start', play: play.name, task: label, hosts: targets.map((h) => h.host.name),
       handler: scope.handler, pos: `${path.relative(process.cwd(), task.pos.file) || task.pos.file}:${task.pos.line}`,
     });
     const before = hosts.filter((h) => h.failed).length;
-    const results = await mapLimit(targets, this.o.forks, (h) => this.runOnHost(task, h, scope));
+    const results = await mapLimit(targets, this.o.forks, (h) => this.runOnHost(task, h, scope, label));
     if (task.runOnce && task.register && results[0]) {
       // run_once: every host sees the one result, as in Ansible.
       for (const h of hosts.slice(1)) h.registered[task.register] = results[0];
     }
-    this.o.emit({ event: 'task_end', task: task.name, ms: Date.now() - t0 });
+    this.o.emit({ event: 'task_end', task: label, ms: Date.now() - t0 });
     const failedNow = hosts.filter((h) => h.failed || h.unreachable).length;
     if (play.anyErrorsFatal && failedNow > before) {
       // Every other host stops too, carrying the first failure so a rescue can name it.
@@ -255,6 +256,15 @@ class Run {
    * vars, registered results and set facts, extra vars. Play and task vars are rendered here,
    * per host and in order, so `application: "{{ apps[app] }}"` becomes that host's object.
    */
+  /** Task names may use variables ("Record the release ({{ outcome }})"); shown rendered when they can be. */
+  private displayName(task: Task, h: HostState, scope: Scope): string {
+    try {
+      return renderString(task.name, this.hostVars(h, scope), task.name);
+    } catch {
+      return task.name;
+    }
+  }
+
   private hostVars(h: HostState, scope: Scope): Vars {
     const vars: Vars = {
       ...h.host.vars,
@@ -300,11 +310,11 @@ class Run {
     return { conn: h.conn, facts: h.facts };
   }
 
-  private async runOnHost(task: Task, h: HostState, scope: Scope): Promise<Record<string, unknown> | undefined> {
+  private async runOnHost(task: Task, h: HostState, scope: Scope, label: string): Promise<Record<string, unknown> | undefined> {
     const t0 = Date.now();
     const report = (status: HostStatus, r: Partial<ModuleResult> & { ignored?: boolean; item?: unknown }) => {
       this.o.emit({
-        event: 'host_result', task: task.name, host: h.host.name, status, msg: r.msg, diff: r.diff,
+        event: 'host_result', task: label, host: h.host.name, status, msg: r.msg, diff: r.diff,
         ignored: r.ignored, item: r.item, ms: Date.now() - t0, handler: scope.handler,
       });
     };
@@ -349,7 +359,7 @@ class Run {
           report('failed', { msg, diff, ignored: true });
         } else {
           h.failed = true;
-          h.failure = { host: h.host.name, task: task.name, msg: msg ?? '' };
+          h.failure = { host: h.host.name, task: label, msg: msg ?? '' };
           report('failed', { msg, diff });
         }
       } else {

@@ -1,0 +1,100 @@
+/**
+ * deploy_lock: one release or rollback of an app at a time, whichever machine runs it. The lock
+ * is a directory on the server (mkdir is atomic), holding who took it, when, for what, and the
+ * run's id. Taking a lock someone else holds fails at once with their details; the holder's
+ * own run may take it again (idempotent); `force` breaks a stale lock and says whose it was.
+ * Releasing removes the lock only when this run holds it.
+ */
+import { script } from '../src/command.js';
+import { defineModule } from '../src/module.js';
+import { pathSchema } from '../src/remote/write.js';
+
+export interface DeployLockParams {
+  path: string;
+  state: 'present' | 'absent';
+  /** This run's id: the lock's owner. */
+  run: string;
+  who?: string;
+  /** What the run is doing, e.g. "release 1a2b3c4d". */
+  detail?: string;
+  force?: boolean;
+}
+
+// $1 path $2 run $3 who $4 detail $5 force $6 check. First line of output is the outcome,
+// the rest is the lock's content as it was found.
+const ACQUIRE = `
+path=$1 run=$2 who=$3 detail=$4 force=$5 check=$6
+write() { printf 'run=%s\\nwho=%s\\nsince=%s\\ndetail=%s\\n' "$run" "$who" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$detail" > "$path/info"; }
+mkdir -p "$(dirname "$path")"
+if mkdir "$path" 2>/dev/null; then
+  if [ "$check" = 1 ]; then rmdir "$path"; echo free; exit 0; fi
+  write; echo acquired; exit 0
+fi
+held=$(cat "$path/info" 2>/dev/null)
+if [ "$(printf '%s\\n' "$held" | sed -n 's/^run=//p')" = "$run" ]; then echo ours; exit 0; fi
+if [ "$force" = 1 ]; then
+  if [ "$check" = 1 ]; then echo would-break; printf '%s\\n' "$held"; exit 0; fi
+  rm -rf "$path" && mkdir "$path" && write && echo broke && printf '%s\\n' "$held"; exit 0
+fi
+echo locked; printf '%s\\n' "$held"
+`;
+
+// $1 path $2 run $3 force $4 check
+const RELEASE = `
+path=$1 run=$2 force=$3 check=$4
+[ -d "$path" ] || { echo free; exit 0; }
+held=$(cat "$path/info" 2>/dev/null)
+if [ "$(printf '%s\\n' "$held" | sed -n 's/^run=//p')" = "$run" ] || [ "$force" = 1 ]; then
+  [ "$check" = 1 ] || rm -rf "$path"
+  echo released; printf '%s\\n' "$held"; exit 0
+fi
+echo other; printf '%s\\n' "$held"
+`;
+
+/** "who=ann@box\nsince=...\ndetail=release abc" -> "ann@box since ... (release abc, run 1f2e)" */
+export function describeHolder(info: string): string {
+  const field = (k: string) => info.match(new RegExp(`^${k}=(.*)$`, 'm'))?.[1] ?? '';
+  const who = field('who') || 'someone';
+  const since = field('since');
+  const detail = field('detail');
+  const run = field('run');
+  return `${who}${since ? ` since ${since}` : ''}${detail || run ? ` (${[detail, run && `run ${run}`].filter(Boolean).join(', ')})` : ''}`;
+}
+
+export const deploy_lock = defineModule<DeployLockParams>({
+  name: 'deploy_lock',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['path', 'state', 'run'],
+    properties: {
+      path: pathSchema,
+      state: { enum: ['present', 'absent'] },
+      run: { type: 'string', pattern: '^[A-Za-z0-9_-]+$' },
+      who: { type: 'string' },
+      detail: { type: 'string' },
+      force: { type: 'boolean' },
+    },
+  },
+  async run(ctx, p) {
+    const flags = [p.force ? '1' : '0', ctx.check ? '1' : '0'];
+    const res = p.state === 'present'
+      ? await ctx.exec(script(ACQUIRE, p.path, p.run, p.who ?? '', p.detail ?? '', ...flags))
+      : await ctx.exec(script(RELEASE, p.path, p.run, ...flags));
+    if (res.code !== 0) return { changed: false, failed: true, msg: `deploy lock ${p.path}: ${res.stderr.trim()}` };
+    const [outcome = '', ...rest] = res.stdout.split('\n');
+    const holder = describeHolder(rest.join('\n'));
+    switch (outcome) {
+      case 'acquired': return { changed: true, msg: 'lock taken' };
+      case 'free': return { changed: p.state === 'present', msg: p.state === 'present' ? 'lock is free (would take it)' : 'no lock held' };
+      case 'ours': return { changed: false, msg: 'lock already held by this run' };
+      case 'locked':
+        return { changed: false, failed: true, msg: `another deploy holds the lock: ${holder}. If that run is dead, break the lock with --force-unlock`, data: { holder } };
+      case 'broke': case 'would-break':
+        return { changed: true, msg: `broke the lock held by ${holder}`, data: { holder } };
+      case 'released': return { changed: true, msg: p.force ? `removed the lock held by ${holder}` : 'lock released' };
+      case 'other': return { changed: false, msg: `lock held by another run, left alone: ${holder}`, data: { holder } };
+      default: return { changed: false, failed: true, msg: `deploy lock ${p.path}: unexpected answer '${outcome}'` };
+    }
+  },
+});

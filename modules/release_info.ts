@@ -1,0 +1,87 @@
+/**
+ * release_info: what is deployed on one server, read in one round trip: the releases (with the
+ * commit each holds), the one `current` points to, the one before it (the rollback target),
+ * and the release log. Changes nothing; rollback, health checks and `flight app:releases` use it.
+ */
+import { script } from '../src/command.js';
+import { defineModule } from '../src/module.js';
+import { pathSchema } from '../src/remote/write.js';
+
+export interface ReleaseInfoParams {
+  home: string;
+}
+
+export interface ReleaseEntry {
+  id: string;
+  sha: string;
+  /** A release is complete once its REVISION file is written (after a successful extract). */
+  complete: boolean;
+}
+
+export interface LogEntry {
+  id: string;
+  sha: string;
+  time: string;
+  who: string;
+  outcome: string;
+}
+
+// $1 home. Sections: "r ID SHA" per release, "c ID" for current, then the log lines as "l ...".
+const READ = `
+home=$1
+cd "$home/releases" 2>/dev/null && for d in *; do
+  [ -d "$d" ] && [ ! -L "$d" ] || continue
+  echo "r $d $(head -c 64 "$d/REVISION" 2>/dev/null | tr -cd '0-9a-f')"
+done
+t=$(readlink "$home/current" 2>/dev/null) && echo "c \${t##*/}"
+[ -f "$home/.flight/releases.log" ] && tail -n 200 "$home/.flight/releases.log" | sed 's/^/l /'
+true
+`;
+
+export interface ReleaseState {
+  releases: ReleaseEntry[];
+  current: string | null;
+  previous: string | null;
+  log: LogEntry[];
+}
+
+/** Parse (pure). `previous` is the newest complete release older than current. */
+export function parseReleaseInfo(stdout: string): ReleaseState {
+  const releases: ReleaseEntry[] = [];
+  const log: LogEntry[] = [];
+  let current: string | null = null;
+  for (const line of stdout.split('\n')) {
+    if (line.startsWith('r ')) {
+      const [id = '', sha = ''] = line.slice(2).split(' ');
+      releases.push({ id, sha, complete: sha.length > 0 });
+    } else if (line.startsWith('c ')) {
+      current = line.slice(2).trim() || null;
+    } else if (line.startsWith('l ')) {
+      const [id = '', sha = '', time = '', who = '', outcome = ''] = line.slice(2).split('\t');
+      log.push({ id, sha, time, who, outcome });
+    }
+  }
+  releases.sort((a, b) => a.id.localeCompare(b.id));
+  const older = releases.filter((r) => r.complete && current !== null && r.id < current);
+  return { releases, current, previous: older.length ? older[older.length - 1]!.id : null, log };
+}
+
+export const release_info = defineModule<ReleaseInfoParams>({
+  name: 'release_info',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['home'],
+    properties: { home: pathSchema },
+  },
+  async run(ctx, p) {
+    const res = await ctx.exec(script(READ, p.home));
+    if (res.code !== 0) return { changed: false, failed: true, msg: `reading releases in ${p.home}: ${res.stderr.trim()}` };
+    const info = parseReleaseInfo(res.stdout);
+    return {
+      changed: false,
+      msg: `current ${info.current ?? 'none'}, ${info.releases.length} releases`,
+      data: { ...info, ids: info.releases.filter((r) => r.complete).map((r) => r.id) },
+    };
+  },
+});
