@@ -47,9 +47,9 @@ describe('file modules (lab)', { skip }, () => {
   const catOf = (p: string) => onHost(`cat -- ${q(p)}`);
 
   /** Run a module through a fresh context; returns its result and how many round trips it cost. */
-  async function run(name: string, params: object, opts: { check?: boolean; diff?: boolean; vars?: Record<string, unknown> } = {}) {
+  async function run(name: string, params: object, opts: { check?: boolean; diff?: boolean; vars?: Record<string, unknown>; become?: string } = {}) {
     const mod = modules[name] as Module<any>;
-    const ctx = createModuleContext({ conn, facts, check: opts.check, diff: opts.diff, vars: opts.vars ?? {}, baseDir: localDir });
+    const ctx = createModuleContext({ conn, facts, check: opts.check, diff: opts.diff, vars: opts.vars ?? {}, baseDir: localDir, become: opts.become });
     const start = execs;
     const result: ModuleResult = await mod.run(ctx, params);
     return { result, execs: execs - start };
@@ -216,6 +216,10 @@ describe('file modules (lab)', { skip }, () => {
     const noParent = await run('copy', { content: 'x', dest: `${HOSTILE}/missing/x` });
     assert.equal(noParent.result.failed, true);
     assert.match(noParent.result.msg!, /parent directory .*missing does not exist/);
+    const denied = await run('copy', { content: 'x', dest: `${HOSTILE}/denied` }, { become: 'nobody' });
+    assert.equal(denied.result.failed, true);
+    assert.match(denied.result.msg!, /Permission denied/);
+    assert.equal((await onHost(`ls -A -- ${q(HOSTILE)}`)).includes('.flight-'), false, 'no temp file left behind');
     const noSrc = await run('copy', { src: 'nope.txt', dest });
     assert.equal(noSrc.result.failed, true);
     assert.match(noSrc.result.msg!, /cannot read .*nope\.txt: ENOENT/);
