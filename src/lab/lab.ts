@@ -10,7 +10,7 @@ import { overlayWorks } from './overlay.js';
 import { labPaths, serverPaths, type LabPaths } from './paths.js';
 import { listeners, portHolder, sshAnswers } from './ports.js';
 import { requireNamespaces, requirePrograms, requireRoot, START_PROGRAMS } from './prereq.js';
-import { pool } from './proc.js';
+import { pool, processStart, waitFor } from './proc.js';
 import { isRunning, launch, prepareRoot, stop } from './server.js';
 import { findServer, readState, writeState } from './state.js';
 import { mountsUnder, strayProcesses, unmountAll } from './strays.js';
@@ -74,17 +74,33 @@ async function info(paths: LabPaths, rec: ServerRecord, web: boolean, sshd?: boo
   };
 }
 
+async function killStrays(root: string): Promise<void> {
+  const pids = strayProcesses(root);
+  if (!pids.length) return;
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  await waitFor(() => strayProcesses(root).length === 0 && pids.every((p) => processStart(p) === null), 5000, 20);
+}
+
 function takenError(rec: ServerRecord, holder: string): Error {
   const hint =
     holder.startsWith('0.0.0.0') || holder.startsWith('[::]')
       ? ` (a server on this machine listens on every address; give the lab another port with --port or FLIGHT_LAB_PORT)`
       : ' (stop it, or put the lab on other addresses with --first)';
-  return invalid(`${rec.address}:${rec.port} for ${rec.name} is already taken by something that is not a lab server: ${holder}${hint}`);
+  return invalid(`${rec.address}:${rec.port}, wanted by ${rec.name}, is taken by something that is not a lab server (a socket listens on ${holder})${hint}`);
 }
 
 /** Start the given stopped servers in parallel; the state is saved whatever happens. */
 async function startServers(paths: LabPaths, state: LabState, recs: ServerRecord[], parallel: number, log: (line: string) => void): Promise<void> {
   if (!recs.length) return;
+  // A process that died holding the lock (a test run killed by its timeout) may have left
+  // servers running that state.json never heard of; they would hold the addresses.
+  for (const rec of recs) await killStrays(serverPaths(paths, rec.name).root);
   const current = listeners(recs[0]!.port);
   for (const rec of recs) {
     const holder = portHolder(rec.address, rec.port, current);
@@ -190,13 +206,7 @@ export async function labDown(opts: LabDownOptions = {}): Promise<{ stopped: str
     const state = readState(paths);
     const running = state.servers.filter(isRunning);
     await Promise.all(state.servers.map((rec) => stop(rec)));
-    for (const pid of strayProcesses(paths.serversDir)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    await killStrays(paths.serversDir);
     await unmountAll(mountsUnder(paths.dir));
     if (opts.purge) {
       fs.rmSync(paths.serversDir, { recursive: true, force: true });

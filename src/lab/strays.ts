@@ -6,8 +6,9 @@
 import fs from 'node:fs';
 import { run } from './proc.js';
 
-export function strayProcesses(serversDir: string): number[] {
-  const prefix = `${serversDir}/`;
+/** Processes whose root directory is `dir` or below it. */
+export function strayProcesses(dir: string): number[] {
+  const prefix = `${dir}/`;
   const found: number[] = [];
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^[0-9]+$/.test(entry)) continue;
