@@ -1,7 +1,7 @@
 /**
  * The SSH connection: one ssh2 client per host, opened once, every exec a channel on it. The
- * handshake (100-250 ms) is paid once per host per run; after that a call costs one channel
- * open and the remote shell's start, a few milliseconds.
+ * handshake (100-250 ms) is paid once per host per run; after that a call costs a channel open
+ * (one round trip) and the start of the remote shell, with no process started on this side.
  */
 import { appendFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
