@@ -95,9 +95,12 @@ function takenError(rec: ServerRecord, holder: string): Error {
   return invalid(`${rec.address}:${rec.port}, wanted by ${rec.name}, is taken by something that is not a lab server (a socket listens on ${holder})${hint}`);
 }
 
-/** Start the given stopped servers in parallel; the state is saved whatever happens. */
-async function startServers(paths: LabPaths, state: LabState, recs: ServerRecord[], parallel: number, log: (line: string) => void): Promise<void> {
-  if (!recs.length) return;
+/**
+ * Start the given stopped servers in parallel; the state is saved whatever happens. Returns the
+ * seconds spent making the base image ready (0 when it was).
+ */
+async function startServers(paths: LabPaths, state: LabState, recs: ServerRecord[], parallel: number, log: (line: string) => void): Promise<number> {
+  if (!recs.length) return 0;
   // A process that died holding the lock (a test run killed by its timeout) may have left
   // servers running that state.json never heard of; they would hold the addresses.
   for (const rec of recs) await killStrays(serverPaths(paths, rec.name).root);
@@ -108,6 +111,7 @@ async function startServers(paths: LabPaths, state: LabState, recs: ServerRecord
   }
   const { base, seconds } = await ensureBase(paths.cache, log);
   if (seconds) log(`base image ready in ${seconds.toFixed(1)} s`);
+  for (const rec of recs) rec.base ||= base.hash;
   const clientKey = await ensureClientKey(paths);
   const errors: string[] = [];
   try {
@@ -125,6 +129,16 @@ async function startServers(paths: LabPaths, state: LabState, recs: ServerRecord
     writeSshFiles(paths, state);
   }
   if (errors.length) throw failed(errors.join('\n'));
+  return seconds;
+}
+
+/**
+ * Whether a running server's sshd answers. Other tests may be working on the server right now,
+ * so a slow answer (a busy machine, sshd's MaxStartups throttling) gets a second, patient try
+ * before the server is declared broken and restarted under them.
+ */
+async function answers(rec: ServerRecord): Promise<boolean> {
+  return (await sshAnswers(rec.address, rec.port, 3000)) || (await sshAnswers(rec.address, rec.port, 10_000));
 }
 
 export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
@@ -164,7 +178,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
     if (clash) throw invalid(`${clash.name} already runs at ${clash.address}: run \`flight lab down\` first to renumber the lab`);
 
     // A server whose PID 1 lives but whose sshd is gone is of no use to anyone: restart it.
-    const answering = await pool(wanted, 16, async (rec) => isRunning(rec) && (await sshAnswers(rec.address, rec.port)));
+    const answering = await pool(wanted, 16, async (rec) => isRunning(rec) && (await answers(rec)));
     await pool(wanted, 16, async (rec, i) => {
       if (isRunning(rec) && !answering[i]) {
         log(`${rec.name} runs but sshd does not answer: restarting it`);
@@ -172,11 +186,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
       }
     });
     const toStart = wanted.filter((r) => !isRunning(r));
-    const t1 = Date.now();
-    const { base } = await ensureBase(paths.cache, log);
-    const baseSeconds = (Date.now() - t1) / 1000;
-    for (const rec of toStart) rec.base ||= base.hash;
-    await startServers(paths, state, toStart, opts.parallel ?? 16, log);
+    const baseSeconds = await startServers(paths, state, toStart, opts.parallel ?? 16, log);
     writeState(paths, state);
     writeSshFiles(paths, state);
 
@@ -253,11 +263,8 @@ export async function labStart(name: string, opts: LabOptions = {}): Promise<Lab
   return withLock(paths.lock, 'the lab', async () => {
     const state = readState(paths);
     const rec = known(state, name, paths);
-    if (isRunning(rec) && !(await sshAnswers(rec.address, rec.port))) await stop(rec);
-    if (!isRunning(rec)) {
-      if (!rec.base) rec.base = (await ensureBase(paths.cache, opts.log ?? silent)).base.hash;
-      await startServers(paths, state, [rec], 1, opts.log ?? silent);
-    }
+    if (isRunning(rec) && !(await answers(rec))) await stop(rec);
+    if (!isRunning(rec)) await startServers(paths, state, [rec], 1, opts.log ?? silent);
     return info(paths, rec, isWeb(serverIndex(rec.name) ?? 1, state.servers.length));
   });
 }
