@@ -7,7 +7,7 @@
  *
  * Nothing here talks to anything but 127.0.0.0/8 and the local filesystem.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -49,6 +49,12 @@ export interface FlightOptions {
   env?: NodeJS.ProcessEnv;
   /** Kill the run after this long (default 15 min: a first provision installs packages). */
   timeoutMs?: number;
+  /**
+   * Called with each JSON event as its line arrives (not at the end), with the child process:
+   * for tests that time phases of a run (when the switch happened) or act in the middle of one
+   * (stop a server, kill the run). Date.now() in the callback is the event's arrival time.
+   */
+  onEvent?: (e: RunEvent, child: ChildProcess) => void;
 }
 
 /**
@@ -69,7 +75,22 @@ export function flight(args: string[], opts: FlightOptions = {}): Promise<Flight
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
+    let partial = '';
+    child.stdout.on('data', (b: Buffer) => {
+      out.push(b);
+      if (!json || !opts.onEvent) return;
+      const lines = (partial + b.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        let e: unknown;
+        try {
+          e = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        if (e && typeof e === 'object' && typeof (e as { event?: unknown }).event === 'string') opts.onEvent(e as RunEvent, child);
+      }
+    });
     child.stderr.on('data', (b: Buffer) => err.push(b));
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 15 * 60_000);
     child.on('error', (e) => {
