@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { labDown, labStart, labStatus, labStop, labUp, type LabServerInfo } from '../../src/lab/index.js';
+import { labDown, labPaths, labStart, labStatus, labStop, labUp, type LabServerInfo } from '../../src/lab/index.js';
 import { serverAddresses } from '../../src/lab/addresses.js';
 import { isWeb, renderClusterFile } from '../../src/lab/cluster-file.js';
 import { labSources, parseDeb822, parseOneLine, renderDeb822 } from '../../src/lab/sources.js';
@@ -209,9 +209,9 @@ describe('lab: a private two-server lab', { skip }, () => {
     // Other test files may stop and start default servers meanwhile, through the lab (which
     // records the new PID); a default server killed behind the lab's back would still be
     // recorded with its old, dead PID.
-    const defaultAfter = await labStatus();
+    const recorded = JSON.parse(fs.readFileSync(labPaths().state, 'utf8')) as { servers: { name: string; pid: number | null }[] };
     for (const before of defaultBefore.filter((s) => s.running)) {
-      const now = defaultAfter.find((s) => s.name === before.name);
+      const now = recorded.servers.find((s) => s.name === before.name);
       assert.ok(!isGone(before.pid!) || now?.pid !== before.pid, `default ${before.name} was not killed`);
     }
   });
