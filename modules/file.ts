@@ -6,7 +6,7 @@ import path from 'node:path';
 import { defineModule, type FileDiff } from '../src/module.js';
 import { statPaths, type PathState, type PathType } from '../src/facts/file.js';
 import { runSequence } from '../src/remote/batch.js';
-import { attrCommands, describeAttrs, modeSchema, ownerSchema, pathSchema, planAttrs, type AttrChange } from '../src/remote/write.js';
+import { attrCommands, describeAttrs, modeSchema, ownerSchema, pathSchema, pendingParent, planAttrs, type AttrChange } from '../src/remote/write.js';
 
 export interface FileParams {
   path: string;
@@ -130,6 +130,8 @@ export const file = defineModule<FileParams>({
       recurseOwner: recurseAsk ? params.owner : undefined,
       recurseGroup: recurseAsk ? params.group : undefined,
     }]);
+    const pending = params.state !== 'absent' ? pendingParent(ctx, state!, params.path) : undefined;
+    if (pending) return pending;
     const plan = planFileModule(state!, params);
     if (plan.error) return { changed: false, failed: true, msg: plan.error };
     const changed = fileChanged(plan);

@@ -62,8 +62,21 @@ export function parseReleaseInfo(stdout: string): ReleaseState {
     }
   }
   releases.sort((a, b) => a.id.localeCompare(b.id));
-  const older = releases.filter((r) => r.complete && current !== null && r.id < current);
-  return { releases, current, previous: older.length ? older[older.length - 1]!.id : null, log };
+  return { releases, current, previous: previousOf(releases, current), log };
+}
+
+/**
+ * The rollback target. Releases named by time: the newest complete one older than current.
+ * The alternate strategy's two directories (A, B): the other one, when it is complete.
+ */
+export function previousOf(releases: ReleaseEntry[], current: string | null): string | null {
+  if (current === null) return null;
+  if (current === 'A' || current === 'B') {
+    const other = releases.find((r) => r.id === (current === 'A' ? 'B' : 'A'));
+    return other?.complete ? other.id : null;
+  }
+  const older = releases.filter((r) => r.complete && r.id < current);
+  return older.length ? older[older.length - 1]!.id : null;
 }
 
 export const release_info = defineModule<ReleaseInfoParams>({

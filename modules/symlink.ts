@@ -7,7 +7,7 @@ import path from 'node:path';
 import { defineModule } from '../src/module.js';
 import { statPaths, type PathState } from '../src/facts/file.js';
 import { runSequence } from '../src/remote/batch.js';
-import { attrCommands, describeAttrs, ownerSchema, pathSchema, planAttrs, swapSymlink, type AttrChange } from '../src/remote/write.js';
+import { attrCommands, describeAttrs, ownerSchema, pathSchema, pendingParent, planAttrs, swapSymlink, type AttrChange } from '../src/remote/write.js';
 
 export interface SymlinkParams {
   path: string;
@@ -83,6 +83,8 @@ export const symlink = defineModule<SymlinkParams>({
       { path: params.path },
       { path: resolveTarget(params.path, params.target) },
     ]);
+    const pending = pendingParent(ctx, state!, params.path);
+    if (pending) return pending;
     const plan = planSymlink(state!, targetState!, params);
     if (plan.error) return { changed: false, failed: true, msg: plan.error };
     const changed = symlinkChanged(plan);

@@ -307,9 +307,21 @@ export function fileResult(ctx: ModuleContext, spec: FileSpec, state: PathState,
   return result;
 }
 
+/**
+ * In check mode nothing earlier in the run really happened, so a folder that an earlier task
+ * (a package install, the app's folders) would have created is missing. That is a change the
+ * real run would make, not a failure: say so instead of failing the dry run.
+ */
+export function pendingParent(ctx: ModuleContext, state: PathState, p: string): ModuleResult | undefined {
+  if (!ctx.check || state.parentIsDir) return undefined;
+  return { changed: true, msg: `${p}: would be created (its folder ${path.posix.dirname(p)} does not exist yet)` };
+}
+
 /** Make the file at spec.path hold spec.content with spec's attributes: read, decide, apply. */
 export async function ensureFile(ctx: ModuleContext, spec: FileSpec): Promise<ModuleResult> {
   const [state] = await statPaths(ctx, [fileRequest(spec, ctx.diff)]);
+  const pending = pendingParent(ctx, state!, spec.path);
+  if (pending) return pending;
   const plan = planFile(state!, spec);
   let error: string | undefined;
   if (planChanged(plan) && !ctx.check) error = await applyFilePlan(ctx, spec, plan, state!);
