@@ -33,7 +33,8 @@ export function labSkipReason(): string | undefined {
  */
 export async function ensureLab(): Promise<LabServer[] | null> {
   if (labSkipReason()) return null;
-  pending ??= labUp({ servers: 3 }).then(
+  // Progress goes to stderr: a cold machine spends a minute or more building the base image.
+  pending ??= labUp({ servers: 3, log: (line) => process.stderr.write(`# flight lab: ${line}\n`) }).then(
     (result) =>
       result.servers.map((s) => ({
         name: s.name,
