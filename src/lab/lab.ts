@@ -31,7 +31,8 @@ function checkPaths(paths: LabPaths): void {
   }
 }
 
-async function prerequisites(paths: LabPaths): Promise<void> {
+/** What starting a server needs; checked only when one is about to start, so a running lab answers fast. */
+async function startPrerequisites(paths: LabPaths): Promise<void> {
   requireRoot();
   requirePrograms(START_PROGRAMS);
   await requireNamespaces();
@@ -101,6 +102,7 @@ function takenError(rec: ServerRecord, holder: string): Error {
  */
 async function startServers(paths: LabPaths, state: LabState, recs: ServerRecord[], parallel: number, log: (line: string) => void): Promise<number> {
   if (!recs.length) return 0;
+  await startPrerequisites(paths);
   // A process that died holding the lock (a test run killed by its timeout) may have left
   // servers running that state.json never heard of; they would hold the addresses.
   for (const rec of recs) await killStrays(serverPaths(paths, rec.name).root);
@@ -150,12 +152,12 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
   const port = opts.port ?? defaultPort();
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalid(`the lab's ssh port must be 1-65535, not ${port}`);
   const addresses = serverAddresses(opts.first ?? FIRST_ADDRESS, count);
-  await prerequisites(paths);
+  requireRoot();
+  checkPaths(paths);
   fs.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
 
   return withLock(paths.lock, 'the lab', async () => {
     const state = readState(paths);
-    const mode = (await overlayWorks(paths.dir)) ? 'overlay' : 'copy';
     const wanted: ServerRecord[] = [];
     for (let i = 1; i <= count; i++) {
       const name = serverName(i);
@@ -169,6 +171,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
         rec.port = port;
       }
       if (!rec) {
+        const mode = (await overlayWorks(paths.dir)) ? 'overlay' : 'copy';
         rec = { name, address, port, base: '', mode, pid: null, pidStart: null, unsharePid: null, unshareStart: null };
         state.servers.push(rec);
       }
@@ -259,7 +262,7 @@ export async function labStop(name: string, opts: LabOptions = {}): Promise<{ st
 
 export async function labStart(name: string, opts: LabOptions = {}): Promise<LabServerInfo> {
   const paths = labPaths(opts.dir, opts.cacheDir);
-  await prerequisites(paths);
+  requireRoot();
   return withLock(paths.lock, 'the lab', async () => {
     const state = readState(paths);
     const rec = known(state, name, paths);
