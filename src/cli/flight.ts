@@ -9,6 +9,7 @@ import { loadDefinitions } from '../definitions/index.js';
 import { invalid } from '../errors.js';
 import { buildInventory } from '../inventory/index.js';
 import { labCommand } from '../lab/cli.js';
+import { serveCommand, tokenCommand } from '../serve/cli.js';
 import { VERSION } from '../version.js';
 import { runMain } from './main.js';
 import { parsePlayOptions, type PlayOptions } from './options.js';
@@ -25,6 +26,12 @@ Servers and releases:
   app:releases APP           list each server's releases, which is current, who made them
   env:pull APP [--out FILE]  download APP's .env (mode 0600; default ./APP.env)
   env:push APP [FILE]        upload FILE (default ./APP.env) as APP's .env on every server
+
+Deploy server (docs/serve.md):
+  serve [--host H] [--port N] [--data DIR] [--tls-cert F --tls-key F] [--drain-timeout S]
+                             the HTTP API that CI calls to release a commit
+  token:create APP           print a new deploy token for APP (stored only as its sha256)
+  token:revoke APP           remove APP's deploy token from the data dir
 
 Local lab (real Debian servers on this machine, as root):
   lab up [--servers N]       start N servers (default 3) and write clusters/lab.yml
@@ -128,6 +135,8 @@ runMain(async () => {
     return 0;
   }
   if (verb === 'lab') return labCommand(rest);
+  if (verb === 'serve') return serveCommand(rest);
+  if (verb === 'token:create' || verb === 'token:revoke') return tokenCommand(verb, rest);
   const spec = VERBS[verb];
   if (!spec && verb !== 'app:releases') throw invalid(`unknown verb '${verb}' (see flight --help)`);
   // Verb-only flags (--out, --to, --force-unlock); everything else is a flight-play option.

@@ -36,7 +36,12 @@ export function toConfig(data: Record<string, unknown> | undefined, dir: string)
     ssh: resolveSsh(d.ssh, dir),
     keep_releases: d.keep_releases ?? 5,
     forks: d.forks ?? 25,
-    serve: { tokens: { ...(d.serve?.tokens ?? {}) } },
+    serve: {
+      tokens: { ...(d.serve?.tokens ?? {}) },
+      github: Object.fromEntries(
+        Object.entries(d.serve?.github ?? {}).map(([app, h]) => [app, { ...h, ...(h.secret_file ? { secret_file: resolveLocalPath(h.secret_file, dir) } : {}) }]),
+      ),
+    },
   };
 }
 

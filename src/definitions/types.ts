@@ -32,7 +32,19 @@ export interface FlightConfig {
   serve: {
     /** app name -> sha256 (hex) of its deploy token. */
     tokens: Record<string, string>;
+    /** app name -> its GitHub push webhook. */
+    github: Record<string, GithubHook>;
   };
+}
+
+/** flight.yml serve.github.<app>: where the webhook secret is, and which pushes deploy. */
+export interface GithubHook {
+  secret_env?: string;
+  /** Absolute once loaded. */
+  secret_file?: string;
+  branch?: string;
+  /** owner/name */
+  repository?: string;
 }
 
 export interface Server {

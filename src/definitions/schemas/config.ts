@@ -23,6 +23,27 @@ export const configSchema = {
             expected: 'the sha256 of the token, in hex (64 characters), never the token itself',
           },
         },
+        /**
+         * GitHub push webhooks, per app. The secret itself never lives in the definitions (they
+         * are usually a git repo): it is read from an environment variable or a file on the
+         * deploy box. Exactly one of secret_env / secret_file (checked by `flight serve`).
+         */
+        github: {
+          type: 'object',
+          default: {},
+          propertyNames: { type: 'string', pattern: APP_NAME_PATTERN, expected: 'an app name' },
+          additionalProperties: {
+            type: 'object',
+            additionalProperties: false,
+            expected: 'a mapping with secret_env or secret_file, and optionally branch and repository',
+            properties: {
+              secret_env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', expected: 'the name of an environment variable holding the webhook secret' },
+              secret_file: { type: 'string', minLength: 1, expected: 'the path of a file holding the webhook secret' },
+              branch: { type: 'string', minLength: 1, expected: "the branch whose pushes deploy (default: the app's branch, else main)" },
+              repository: { type: 'string', pattern: '^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$', expected: 'the GitHub repository as owner/name' },
+            },
+          },
+        },
       },
     },
   },

@@ -1,0 +1,125 @@
+/**
+ * The `flight serve`, `flight token:create APP` and `flight token:revoke APP` verbs.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import minimist from 'minimist';
+import { loadDefinitions } from '../definitions/index.js';
+import { invalid } from '../errors.js';
+import { DeployServer } from './server.js';
+import { hashToken, newToken, TokenFile } from './tokens.js';
+
+export const SERVE_HELP = `Usage: flight serve [--defs DIR] [--host 127.0.0.1] [--port 8080] [--data DIR]
+                    [--tls-cert FILE --tls-key FILE] [--drain-timeout SECONDS]
+       flight token:create APP [--defs DIR] [--data DIR]
+       flight token:revoke APP [--defs DIR] [--data DIR]
+
+The deploy server CI calls to release a commit (docs/serve.md):
+  POST /apps/APP/deploys[?wait=1]   {"sha": "..."} with Authorization: Bearer TOKEN
+  GET  /apps/APP/deploys[/ID[/log]] GET /healthz   POST /github
+
+  --host ADDR            address to listen on (default 127.0.0.1: loopback only)
+  --port N               default 8080 (0: any free port)
+  --data DIR             deploy history, logs and tokens (default $FLIGHT_DATA or ~/.local/state/flight)
+  --tls-cert/--tls-key   serve HTTPS with this certificate and key
+  --drain-timeout S      on SIGTERM, wait at most S seconds for running deploys (default 900)
+`;
+
+export function defaultDataDir(): string {
+  return process.env.FLIGHT_DATA || path.join(os.homedir(), '.local', 'state', 'flight');
+}
+
+const FLAGS = { string: ['defs', 'host', 'port', 'data', 'tls-cert', 'tls-key', 'drain-timeout'], boolean: ['help'], alias: { h: 'help' } };
+
+function parse(argv: string[]) {
+  const unknown: string[] = [];
+  const a = minimist(argv, { ...FLAGS, unknown: (o) => (o.startsWith('-') ? (unknown.push(o), false) : true) });
+  if (unknown.length) throw invalid(`unknown option ${unknown[0]} (see flight serve --help)`);
+  return {
+    help: !!a.help,
+    defs: path.resolve(a.defs ?? process.env.FLIGHT_DEFS ?? process.cwd()),
+    data: path.resolve(a.data ?? defaultDataDir()),
+    a,
+  };
+}
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  const { help, defs, data, a } = parse(argv);
+  if (help) {
+    process.stdout.write(SERVE_HELP);
+    return 0;
+  }
+  if (a._.length) throw invalid(`flight serve takes no arguments, got '${a._[0]}'`);
+  const port = Number(a.port ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid(`--port: expected 0 to 65535, got '${a.port}'`);
+  const drain = Number(a['drain-timeout'] ?? 900);
+  if (!Number.isFinite(drain) || drain < 0) throw invalid(`--drain-timeout: expected seconds >= 0, got '${a['drain-timeout']}'`);
+  if (!!a['tls-cert'] !== !!a['tls-key']) throw invalid('--tls-cert and --tls-key go together');
+  const server = await DeployServer.start({
+    defsDir: defs, dataDir: data, host: a.host ?? '127.0.0.1', port, drainTimeoutMs: drain * 1000,
+    tls: a['tls-cert'] ? { cert: path.resolve(a['tls-cert']), key: path.resolve(a['tls-key']) } : undefined,
+  }).catch((err: unknown) => {
+    throw invalid(`flight serve: ${(err as Error).message}`, err);
+  });
+  process.stdout.write(`flight serve: listening on ${server.url} (definitions ${defs}, data ${data})\n`);
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stdout.write(`flight serve: ${signal}: not taking requests; waiting up to ${drain} s for running deploys\n`);
+      server.stop().then(
+        (drained) => {
+          process.stdout.write(`flight serve: stopped${drained ? '' : ' (running deploys were left interrupted)'}\n`);
+          resolve(drained ? 0 : 1);
+          // Deploys given up on still hold SSH connections that would keep the process alive.
+          setTimeout(() => process.exit(drained ? 0 : 1), 200).unref();
+        },
+        (err: unknown) => {
+          process.stderr.write(`flight serve: ${(err as Error).message}\n`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      server.reload().then(
+        () => process.stdout.write('flight serve: SIGHUP: definitions reloaded\n'),
+        (err: unknown) => process.stderr.write(`flight serve: SIGHUP: reload failed, keeping the previous definitions: ${(err as Error).message}\n`),
+      );
+    });
+  });
+}
+
+export async function tokenCommand(verb: 'token:create' | 'token:revoke', argv: string[]): Promise<number> {
+  const { help, defs: defsDir, data, a } = parse(argv);
+  if (help) {
+    process.stdout.write(`Usage: flight ${verb} APP [--defs DIR] [--data DIR]\n`);
+    return 0;
+  }
+  const app = a._[0] === undefined ? undefined : String(a._[0]);
+  if (!app) throw invalid(`missing arguments: flight ${verb} APP`);
+  const defs = await loadDefinitions(defsDir);
+  if (!defs.apps.has(app)) throw invalid(`unknown app '${app}' in ${path.join(defs.dir, 'apps')} (apps: ${[...defs.apps.keys()].join(', ') || 'none'})`);
+  const file = TokenFile.in(data);
+  const inFlightYml = defs.config.serve.tokens[app] !== undefined;
+  if (verb === 'token:create') {
+    const token = newToken();
+    const replaced = file.read()[app] !== undefined;
+    file.set(app, hashToken(token));
+    // The token goes to stdout alone (for `TOKEN=$(flight token:create app)`); the rest to stderr.
+    process.stdout.write(`${token}\n`);
+    process.stderr.write(`${replaced ? 'replaced the' : 'new'} deploy token for ${app}: stored only as its sha256 in ${file.file}; it is shown this once.\n`);
+    if (inFlightYml) process.stderr.write(`note: flight.yml also has a token for ${app} (serve.tokens), which still works too.\n`);
+    return 0;
+  }
+  const had = file.read()[app] !== undefined;
+  if (had) file.set(app, undefined);
+  process.stderr.write(had ? `revoked the deploy token of ${app} in ${file.file}\n` : `no token for ${app} in ${file.file}\n`);
+  if (inFlightYml) {
+    process.stderr.write(`flight.yml still has a token for ${app} (serve.tokens.${app}): remove that line to revoke it.\n`);
+    return 5;
+  }
+  return 0;
+}

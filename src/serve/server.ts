@@ -1,0 +1,345 @@
+/**
+ * `flight serve`: the HTTP API in front of DeployService. Every request is answered with short
+ * JSON (or the log as text); errors name what was wrong and nothing else. Checks run cheapest
+ * first, and nothing is started or recorded for a request that fails one:
+ *   route -> app exists (404) -> declared size (413) -> token (429 while backed off, 401, 403)
+ *   -> body size (413) -> JSON (400) -> fields (422).
+ * Nothing here logs a header, a body or a query string: the access log has the method, the
+ * path, the status and the time.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { APP_NAME_PATTERN } from '../definitions/schemas/common.js';
+import { loadDefinitions, type Definitions, type GithubHook } from '../definitions/index.js';
+import { messageOf } from '../errors.js';
+import { VERSION } from '../version.js';
+import { AuthBackoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { githubRepository, pushDecision, verifySignature } from './github.js';
+import { HttpError, loggablePath, MAX_BODY, parseJsonObject, readBody, sendJson } from './http.js';
+import { isDeployId, SHA } from './ids.js';
+import { streamFile } from './log.js';
+import { runRelease, type ReleaseRunner } from './release.js';
+import { DeployService } from './service.js';
+import { HistoryStore } from './store.js';
+import { authorize, bearerToken, TokenFile } from './tokens.js';
+import type { DeployRecord } from './types.js';
+
+export interface ServeOptions {
+  defsDir: string;
+  dataDir: string;
+  host: string;
+  port: number;
+  tls?: { cert: string; key: string };
+  /** How long SIGTERM waits for running deploys before exiting anyway. */
+  drainTimeoutMs: number;
+  /** Deploys kept per app in the history. */
+  keep?: number;
+  runner?: ReleaseRunner;
+  say?: (line: string) => void;
+  backoff?: BackoffOptions;
+}
+
+const APP = new RegExp(APP_NAME_PATTERN);
+
+interface Hook {
+  app: string;
+  secret: string;
+  branch: string;
+  repository?: string;
+}
+
+export class DeployServer {
+  private server!: http.Server;
+  private defs!: Definitions;
+  private hooks: Hook[] = [];
+  private tokens: TokenFile;
+  private backoff: AuthBackoff;
+  private store: HistoryStore;
+  readonly service: DeployService;
+  private draining = false;
+  private started = Date.now();
+  private say: (line: string) => void;
+
+  private constructor(private o: ServeOptions) {
+    this.say = o.say ?? ((l) => process.stdout.write(`${l}\n`));
+    fs.mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+    this.tokens = TokenFile.in(o.dataDir);
+    this.backoff = new AuthBackoff(o.backoff ?? DEFAULT_BACKOFF);
+    this.store = new HistoryStore(o.dataDir, o.keep);
+    this.service = new DeployService({ store: this.store, defsDir: o.defsDir, runner: o.runner ?? runRelease, say: this.say });
+  }
+
+  static async start(o: ServeOptions): Promise<DeployServer> {
+    const s = new DeployServer(o);
+    await s.reload();
+    for (const rec of s.store.load()) s.say(`deploy ${rec.id} (${rec.app} ${rec.sha}) was ${rec.state === 'interrupted' ? 'running' : 'waiting'} when the server stopped: marked ${rec.state}`);
+    await s.listen();
+    return s;
+  }
+
+  /** (Re)read the definitions: apps, flight.yml tokens and webhooks. SIGHUP calls this. */
+  async reload(): Promise<void> {
+    const defs = await loadDefinitions(this.o.defsDir);
+    const hooks: Hook[] = [];
+    for (const [app, h] of Object.entries(defs.config.serve.github)) {
+      const a = defs.apps.get(app);
+      if (!a) throw new Error(`flight.yml serve.github.${app}: no app '${app}' in the definitions`);
+      hooks.push({ app, secret: readSecret(app, h), branch: h.branch ?? a.branch ?? 'main', repository: h.repository ?? githubRepository(a.repo) });
+    }
+    this.defs = defs;
+    this.hooks = hooks;
+  }
+
+  get url(): string {
+    const a = this.server.address() as AddressInfo;
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    return `${this.o.tls ? 'https' : 'http'}://${host}:${a.port}`;
+  }
+
+  private listen(): Promise<void> {
+    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.handle(req, res);
+    this.server = this.o.tls
+      ? https.createServer({ cert: fs.readFileSync(this.o.tls.cert), key: fs.readFileSync(this.o.tls.key) }, handler)
+      : http.createServer(handler);
+    // Slow or half-sent requests are cut off; responses held by ?wait=1 are not limited (the
+    // request was complete before the wait began).
+    this.server.headersTimeout = 10_000;
+    this.server.requestTimeout = 30_000;
+    this.server.keepAliveTimeout = 5_000;
+    this.server.maxHeadersCount = 50;
+    this.server.maxConnections = 512;
+    // Requests node's parser rejects (bad request line, headers too large, header timeout).
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return socket.destroy();
+      const [status, reason] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : [400, 'Bad Request'];
+      const body = JSON.stringify({ error: reason.toLowerCase() }) + '\n';
+      socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    });
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.o.port, this.o.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /**
+   * Stop taking requests, cancel waiting deploys, let running ones finish (at most the drain
+   * timeout), then close every connection. Returns whether every running deploy ended.
+   */
+  async stop(): Promise<boolean> {
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    this.service.cancelWaiting('the deploy server is stopping');
+    const drained = await this.service.drain(this.o.drainTimeoutMs);
+    if (!drained) this.service.interruptRunning(`the deploy server stopped after waiting ${Math.round(this.o.drainTimeoutMs / 1000)} s for this deploy`);
+    // Held ?wait=1 answers were sent as their deploys ended; a few ms for the last writes.
+    await new Promise((r) => setTimeout(r, 50));
+    this.server.closeAllConnections();
+    await closed;
+    return drained;
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const t0 = Date.now();
+    const addr = req.socket.remoteAddress ?? '?';
+    res.on('finish', () => this.say(`${new Date().toISOString()} ${addr} ${req.method} ${loggablePath(req.url)} ${res.statusCode} ${Date.now() - t0}ms`));
+    this.route(req, res, addr).catch((err: unknown) => {
+      if (err instanceof HttpError) {
+        sendJson(res, err.status, { error: err.message }, err.headers);
+        // An oversized or broken body is not read to its end: the connection goes.
+        if (err.headers.Connection === 'close') res.on('finish', () => req.socket.destroySoon());
+      } else {
+        this.say(`internal error on ${req.method} ${loggablePath(req.url)}: ${messageOf(err)}`);
+        sendJson(res, 500, { error: 'internal error' });
+      }
+    });
+  }
+
+  private async route(req: http.IncomingMessage, res: http.ServerResponse, addr: string): Promise<void> {
+    if (this.draining) throw new HttpError(503, 'the deploy server is stopping', { Connection: 'close' });
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const pathname = q < 0 ? url : url.slice(0, q);
+    const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+    const parts = pathname.split('/').slice(1);
+    const method = req.method ?? 'GET';
+    const allow = (...methods: string[]) => {
+      if (!methods.includes(method)) throw new HttpError(405, `method ${method.slice(0, 10)} not allowed here`, { Allow: methods.join(', ') });
+    };
+
+    if (pathname === '/healthz') {
+      allow('GET', 'HEAD');
+      const mem = process.memoryUsage();
+      sendJson(res, 200, {
+        ok: true, version: VERSION, running: this.service.runningCount, waiting: this.service.waitingCount,
+        uptime_s: Math.round((Date.now() - this.started) / 1000), memory: { rss: mem.rss, heap_used: mem.heapUsed },
+      });
+      return;
+    }
+    if (parts[0] === 'github' && parts.length <= 2) {
+      allow('POST');
+      return this.github(req, res, addr, parts[1]);
+    }
+    if (parts[0] !== 'apps' || parts[2] !== 'deploys' || parts.length > 5) throw new HttpError(404, 'not found');
+    const app = this.knownApp(parts[1]!);
+    if (parts.length === 3) {
+      allow('GET', 'POST');
+      if (method === 'POST') return this.postDeploy(req, res, addr, app, query.get('wait'));
+      this.authenticate(req, addr, app);
+      sendJson(res, 200, { deploys: this.store.list(app, clampInt(query.get('limit'), 1, 200, 20)).map((r) => this.view(r)) });
+      return;
+    }
+    allow('GET', 'HEAD');
+    const id = parts[3]!;
+    if (parts.length === 5 && parts[4] !== 'log') throw new HttpError(404, 'not found');
+    this.authenticate(req, addr, app);
+    const rec = isDeployId(id) ? this.store.get(app, id) : undefined;
+    if (!rec) throw new HttpError(404, 'no such deploy');
+    if (parts.length === 4) {
+      sendJson(res, 200, this.view(rec));
+      return;
+    }
+    this.sendLog(res, rec);
+  }
+
+  private knownApp(name: string): string {
+    if (!APP.test(name) || !this.defs.apps.has(name)) throw new HttpError(404, 'unknown app');
+    return name;
+  }
+
+  private tokenHashes(): Array<[string, string]> {
+    let file: Record<string, string>;
+    try {
+      file = this.tokens.read();
+    } catch (err) {
+      this.say(`cannot read ${this.tokens.file}: ${messageOf(err)}`);
+      throw new HttpError(500, 'token store unreadable');
+    }
+    return [...Object.entries(this.defs.config.serve.tokens), ...Object.entries(file)];
+  }
+
+  private checkBackoff(addr: string): void {
+    const wait = this.backoff.retryAfter(addr);
+    if (wait > 0) throw new HttpError(429, 'too many failed attempts; retry later', { 'Retry-After': String(Math.ceil(wait / 1000)) });
+  }
+
+  private authenticate(req: http.IncomingMessage, addr: string, app: string): void {
+    this.checkBackoff(addr);
+    const token = bearerToken(req.headers.authorization);
+    const result = authorize(app, token, this.tokenHashes());
+    if (result === 'ok') {
+      this.backoff.success(addr);
+      return;
+    }
+    this.backoff.failure(addr);
+    if (result === 'other-app') throw new HttpError(403, `this token is not for ${app}`);
+    throw new HttpError(401, token === undefined ? 'missing bearer token' : 'invalid token', { 'WWW-Authenticate': 'Bearer' });
+  }
+
+  private async postDeploy(req: http.IncomingMessage, res: http.ServerResponse, addr: string, app: string, wait: string | null): Promise<void> {
+    // A declared oversized body is refused before the token is even looked at.
+    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY / 1024} KiB`, { Connection: 'close' });
+    this.authenticate(req, addr, app);
+    const body = parseJsonObject(await readBody(req));
+    const unknown = Object.keys(body).filter((k) => k !== 'sha');
+    if (unknown.length) throw new HttpError(422, `unknown field: ${unknown[0]!.slice(0, 40)}`);
+    if (typeof body.sha !== 'string' || !SHA.test(body.sha.toLowerCase())) throw new HttpError(422, 'sha must be a commit sha (4 to 40 hex characters)');
+    if (this.draining) throw new HttpError(503, 'the deploy server is stopping', { Connection: 'close' });
+    const rec = this.service.request(app, body.sha.toLowerCase(), 'api');
+    const urls = this.urls(rec);
+    if (wait !== '1' && wait !== 'true') {
+      sendJson(res, 202, this.view(rec), { Location: urls.status });
+      return;
+    }
+    const done = await this.service.whenDone(app, rec.id);
+    sendJson(res, statusFor(done), this.view(done), { Location: urls.status });
+  }
+
+  private async github(req: http.IncomingMessage, res: http.ServerResponse, addr: string, only: string | undefined): Promise<void> {
+    const hooks = only === undefined ? this.hooks : this.hooks.filter((h) => h.app === this.knownApp(only));
+    if (only !== undefined && hooks.length === 0) throw new HttpError(404, `no webhook configured for ${only}`);
+    this.checkBackoff(addr);
+    const body = await readBody(req);
+    const sig = header(req, 'x-hub-signature-256');
+    // Every hook's secret is tried (one webhook URL can serve several apps); the body is parsed
+    // only once a signature matched.
+    const matched = hooks.filter((h) => verifySignature(h.secret, body, sig));
+    if (matched.length === 0) {
+      this.backoff.failure(addr);
+      throw new HttpError(401, sig ? 'signature does not match' : 'missing X-Hub-Signature-256');
+    }
+    this.backoff.success(addr);
+    const event = header(req, 'x-github-event') ?? '';
+    if (event === 'ping') return sendJson(res, 200, { ok: true, apps: matched.map((h) => h.app) });
+    if (event !== 'push') return sendJson(res, 202, { ignored: `event ${event.slice(0, 40)}` });
+    const text = (header(req, 'content-type') ?? '').startsWith('application/x-www-form-urlencoded')
+      ? new URLSearchParams(body.toString('utf8')).get('payload') ?? ''
+      : body.toString('utf8');
+    const payload = parseJsonObject(Buffer.from(text, 'utf8'));
+    const deploys: unknown[] = [];
+    const ignored: Record<string, string> = {};
+    for (const h of matched) {
+      const d = pushDecision(payload, h.branch, h.repository);
+      if (!d.deploy) ignored[h.app] = d.reason;
+      else if (this.draining) ignored[h.app] = 'the deploy server is stopping';
+      else deploys.push(this.view(this.service.request(h.app, d.sha, 'github')));
+    }
+    sendJson(res, deploys.length ? 202 : 200, { deploys, ignored });
+  }
+
+  private sendLog(res: http.ServerResponse, rec: DeployRecord): void {
+    res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', 'X-Deploy-State': rec.state });
+    const live = this.service.liveLog(rec.id);
+    if (live) return live.follow(res);
+    const file = this.store.logFile(rec.app, rec.id);
+    let size = 0;
+    try {
+      size = fs.statSync(file).size;
+    } catch {
+      // No log (pruned by hand): an empty body.
+    }
+    streamFile(file, size, res, () => res.end());
+  }
+
+  private urls(rec: DeployRecord): { status: string; log: string } {
+    const status = `/apps/${rec.app}/deploys/${rec.id}`;
+    return { status, log: `${status}/log` };
+  }
+
+  private view(rec: DeployRecord): DeployRecord & { urls: { status: string; log: string } } {
+    return { ...rec, urls: this.urls(rec) };
+  }
+}
+
+/** ?wait=1 answers: 200 when the commit is live (or a newer request replaced this one), else a failure status. */
+export function statusFor(rec: DeployRecord): number {
+  switch (rec.state) {
+    case 'succeeded': case 'superseded': return 200;
+    case 'failed': return 502;
+    default: return 503; // cancelled, interrupted: the server stopped
+  }
+}
+
+function readSecret(app: string, h: GithubHook): string {
+  if ((h.secret_env === undefined) === (h.secret_file === undefined)) {
+    throw new Error(`flight.yml serve.github.${app}: set exactly one of secret_env and secret_file`);
+  }
+  const secret = h.secret_env !== undefined ? process.env[h.secret_env] : fs.readFileSync(h.secret_file!, 'utf8').trim();
+  if (!secret) throw new Error(`flight.yml serve.github.${app}: the webhook secret (${h.secret_env ? `environment variable ${h.secret_env}` : h.secret_file}) is empty or unset`);
+  return secret;
+}
+
+function header(req: http.IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function clampInt(v: string | null, min: number, max: number, dflt: number): number {
+  const n = Number(v);
+  return v === null || !Number.isInteger(n) ? dflt : Math.min(max, Math.max(min, n));
+}
