@@ -43,3 +43,24 @@ export function formatRecap(hosts: Record<string, HostStats>, totalMs: number, c
   }
   return lines.join('\n');
 }
+
+export interface Failure {
+  host: string;
+  task: string;
+  msg: string;
+}
+
+/**
+ * The failures of a run, repeated after the recap so the reason is the last thing on screen.
+ * Hosts that failed with the same message (a release stopped everywhere) share one line.
+ */
+export function formatFailures(failures: Failure[]): string {
+  if (!failures.length) return '';
+  const byMsg = new Map<string, Failure[]>();
+  for (const f of failures) {
+    const key = `${f.task}\0${f.msg}`;
+    byMsg.set(key, [...(byMsg.get(key) ?? []), f]);
+  }
+  const lines = [...byMsg.values()].map((fs) => `  ${chalk.red(fs.map((f) => f.host).join(', '))}: [${fs[0]!.task}] ${fs[0]!.msg}`);
+  return [chalk.red.bold('FAILED'), ...lines].join('\n');
+}

@@ -5,7 +5,7 @@
 import chalk from 'chalk';
 import { Listr } from 'listr2';
 import type { RunEvent } from '../runner/events.js';
-import { colour, formatDiffs, formatRecap, ms } from './format.js';
+import { colour, formatDiffs, formatFailures, formatRecap, ms, type Failure } from './format.js';
 import type { Reporter } from './types.js';
 
 type HostResult = Extract<RunEvent, { event: 'host_result' }>;
@@ -24,6 +24,7 @@ function defer(): Deferred {
 export class ListrReporter implements Reporter {
   private chain: Promise<void> = Promise.resolve();
   private waiting = new Map<string, Deferred>();
+  private failures: Failure[] = [];
   private print = (s: string) => {
     this.chain = this.chain.then(() => { process.stdout.write(s + '\n'); });
   };
@@ -67,6 +68,9 @@ export class ListrReporter implements Reporter {
         break;
       }
       case 'host_result':
+        if (e.item === undefined && ((e.status === 'failed' && !e.ignored) || e.status === 'unreachable')) {
+          this.failures.push({ host: e.host, task: e.task, msg: e.msg ?? '' });
+        }
         // With a loop at -v, items report too; the host's line settles on its final result.
         if (e.item === undefined) this.waiting.get(e.host)?.resolve(e);
         break;
@@ -78,6 +82,7 @@ export class ListrReporter implements Reporter {
         break;
       case 'recap':
         this.print('\n' + formatRecap(e.hosts, e.ms, e.connections));
+        if (this.failures.length) this.print(formatFailures(this.failures));
         break;
     }
   }

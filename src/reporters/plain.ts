@@ -1,10 +1,11 @@
 /** One line per event: for CI logs, pipes, and anyone who greps. */
 import chalk from 'chalk';
 import type { RunEvent } from '../runner/events.js';
-import { colour, formatDiffs, formatRecap, ms } from './format.js';
+import { colour, formatDiffs, formatFailures, formatRecap, ms, type Failure } from './format.js';
 import type { Reporter } from './types.js';
 
 export class PlainReporter implements Reporter {
+  private failures: Failure[] = [];
   constructor(private out: (s: string) => void = (s) => process.stdout.write(s + '\n')) {}
 
   handle(e: RunEvent): void {
@@ -19,6 +20,7 @@ export class PlainReporter implements Reporter {
         this.out(chalk.bold(`${e.handler ? 'HANDLER' : 'TASK'} [${e.task}]`) + chalk.dim(` ${e.pos}`));
         break;
       case 'host_result': {
+        if ((e.status === 'failed' && !e.ignored) || e.status === 'unreachable') this.failures.push({ host: e.host, task: e.task, msg: e.msg ?? '' });
         const item = e.item !== undefined ? ` (item=${typeof e.item === 'object' ? JSON.stringify(e.item) : String(e.item)})` : '';
         const status = e.ignored ? `${e.status} (ignored)` : e.status;
         this.out(`  ${colour[e.status](`${status}: ${e.host}`)}${item} ${chalk.dim(ms(e.ms))}${e.msg && e.status !== 'ok' ? ` ${e.msg}` : ''}`);
@@ -34,6 +36,7 @@ export class PlainReporter implements Reporter {
         break;
       case 'recap':
         this.out('\n' + formatRecap(e.hosts, e.ms, e.connections));
+        if (this.failures.length) this.out(formatFailures(this.failures));
         break;
     }
   }
