@@ -9,6 +9,9 @@ set -eu
 mode=$1 root=$2 lower=$3 upper=$4 work=$5 name=$6 init=$7
 if [ "$mode" = overlay ]; then
   mount -t overlay flight-lab -o "lowerdir=$lower,upperdir=$upper,workdir=$work" "$root"
+else
+  # A full copy: bind it onto itself so / is a mount point inside, as it is with an overlay (df and friends expect one).
+  mount --bind "$root" "$root"
 fi
 mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
 mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$root/sys"

@@ -9,6 +9,8 @@ import { run } from './proc.js';
 const verdicts = new Map<string, boolean>();
 
 export async function overlayWorks(stateDir: string): Promise<boolean> {
+  // FLIGHT_LAB_OVERLAY=0 forces the copy fallback (to test it, or to dodge an overlayfs bug).
+  if (process.env.FLIGHT_LAB_OVERLAY === '0') return false;
   const known = verdicts.get(stateDir);
   if (known !== undefined) return known;
   const probe = fs.mkdtempSync(path.join(stateDir, '.overlay-probe-'));

@@ -26,6 +26,7 @@ export async function prepareRoot(paths: LabPaths, rec: ServerRecord, current: B
   if (rec.base !== current.hash && !baseReady(base)) {
     log(`${rec.name}: its base image ${rec.base} is gone; starting it afresh on ${current.hash}`);
     for (const dir of [sp.upper, sp.work, sp.root]) fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(path.join(sp.dir, 'copied'), { force: true });
     rec.base = current.hash;
     base = current;
   }
@@ -35,10 +36,15 @@ export async function prepareRoot(paths: LabPaths, rec: ServerRecord, current: B
     // The work dir must be empty at mount time on some kernels; it only holds transient state.
     fs.rmSync(sp.work, { recursive: true, force: true });
     fs.mkdirSync(sp.work);
-  } else if (!fs.existsSync(path.join(sp.root, 'etc'))) {
-    fs.rmSync(sp.root, { recursive: true, force: true });
-    fs.mkdirSync(sp.root, { recursive: true });
-    await runOk(['cp', '-a', `${base.root}/.`, sp.root]);
+  } else {
+    // The mark is written last: an interrupted copy is redone, not booted half-made.
+    const copied = path.join(sp.dir, 'copied');
+    if (!fs.existsSync(copied)) {
+      fs.rmSync(sp.root, { recursive: true, force: true });
+      fs.mkdirSync(sp.root, { recursive: true });
+      await runOk(['cp', '-a', `${base.root}/.`, sp.root]);
+      fs.writeFileSync(copied, `${base.hash}\n`);
+    }
   }
   return base;
 }
