@@ -1,0 +1,285 @@
+/**
+ * The HTTP API with a stand-in for the release playbook (deploys end when the test says so):
+ * routing, every hostile case, queueing and supersede, wait=1 answers, webhooks, restart.
+ * The same API against the real release and the lab: test/lab/serve.test.ts.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { signBody } from '../../../src/serve/github.js';
+import type { ReleaseOutcome, ReleaseRequest } from '../../../src/serve/release.js';
+import { DeployServer } from '../../../src/serve/server.js';
+import { hashToken, newToken, TokenFile } from '../../../src/serve/tokens.js';
+import { call } from '../../support/serve.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'flight-serve-unit-'));
+const defsDir = path.join(tmp, 'defs');
+const tokens = { alpha: newToken(), beta: newToken(), ymltoken: newToken() };
+const HOOK_SECRET = 'hook-secret-for-tests';
+
+function writeDefs(): void {
+  fs.mkdirSync(path.join(defsDir, 'clusters'), { recursive: true });
+  fs.mkdirSync(path.join(defsDir, 'apps'), { recursive: true });
+  fs.writeFileSync(path.join(defsDir, 'flight.yml'), `serve:\n  tokens:\n    gamma: ${hashToken(tokens.ymltoken)}\n  github:\n    alpha: { secret_env: FLIGHT_TEST_HOOK_SECRET, repository: acme/alpha }\n`);
+  fs.writeFileSync(path.join(defsDir, 'clusters', 'c.yml'), 'php: ["8.2"]\nservers:\n  - { name: s-1, host: 127.0.0.9 }\n');
+  for (const app of ['alpha', 'beta', 'gamma']) {
+    fs.writeFileSync(path.join(defsDir, 'apps', `${app}.yml`), `repo: git@github.com:acme/${app}.git\nphp: "8.2"\ndomain: ${app}.test\ncluster: c\nservers:\n  - name: s-1\n`);
+  }
+}
+
+/** Deploys that the stand-in runner is holding, by sha: settle one to end it. */
+const holding = new Map<string, { req: ReleaseRequest; settle: (o: ReleaseOutcome) => void }>();
+const started: string[] = [];
+async function fakeRunner(req: ReleaseRequest): Promise<ReleaseOutcome> {
+  started.push(`${req.app}:${req.sha}`);
+  req.write(`TASK [pretend] ${req.sha}`);
+  return new Promise((settle) => holding.set(req.sha, { req, settle }));
+}
+async function heldBy(sha: string, ms = 5000): Promise<ReleaseRequest> {
+  const end = Date.now() + ms;
+  while (!holding.has(sha)) {
+    if (Date.now() > end) throw new Error(`deploy of ${sha} never started (started: ${started.join(', ')})`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return holding.get(sha)!.req;
+}
+function settle(sha: string, ok: boolean): void {
+  const h = holding.get(sha)!;
+  holding.delete(sha);
+  h.req.write(ok ? 'all good' : 'it broke');
+  h.settle(ok ? { ok: true, servers: { 's-1': { status: 'changed', ok: 3, changed: 2, failed: 0, skipped: 0, unreachable: 0, rescued: 0, ignored: 0 } } } : { ok: false, error: 'release commands failed', servers: {} });
+}
+
+let server: DeployServer;
+let base: string;
+const dataDir = path.join(tmp, 'data');
+const logged: string[] = [];
+const sha = (n: number) => n.toString(16).padStart(7, 'a');
+
+async function startServer(): Promise<void> {
+  server = await DeployServer.start({
+    defsDir, dataDir, host: '127.0.0.1', port: 0, drainTimeoutMs: 2000, runner: fakeRunner, say: (l) => logged.push(l),
+    backoff: { free: 20, baseMs: 1000, maxMs: 5000, forgetMs: 60_000, maxEntries: 100 },
+  });
+  base = server.url;
+}
+
+before(async () => {
+  process.env.FLIGHT_TEST_HOOK_SECRET = HOOK_SECRET;
+  writeDefs();
+  const tf = TokenFile.in(dataDir);
+  tf.set('alpha', hashToken(tokens.alpha));
+  tf.set('beta', hashToken(tokens.beta));
+  await startServer();
+});
+
+after(async () => {
+  for (const s of [...holding.keys()]) settle(s, true);
+  await server.stop();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+const deploysOnDisk = () => (fs.existsSync(path.join(dataDir, 'deploys')) ? fs.readdirSync(path.join(dataDir, 'deploys')).flatMap((a) => fs.readdirSync(path.join(dataDir, 'deploys', a))).filter((f) => f.endsWith('.json')).length : 0);
+
+test('healthz answers without a token', async () => {
+  const r = await call(base, 'GET', '/healthz');
+  assert.equal(r.status, 200);
+  assert.equal(r.json.ok, true);
+  assert.equal(typeof r.json.memory.heap_used, 'number');
+});
+
+test('hostile requests: the right 4xx, short JSON, nothing started or recorded, no token in the log', async () => {
+  const before = deploysOnDisk();
+  const startedBefore = started.length;
+  const big = Buffer.alloc(64 * 1024 + 1, 'a');
+  const cases: Array<[string, string, string, Parameters<typeof call>[3], number]> = [
+    ['unknown route', 'GET', '/nope', {}, 404],
+    ['unknown app', 'POST', '/apps/nosuch/deploys', { token: tokens.alpha, body: { sha: 'abcdef1' } }, 404],
+    ['app name that is no name', 'POST', '/apps/..%2f..%2fetc/deploys', { token: tokens.alpha, body: { sha: 'abcdef1' } }, 404],
+    ['missing token', 'POST', '/apps/alpha/deploys', { body: { sha: 'abcdef1' } }, 401],
+    ['wrong token', 'POST', '/apps/alpha/deploys', { token: 'flt_wrong', body: { sha: 'abcdef1' } }, 401],
+    ['malformed Authorization', 'POST', '/apps/alpha/deploys', { headers: { Authorization: 'Basic Zm9vOmJhcg==' }, body: { sha: 'abcdef1' } }, 401],
+    ["another app's token", 'POST', '/apps/alpha/deploys', { token: tokens.beta, body: { sha: 'abcdef1' } }, 403],
+    ['body over 64 KiB (Content-Length)', 'POST', '/apps/alpha/deploys', { token: tokens.alpha, body: big }, 413],
+    ['body over 64 KiB (chunked)', 'POST', '/apps/alpha/deploys', { token: tokens.alpha, body: big, chunked: true }, 413],
+    ['body over 64 KiB without a token', 'POST', '/apps/alpha/deploys', { body: big }, 413],
+    ['bad JSON', 'POST', '/apps/alpha/deploys', { token: tokens.alpha, body: '{"sha": ' }, 400],
+    ['JSON that is not an object', 'POST', '/apps/alpha/deploys', { token: tokens.alpha, body: '["abcdef1"]' }, 400],
+    ['empty body', 'POST', '/apps/alpha/deploys', { token: tokens.alpha, body: '' }, 400],
+    ['bad sha', 'POST', '/apps/alpha/deploys', { token: tokens.alpha, body: { sha: 'main; rm -rf /' } }, 422],
+    ['sha not a string', 'POST', '/apps/alpha/deploys', { token: tokens.alpha, body: { sha: 1234567 } }, 422],
+    ['sha too long', 'POST', '/apps/alpha/deploys', { token: tokens.alpha, body: { sha: 'a'.repeat(41) } }, 422],
+    ['unknown field', 'POST', '/apps/alpha/deploys', { token: tokens.alpha, body: { sha: 'abcdef1', force: true } }, 422],
+    ['wrong method', 'DELETE', '/apps/alpha/deploys', { token: tokens.alpha }, 405],
+    ['status without token', 'GET', '/apps/alpha/deploys/20250101T000000Z-abcdef', {}, 401],
+    ['status with bad id', 'GET', '/apps/alpha/deploys/..%2F..%2Ftokens', { token: tokens.alpha }, 404],
+    ['status of no deploy', 'GET', '/apps/alpha/deploys/20250101T000000Z-abcdef', { token: tokens.alpha }, 404],
+    ['log with the wrong token', 'GET', '/apps/alpha/deploys/20250101T000000Z-abcdef/log', { token: tokens.beta }, 403],
+    ['webhook without signature', 'POST', '/github', { headers: { 'X-GitHub-Event': 'push' }, body: { ref: 'refs/heads/main' } }, 401],
+    ['webhook with a bad signature', 'POST', '/github', { headers: { 'X-GitHub-Event': 'push', 'X-Hub-Signature-256': signBody('guess', '{}') }, body: '{}' }, 401],
+    ['webhook for an app without one', 'POST', '/github/beta', { headers: { 'X-GitHub-Event': 'push' }, body: '{}' }, 404],
+  ];
+  for (const [name, method, p, o, want] of cases) {
+    const r = await call(base, method, p, o);
+    assert.equal(r.status, want, `${name}: ${r.status} ${r.text}`);
+    assert.equal(typeof r.json?.error, 'string', `${name}: a JSON error`);
+    assert.ok(r.text.length < 200, `${name}: short (${r.text.length} bytes)`);
+  }
+  assert.equal(deploysOnDisk(), before, 'no deploy recorded');
+  assert.equal(started.length, startedBefore, 'no deploy started');
+  const all = logged.join('\n');
+  for (const t of Object.values(tokens)) assert.ok(!all.includes(t), 'a token was logged');
+  assert.ok(!all.includes('Bearer'), 'an Authorization header was logged');
+});
+
+test('a flight.yml token works like a data dir token', async () => {
+  const r = await call(base, 'GET', '/apps/gamma/deploys', { token: tokens.ymltoken });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.deploys, []);
+});
+
+test('deploy: 202 with id and URLs; status and log; one per app; a newer request supersedes the waiting one', async () => {
+  const a = await call(base, 'POST', '/apps/alpha/deploys', { token: tokens.alpha, body: { sha: sha(1) } });
+  assert.equal(a.status, 202, a.text);
+  assert.match(a.json.id, /^\d{8}T\d{6}Z-[0-9a-f]{6}$/);
+  assert.equal(a.json.state, 'running');
+  assert.equal(a.json.urls.status, `/apps/alpha/deploys/${a.json.id}`);
+  assert.equal(a.headers.location, a.json.urls.status);
+  await heldBy(sha(1));
+  const b = await call(base, 'POST', '/apps/alpha/deploys', { token: tokens.alpha, body: { sha: sha(2) } });
+  const c = await call(base, 'POST', '/apps/alpha/deploys', { token: tokens.alpha, body: { sha: sha(3).toUpperCase() } });
+  assert.equal(b.json.state, 'queued');
+  assert.equal(c.json.state, 'queued');
+  assert.equal(c.json.sha, sha(3), 'lowercased');
+  // Another app is not held up by alpha.
+  const other = await call(base, 'POST', '/apps/beta/deploys', { token: tokens.beta, body: { sha: sha(9) } });
+  assert.equal(other.json.state, 'running');
+  await heldBy(sha(9));
+
+  const bNow = await call(base, 'GET', b.json.urls.status, { token: tokens.alpha });
+  assert.equal(bNow.json.state, 'superseded');
+  assert.equal(bNow.json.superseded_by, c.json.id);
+  // Follow the first deploy's log while it runs; it ends when the deploy does.
+  const log = call(base, 'GET', a.json.urls.log, { token: tokens.alpha });
+  await new Promise((r) => setTimeout(r, 100));
+  assert.ok(!holding.has(sha(3)), 'the waiting deploy has not started');
+  settle(sha(1), true);
+  const logText = (await log).text;
+  assert.match(logText, new RegExp(`TASK \\[pretend\\] ${sha(1)}`));
+  assert.match(logText, /all good\nsucceeded at /);
+  await heldBy(sha(3));
+  const aDone = await call(base, 'GET', a.json.urls.status, { token: tokens.alpha });
+  assert.equal(aDone.json.state, 'succeeded');
+  assert.equal(aDone.json.servers['s-1'].status, 'changed');
+  assert.ok(aDone.json.started_at && aDone.json.finished_at);
+  settle(sha(3), true);
+  settle(sha(9), true);
+  const list = await call(base, 'GET', '/apps/alpha/deploys', { token: tokens.alpha });
+  assert.deepEqual(list.json.deploys.map((d: { sha: string }) => d.sha), [sha(3), sha(2), sha(1)]);
+  assert.deepEqual(started.filter((s) => s.startsWith('alpha:')), [`alpha:${sha(1)}`, `alpha:${sha(3)}`], 'the superseded one never ran');
+});
+
+test('wait=1: 200 when it succeeded, 502 when it failed', async () => {
+  const ok = call(base, 'POST', '/apps/alpha/deploys?wait=1', { token: tokens.alpha, body: { sha: sha(4) } });
+  await heldBy(sha(4));
+  settle(sha(4), true);
+  assert.equal((await ok).status, 200);
+  assert.equal((await ok).json.state, 'succeeded');
+  const bad = call(base, 'POST', '/apps/alpha/deploys?wait=1', { token: tokens.alpha, body: { sha: sha(5) } });
+  await heldBy(sha(5));
+  settle(sha(5), false);
+  const r = await bad;
+  assert.equal(r.status, 502);
+  assert.equal(r.json.state, 'failed');
+  assert.equal(r.json.error, 'release commands failed');
+});
+
+test('GitHub push: a signed push to the branch deploys its head; other branches and events are ignored', async () => {
+  const head = 'c'.repeat(40);
+  const payload = JSON.stringify({ ref: 'refs/heads/main', after: head, head_commit: { id: head }, repository: { full_name: 'acme/alpha' } });
+  const headers = (event: string, body: string) => ({ 'X-GitHub-Event': event, 'X-Hub-Signature-256': signBody(HOOK_SECRET, body), 'Content-Type': 'application/json' });
+  const ping = await call(base, 'POST', '/github', { headers: headers('ping', '{}'), body: '{}' });
+  assert.equal(ping.status, 200, ping.text);
+  const other = JSON.stringify({ ref: 'refs/heads/feature', after: head, repository: { full_name: 'acme/alpha' } });
+  const ignored = await call(base, 'POST', '/github', { headers: headers('push', other), body: other });
+  assert.equal(ignored.status, 200);
+  assert.match(ignored.json.ignored.alpha, /refs\/heads\/feature/);
+  const r = await call(base, 'POST', '/github/alpha', { headers: headers('push', payload), body: payload });
+  assert.equal(r.status, 202, r.text);
+  assert.equal(r.json.deploys[0].sha, head);
+  assert.equal(r.json.deploys[0].source, 'github');
+  await heldBy(head);
+  settle(head, true);
+  // Form-encoded deliveries (the other content type GitHub offers) too.
+  const form = `payload=${encodeURIComponent(other)}`;
+  const f = await call(base, 'POST', '/github', { headers: { ...headers('push', form), 'Content-Type': 'application/x-www-form-urlencoded' }, body: form });
+  assert.equal(f.status, 200, f.text);
+});
+
+test('repeated token failures from one address are refused for a while (429), then a good token works again', async () => {
+  let last = 0;
+  let firstRefusal = -1;
+  for (let i = 0; i < 25; i++) {
+    const r = await call(base, 'GET', '/apps/alpha/deploys', { token: `flt_guess${i}` });
+    last = r.status;
+    if (last === 429 && firstRefusal < 0) {
+      firstRefusal = i;
+      assert.ok(Number(r.headers['retry-after']) >= 1);
+    }
+  }
+  assert.equal(last, 429);
+  assert.ok(firstRefusal >= 15 && firstRefusal <= 21, `refused from attempt ${firstRefusal}`);
+  // Even the right token waits out the delay (the address is what is slowed down).
+  assert.equal((await call(base, 'GET', '/apps/alpha/deploys', { token: tokens.alpha })).status, 429);
+  await new Promise((r) => setTimeout(r, 5100));
+  assert.equal((await call(base, 'GET', '/apps/alpha/deploys', { token: tokens.alpha })).status, 200);
+});
+
+test('restart: history survives; a running deploy is marked interrupted and the next one takes over its lock', async () => {
+  const r = await call(base, 'POST', '/apps/beta/deploys', { token: tokens.beta, body: { sha: sha(6) } });
+  const held = await heldBy(sha(6));
+  const queued = await call(base, 'POST', '/apps/beta/deploys', { token: tokens.beta, body: { sha: sha(7) } });
+  // A crash: the server object is dropped without stop(); a new one starts on the same data.
+  const crashed = server;
+  await new Promise<void>((res) => (crashed as unknown as { server: import('node:http').Server }).server.close(() => res()));
+  (crashed as unknown as { server: import('node:http').Server }).server.closeAllConnections();
+  const frozen = JSON.parse(fs.readFileSync(path.join(dataDir, 'deploys', 'beta', `${r.json.id}.json`), 'utf8'));
+  assert.equal(frozen.state, 'running');
+  holding.delete(sha(6)); // the crashed process's run is gone with it
+  await startServer();
+  const after = await call(base, 'GET', r.json.urls.status, { token: tokens.beta });
+  assert.equal(after.json.state, 'interrupted');
+  assert.equal(after.json.run_id, held.runId);
+  const q = await call(base, 'GET', queued.json.urls.status, { token: tokens.beta });
+  assert.equal(q.json.state, 'cancelled');
+  const old = await call(base, 'GET', '/apps/alpha/deploys', { token: tokens.alpha });
+  assert.ok(old.json.deploys.length >= 5, 'alpha history kept');
+  const next = await call(base, 'POST', '/apps/beta/deploys', { token: tokens.beta, body: { sha: sha(8) } });
+  const nextReq = await heldBy(sha(8));
+  assert.equal(nextReq.runId, held.runId, 'runs as the interrupted run, so only its lock is taken over');
+  settle(sha(8), true);
+  const done = await server.service.whenDone('beta', next.json.id);
+  assert.equal(done.took_over, r.json.id);
+  // After that, deploys get fresh run ids again.
+  const again = await call(base, 'POST', '/apps/beta/deploys', { token: tokens.beta, body: { sha: sha(10) } });
+  assert.notEqual((await heldBy(sha(10))).runId, held.runId);
+  settle(sha(10), true);
+  await server.service.whenDone('beta', again.json.id);
+});
+
+test('stop: refuses new requests, cancels waiting deploys, lets the running one finish', async () => {
+  const run = await call(base, 'POST', '/apps/alpha/deploys', { token: tokens.alpha, body: { sha: sha(11) } });
+  await heldBy(sha(11));
+  const waiting = await call(base, 'POST', '/apps/alpha/deploys', { token: tokens.alpha, body: { sha: sha(12) } });
+  const stopping = server.stop();
+  await new Promise((r) => setTimeout(r, 50));
+  await assert.rejects(call(base, 'GET', '/healthz'), /ECONNREFUSED/);
+  settle(sha(11), true);
+  assert.equal(await stopping, true);
+  const recs = (id: string) => JSON.parse(fs.readFileSync(path.join(dataDir, 'deploys', 'alpha', `${id}.json`), 'utf8'));
+  assert.equal(recs(run.json.id).state, 'succeeded');
+  assert.equal(recs(waiting.json.id).state, 'cancelled');
+  await startServer(); // for after()
+});
