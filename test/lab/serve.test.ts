@@ -1,0 +1,383 @@
+/**
+ * `flight serve` end to end: the real server (the `flight serve` command, on loopback, a random
+ * port, a temp data dir) deploying two apps of its own, srv1 and srv2, into the default lab
+ * through its HTTP API, with every claim about the servers checked through nginx or the system
+ * ssh client. Also: the hostile cases against the real server, and a loop of malformed requests
+ * that must leave it up with its memory flat.
+ *
+ * Slow and failing releases come from the commits themselves: the apps' release commands sleep
+ * for the seconds in a SLOW file and fail when a FAIL file exists, so one app definition serves
+ * every case.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { describeRun, fetchPage, flight, FLIGHT_BIN, makeDefs, makeFixtureRepo, waitFor, type FixtureRepo, type TempDefs } from '../support/flight.js';
+import { ensureLab, labSkipReason, sshRun, type LabServer } from '../support/lab.js';
+import { call, type Reply } from '../support/serve.js';
+
+const servers = await ensureLab();
+const skip = servers ? false : (labSkipReason() ?? 'the lab is not available');
+
+const APPS = ['srv1', 'srv2'] as const;
+const WEB = ['lab-1', 'lab-2'];
+const domain = (app: string) => `${app}.flight.test`;
+const server = (name: string): LabServer => servers!.find((s) => s.name === name)!;
+
+let defs: TempDefs;
+let repo: FixtureRepo;
+let dataDir: string;
+const tokens: Record<string, string> = {};
+
+function appYaml(app: string, repoDir: string): string {
+  return [
+    `repo: ${JSON.stringify(repoDir)}`,
+    'cluster: lab',
+    'php: "8.2"',
+    `domain: ${domain(app)}`,
+    'release_commands:',
+    '  - artisan config:cache',
+    // Slow or failing on purpose, decided by the commit being released.
+    `  - '[ ! -f SLOW ] || sleep "$(cat SLOW)"'`,
+    '  - artisan fail --if-exists=FAIL --message="this commit fails on purpose"',
+    'shared: [storage/app/public, storage/framework/sessions, .env]',
+    'health_check: { path: /health, status: 200, timeout: 5 }',
+    'servers:',
+    ...WEB.map((s) => `  - name: ${s}`),
+    '',
+  ].join('\n');
+}
+
+/** A commit of the fixture with SLOW (seconds) or FAIL set as asked, the other removed. */
+function commit(label: string, o: { slow?: number; fail?: boolean } = {}): string {
+  for (const f of ['SLOW', 'FAIL']) fs.rmSync(path.join(repo.dir, f), { force: true });
+  const files: Record<string, string> = {};
+  if (o.slow) files.SLOW = `${o.slow}\n`;
+  if (o.fail) files.FAIL = 'yes\n';
+  return repo.commit(label, files);
+}
+
+interface Serve {
+  proc: ChildProcess;
+  base: string;
+  out: string[];
+  exited: Promise<number | null>;
+}
+
+/** `flight serve` as a child process on 127.0.0.1, any free port; resolves once it listens. */
+async function startServe(): Promise<Serve> {
+  const proc = spawn(process.execPath, [FLIGHT_BIN, 'serve', '--defs', defs.dir, '--data', dataDir, '--port', '0', '--drain-timeout', '120'], {
+    env: { ...process.env, CI: '1', FORCE_COLOR: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out: string[] = [];
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  const base = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    const onData = (b: Buffer) => {
+      buf += b.toString('utf8');
+      const lines = buf.split('\n');
+      buf = lines.pop()!;
+      for (const l of lines) {
+        out.push(l);
+        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(l);
+        if (m) resolve(m[1]!);
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', (b: Buffer) => out.push(b.toString('utf8')));
+    void exited.then((code) => reject(new Error(`flight serve exited with ${code}:\n${out.join('\n')}`)));
+    setTimeout(() => reject(new Error(`flight serve did not start:\n${out.join('\n')}`)), 30_000);
+  });
+  return { proc, base, out, exited };
+}
+
+async function stopServe(s: Serve, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  if (s.proc.exitCode === null && s.proc.signalCode === null) s.proc.kill(signal);
+  return s.exited;
+}
+
+const post = (s: Serve, app: string, sha: string, wait = false): Promise<Reply> =>
+  call(s.base, 'POST', `/apps/${app}/deploys${wait ? '?wait=1' : ''}`, { token: tokens[app], body: { sha }, timeoutMs: 10 * 60_000 });
+const status = (s: Serve, app: string, id: string): Promise<Reply> => call(s.base, 'GET', `/apps/${app}/deploys/${id}`, { token: tokens[app] });
+
+/** Poll a deploy until it reaches a final state. */
+async function finalState(s: Serve, app: string, id: string, timeoutMs = 5 * 60_000): Promise<any> {
+  const rec = await waitFor(async () => {
+    const r = await status(s, app, id);
+    return ['queued', 'running'].includes(r.json?.state) ? undefined : r.json;
+  }, { timeoutMs, intervalMs: 500 });
+  assert.ok(rec, `deploy ${id} of ${app} did not end in ${timeoutMs / 1000} s`);
+  return rec;
+}
+
+async function assertServing(app: string, sha: string): Promise<void> {
+  for (const name of WEB) {
+    const page = await fetchPage(server(name).address, domain(app));
+    assert.equal(page.sha, sha, `${name} (Host: ${domain(app)}) serves ${sha}: ${JSON.stringify(page)}`);
+  }
+}
+
+const describeDeploy = (r: Reply) => `${r.status} ${JSON.stringify(r.json, null, 1)}`;
+
+before(async () => {
+  if (skip) return;
+  repo = makeFixtureRepo();
+  defs = await makeDefs();
+  for (const app of APPS) fs.writeFileSync(defs.appFile(app), appYaml(app, repo.dir));
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'flight-serve-data-'));
+  const prov = await flight(['provision', 'lab', '--defs', defs.dir]);
+  assert.equal(prov.code, 0, describeRun(prov));
+  for (const app of APPS) {
+    const conf = await flight(['app:configure', app, '--defs', defs.dir]);
+    assert.equal(conf.code, 0, describeRun(conf));
+    const t = await flight(['token:create', app, '--defs', defs.dir, '--data', dataDir], { json: false });
+    assert.equal(t.code, 0, t.stderr);
+    tokens[app] = t.stdout.trim();
+    assert.match(tokens[app]!, /^flt_/);
+  }
+  const stored = fs.readFileSync(path.join(dataDir, 'tokens.json'), 'utf8');
+  for (const t of Object.values(tokens)) assert.ok(!stored.includes(t), 'only hashes are stored');
+  assert.equal(fs.statSync(path.join(dataDir, 'tokens.json')).mode & 0o777, 0o600);
+});
+
+after(() => {
+  if (skip) return;
+  defs?.cleanup();
+  repo?.cleanup();
+  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('a deploy through the API updates the page; status and log tell what happened', { skip }, async () => {
+  const s = await startServe();
+  try {
+    const sha = commit('api-1');
+    const r = await post(s, 'srv1', sha);
+    assert.equal(r.status, 202, describeDeploy(r));
+    assert.equal(r.json.state, 'running');
+    // Follow the log while the deploy runs: the response ends when the deploy does.
+    const log = await call(s.base, 'GET', r.json.urls.log, { token: tokens.srv1, timeoutMs: 5 * 60_000 });
+    assert.equal(log.status, 200);
+    assert.match(log.text, /TASK \[Switch to the new release\]/);
+    assert.match(log.text, /succeeded at /);
+    const rec = await finalState(s, 'srv1', r.json.id);
+    assert.equal(rec.state, 'succeeded', JSON.stringify(rec));
+    assert.deepEqual(Object.keys(rec.servers).sort(), WEB);
+    for (const w of WEB) assert.equal(rec.servers[w].failed, 0);
+    assert.ok(Date.parse(rec.finished_at) >= Date.parse(rec.started_at));
+    await assertServing('srv1', sha);
+    // The page is served from the release the deploy made, under the lock of its run.
+    const info = await sshRun(server('lab-1'), 'tail -n1 /home/srv1/.flight/releases.log');
+    assert.match(info.stdout, new RegExp(`${sha}.*flight-serve@.*deploy ${r.json.id}.*ok`));
+    assert.ok(!s.out.join('\n').includes(tokens.srv1!), 'the token is never logged');
+  } finally {
+    assert.equal(await stopServe(s), 0);
+  }
+});
+
+test('two quick requests for one app run one after the other; a newer one supersedes a waiting one', { skip }, async () => {
+  const s = await startServe();
+  try {
+    const a = commit('queue-a', { slow: 6 });
+    const b = commit('queue-b');
+    const c = commit('queue-c');
+    const ra = await post(s, 'srv1', a);
+    const rb = await post(s, 'srv1', b);
+    const rc = await post(s, 'srv1', c);
+    assert.deepEqual([ra.json.state, rb.json.state, rc.json.state], ['running', 'queued', 'queued']);
+    const recB = (await status(s, 'srv1', rb.json.id)).json;
+    assert.equal(recB.state, 'superseded');
+    assert.equal(recB.superseded_by, rc.json.id);
+    assert.equal(recB.started_at, undefined, 'the superseded deploy never started');
+    const recA = await finalState(s, 'srv1', ra.json.id);
+    const recC = await finalState(s, 'srv1', rc.json.id);
+    assert.equal(recA.state, 'succeeded', JSON.stringify(recA));
+    assert.equal(recC.state, 'succeeded', JSON.stringify(recC));
+    assert.ok(Date.parse(recC.started_at) >= Date.parse(recA.finished_at), 'one after the other');
+    await assertServing('srv1', c);
+    const log = await call(s.base, 'GET', rb.json.urls.log, { token: tokens.srv1 });
+    assert.match(log.text, new RegExp(`superseded by deploy ${rc.json.id}`));
+  } finally {
+    assert.equal(await stopServe(s), 0);
+  }
+});
+
+test('two apps deploy in parallel', { skip }, async () => {
+  const s = await startServe();
+  try {
+    const sha = commit('parallel', { slow: 5 });
+    const [r1, r2] = await Promise.all([post(s, 'srv1', sha), post(s, 'srv2', sha)]);
+    assert.equal(r1.json.state, 'running');
+    assert.equal(r2.json.state, 'running');
+    const [d1, d2] = await Promise.all([finalState(s, 'srv1', r1.json.id), finalState(s, 'srv2', r2.json.id)]);
+    assert.equal(d1.state, 'succeeded', JSON.stringify(d1));
+    assert.equal(d2.state, 'succeeded', JSON.stringify(d2));
+    const overlap = Math.min(Date.parse(d1.finished_at), Date.parse(d2.finished_at)) - Math.max(Date.parse(d1.started_at), Date.parse(d2.started_at));
+    assert.ok(overlap > 4000, `the two deploys overlapped by ${overlap} ms`);
+    await assertServing('srv1', sha);
+    await assertServing('srv2', sha);
+  } finally {
+    assert.equal(await stopServe(s), 0);
+  }
+});
+
+test('wait=1 holds the answer: 200 for a good release, a failure status for a failing one', { skip }, async () => {
+  const s = await startServe();
+  try {
+    const good = commit('wait-good');
+    const ok = await post(s, 'srv2', good, true);
+    assert.equal(ok.status, 200, describeDeploy(ok));
+    assert.equal(ok.json.state, 'succeeded');
+    await assertServing('srv2', good);
+    const bad = commit('wait-bad', { fail: true });
+    const r = await post(s, 'srv2', bad, true);
+    assert.equal(r.status, 502, describeDeploy(r));
+    assert.equal(r.json.state, 'failed');
+    assert.match(r.json.error, /this commit fails on purpose|Release commands/);
+    assert.ok(Object.values(r.json.servers).some((x: any) => x.status === 'failed'), JSON.stringify(r.json.servers));
+    await assertServing('srv2', good);
+  } finally {
+    assert.equal(await stopServe(s), 0);
+  }
+});
+
+test('restart: history survives; a deploy running when the server died is interrupted, and the next one takes over its lock', { skip }, async () => {
+  let s = await startServe();
+  const slow = commit('killed', { slow: 30 });
+  const r = await post(s, 'srv1', slow);
+  assert.equal(r.status, 202);
+  // Wait until the release commands run: the lock is taken by then.
+  const reached = await waitFor(async () => {
+    const log = await call(s.base, 'GET', r.json.urls.log, { token: tokens.srv1, timeoutMs: 2000 }).catch(() => undefined);
+    return log && /TASK \[Release commands\]/.test(log.text) ? true : undefined;
+  }, { timeoutMs: 120_000, intervalMs: 300 });
+  assert.ok(reached, 'the release reached its release commands');
+  const runId = (await status(s, 'srv1', r.json.id)).json.run_id;
+  const lock = await sshRun(server('lab-1'), 'cat /home/srv1/.flight/deploy.lock/info');
+  assert.match(lock.stdout, new RegExp(`^run=${runId}$`, 'm'), 'the lock is held by the deploy run');
+  const historyBefore = (await call(s.base, 'GET', '/apps/srv1/deploys?limit=200', { token: tokens.srv1 })).json.deploys.length;
+  await stopServe(s, 'SIGKILL');
+
+  s = await startServe();
+  try {
+    assert.ok(s.out.some((l) => l.includes(`deploy ${r.json.id}`) && l.includes('interrupted')), s.out.join('\n'));
+    const rec = (await status(s, 'srv1', r.json.id)).json;
+    assert.equal(rec.state, 'interrupted');
+    const list = (await call(s.base, 'GET', '/apps/srv1/deploys?limit=200', { token: tokens.srv1 })).json.deploys;
+    assert.equal(list.length, historyBefore, 'every earlier deploy is still in the history');
+    // The interrupted run's lock is still on the server; the next deploy takes it over.
+    const sha = commit('after-restart');
+    const next = await post(s, 'srv1', sha, true);
+    assert.equal(next.status, 200, describeDeploy(next));
+    assert.equal(next.json.took_over, r.json.id);
+    assert.equal(next.json.run_id, runId);
+    await assertServing('srv1', sha);
+    const gone = await sshRun(server('lab-1'), 'test -e /home/srv1/.flight/deploy.lock && echo held || echo free');
+    assert.equal(gone.stdout.trim(), 'free');
+  } finally {
+    assert.equal(await stopServe(s), 0);
+  }
+});
+
+test('a lock held by someone else still stops a deploy after an interrupted one', { skip }, async () => {
+  // The rule is narrow: only the interrupted run's own lock is taken over.
+  const s = await startServe();
+  try {
+    await sshRun(server('lab-1'), "mkdir -p /home/srv2/.flight/deploy.lock && printf 'run=someoneelse\\nwho=ann@laptop\\n' > /home/srv2/.flight/deploy.lock/info");
+    const r = await post(s, 'srv2', commit('locked-out'), true);
+    assert.equal(r.status, 502, describeDeploy(r));
+    assert.match(r.json.error, /another deploy holds the lock: ann@laptop/);
+  } finally {
+    await sshRun(server('lab-1'), 'rm -rf /home/srv2/.flight/deploy.lock');
+    assert.equal(await stopServe(s), 0);
+  }
+});
+
+test('SIGTERM: stops taking requests, lets the running deploy finish, exits 0', { skip }, async () => {
+  const s = await startServe();
+  const sha = commit('drained', { slow: 4 });
+  const r = await post(s, 'srv2', sha);
+  const held = post(s, 'srv2', sha, true).catch((e: Error) => e);
+  await new Promise((res) => setTimeout(res, 500));
+  s.proc.kill('SIGTERM');
+  await new Promise((res) => setTimeout(res, 300));
+  await assert.rejects(call(s.base, 'GET', '/healthz'), /ECONNREFUSED/);
+  assert.equal(await s.exited, 0);
+  const waited = await held;
+  assert.ok(!(waited instanceof Error) && waited.json.state === 'cancelled' && waited.status === 503, `the waiting request was cancelled: ${waited instanceof Error ? waited.message : describeDeploy(waited)}`);
+  const rec = JSON.parse(fs.readFileSync(path.join(dataDir, 'deploys', 'srv2', `${r.json.id}.json`), 'utf8'));
+  assert.equal(rec.state, 'succeeded');
+  await assertServing('srv2', sha);
+});
+
+test('hostile requests against the real server, and thousands of malformed ones leave it up with memory flat', { skip }, async () => {
+  const s = await startServe();
+  try {
+    const historyDir = path.join(dataDir, 'deploys');
+    const count = () => fs.readdirSync(historyDir).flatMap((a) => fs.readdirSync(path.join(historyDir, a))).length;
+    const before = count();
+    const big = Buffer.alloc(64 * 1024 + 10, 'x');
+    const expect: Array<[string, () => Promise<Reply>, number]> = [
+      ['over 64 KiB', () => call(s.base, 'POST', '/apps/srv1/deploys', { token: tokens.srv1, body: big }), 413],
+      ['over 64 KiB, chunked', () => call(s.base, 'POST', '/apps/srv1/deploys', { token: tokens.srv1, body: big, chunked: true }), 413],
+      ['bad JSON', () => call(s.base, 'POST', '/apps/srv1/deploys', { token: tokens.srv1, body: '{"sha":' }), 400],
+      ['unknown app', () => call(s.base, 'POST', '/apps/nosuchapp/deploys', { token: tokens.srv1, body: { sha: 'abcdef1' } }), 404],
+      ['bad sha', () => call(s.base, 'POST', '/apps/srv1/deploys', { token: tokens.srv1, body: { sha: '$(reboot)' } }), 422],
+      ['missing token', () => call(s.base, 'POST', '/apps/srv1/deploys', { body: { sha: 'abcdef1' } }), 401],
+      ['wrong token', () => call(s.base, 'POST', '/apps/srv1/deploys', { token: 'flt_nope', body: { sha: 'abcdef1' } }), 401],
+      ["another app's token", () => call(s.base, 'POST', '/apps/srv1/deploys', { token: tokens.srv2, body: { sha: 'abcdef1' } }), 403],
+    ];
+    for (const [name, send, want] of expect) {
+      const r = await send();
+      assert.equal(r.status, want, `${name}: ${r.status} ${r.text}`);
+      assert.equal(typeof r.json?.error, 'string', name);
+    }
+    // A good token clears the address's failures before the loop.
+    assert.equal((await call(s.base, 'GET', '/apps/srv1/deploys', { token: tokens.srv1 })).status, 200);
+
+    const mem0 = (await call(s.base, 'GET', '/healthz')).json.memory;
+    const N = 3000;
+    const kinds = [
+      () => call(s.base, 'POST', '/apps/srv1/deploys', { token: tokens.srv1, body: big }),
+      () => call(s.base, 'POST', '/apps/srv1/deploys', { token: tokens.srv1, body: '{"sha": [1, 2' }),
+      () => call(s.base, 'POST', '/apps/srv1/deploys', { token: tokens.srv1, body: { sha: 'nothex!' } }),
+      () => call(s.base, 'POST', `/apps/${'x'.repeat(40)}/deploys`, { body: '{}' }),
+      () => call(s.base, 'GET', '/apps/srv1/deploys/../../etc/passwd', { token: tokens.srv1 }),
+      () => call(s.base, 'PUT', '/healthz', { body: 'x' }),
+      () => call(s.base, 'POST', '/github', { headers: { 'X-GitHub-Event': 'push', 'X-Hub-Signature-256': 'sha256=00' }, body: '{}' }),
+      () => call(s.base, 'POST', '/apps/srv2/deploys', { token: `flt_guess`, body: { sha: 'abcdef1' } }),
+    ];
+    const statuses = new Map<number, number>();
+    let next = 0;
+    const t0 = Date.now();
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < N) {
+          const i = next++;
+          const r = await kinds[i % kinds.length]!().catch(() => ({ status: -1 }) as Reply);
+          statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+        }
+      }),
+    );
+    const ms = Date.now() - t0;
+    const health = await call(s.base, 'GET', '/healthz');
+    assert.equal(health.status, 200, 'still up');
+    const mem1 = health.json.memory;
+    const mb = (n: number) => (n / 1048576).toFixed(1);
+    console.log(`# ${N} malformed requests in ${ms} ms: ${JSON.stringify(Object.fromEntries(statuses))}; rss ${mb(mem0.rss)} -> ${mb(mem1.rss)} MiB, heapUsed ${mb(mem0.heap_used)} -> ${mb(mem1.heap_used)} MiB`);
+    assert.ok(!statuses.has(-1) || statuses.get(-1)! < N / 100, `requests that got no answer: ${statuses.get(-1)}`);
+    for (const st of statuses.keys()) assert.ok(st === -1 || (st >= 400 && st < 500), `only 4xx answers, got ${st}`);
+    assert.ok(mem1.heap_used - mem0.heap_used < 32 * 1048576, `heapUsed grew by ${mb(mem1.heap_used - mem0.heap_used)} MiB`);
+    assert.ok(mem1.rss - mem0.rss < 64 * 1048576, `rss grew by ${mb(mem1.rss - mem0.rss)} MiB`);
+    assert.equal(count(), before, 'nothing was recorded');
+    assert.equal(health.json.running + health.json.waiting, 0, 'nothing was started');
+    const out = s.out.join('\n');
+    for (const t of Object.values(tokens)) assert.ok(!out.includes(t), 'no token in the server output');
+    assert.ok(!/bearer/i.test(out), 'no Authorization header in the server output');
+  } finally {
+    assert.equal(await stopServe(s), 0);
+  }
+});
