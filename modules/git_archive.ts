@@ -25,11 +25,15 @@ export function releaseId(sha: string, now = new Date()): string {
 }
 
 // $1 repo, $2 mirror dir, $3 sha. Prints the full sha on success; exit 3 when not a commit.
+// Two releases from one repository at once (two apps of one repo, e.g. under `flight serve`)
+// would fetch into the same mirror and fail on git's ref locks: where flock(1) exists they
+// take turns on a lock file beside the mirror.
 const RESOLVE = `
 set -e
 repo=$1 mirror=$2 sha=$3
+mkdir -p "$(dirname "$mirror")"
+if command -v flock >/dev/null 2>&1; then exec 9>"$mirror.lock"; flock 9; fi
 if [ ! -d "$mirror" ]; then
-  mkdir -p "$(dirname "$mirror")"
   git clone --quiet --mirror -- "$repo" "$mirror.tmp.$$" >&2
   mv "$mirror.tmp.$$" "$mirror"
 fi
