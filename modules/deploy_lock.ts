@@ -21,14 +21,16 @@ export interface DeployLockParams {
 }
 
 // $1 path $2 run $3 who $4 detail $5 force $6 check. First line of output is the outcome,
-// the rest is the lock's content as it was found.
+// the rest is the lock's content as it was found. In check mode nothing is created, not even
+// the lock's folder (it may not exist yet on a new server).
 const ACQUIRE = `
 path=$1 run=$2 who=$3 detail=$4 force=$5 check=$6
 write() { printf 'run=%s\\nwho=%s\\nsince=%s\\ndetail=%s\\n' "$run" "$who" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$detail" > "$path/info"; }
-mkdir -p "$(dirname "$path")"
-if mkdir "$path" 2>/dev/null; then
-  if [ "$check" = 1 ]; then rmdir "$path"; echo free; exit 0; fi
-  write; echo acquired; exit 0
+if [ "$check" = 1 ]; then
+  [ -d "$path" ] || { echo free; exit 0; }
+else
+  mkdir -p "$(dirname "$path")"
+  if mkdir "$path" 2>/dev/null; then write; echo acquired; exit 0; fi
 fi
 held=$(cat "$path/info" 2>/dev/null)
 if [ "$(printf '%s\\n' "$held" | sed -n 's/^run=//p')" = "$run" ]; then echo ours; exit 0; fi

@@ -141,6 +141,11 @@ export const service_reload = defineModule<ServiceParams>({
     const action = out.action;
     const how = init === 'systemd' ? 'systemctl' : 'service';
     if (out.state === 'missing') {
+      // In check mode the package install an earlier task would make did not happen: starting
+      // what it would install is a change the real run would make, not a failure.
+      if (ctx.check && p.state !== 'stopped') {
+        return { changed: true, msg: `would ${p.state === 'restarted' ? 'restart' : 'start'} ${p.name} (not installed yet)` };
+      }
       return { changed: false, failed: true, msg: `service ${p.name} not found (${init === 'systemd' ? 'no systemd unit' : `no /etc/init.d/${p.name}`})` };
     }
     if (out.running === undefined) return { changed: false, failed: true, msg: `cannot read the state of ${p.name}: ${outputTail(res)}` };

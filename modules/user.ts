@@ -164,6 +164,15 @@ export const user = defineModule<UserParams>({
     const read = await ctx.exec(script(READ_SCRIPT, p.name, p.home ?? '', ...(p.groups ?? [])));
     if (read.code !== 0) return { changed: false, failed: true, msg: `cannot read user ${p.name}: ${outputTail(read)}` };
     const st = parseUserState(read.stdout);
+    if (ctx.check && st.missingGroups.length) {
+      // In check mode a group an earlier task would create (an app user's own group) is
+      // missing: joining it is a change the real run would make, not a failure.
+      const pending = planUser(p, { ...st, missingGroups: [] });
+      if (!pending.error) {
+        const note = `group${st.missingGroups.length > 1 ? 's' : ''} ${st.missingGroups.join(', ')} not created yet`;
+        return { changed: true, msg: `would ${st.exists ? 'change' : 'create'} user ${p.name}: ${pending.changes.join(', ')} (${note})` };
+      }
+    }
     const plan = planUser(p, st);
     if (plan.error) return { changed: false, failed: true, msg: plan.error };
     const data = { name: p.name, uid: st.uid, home: p.home ?? st.home, shell: p.shell ?? st.shell };

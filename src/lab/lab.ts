@@ -54,6 +54,9 @@ function writeSshFiles(paths: LabPaths, state: LabState): void {
     const hostKey = hostKeyOf(paths, s.name);
     if (hostKey) known.push({ name: s.name, address: s.address, port: s.port, hostKey });
   }
+  // A lab whose first `up` stopped before any key was made (e.g. its address was taken) has
+  // no ssh folder yet; `down` must still work on it.
+  fs.mkdirSync(paths.sshDir, { recursive: true, mode: 0o700 });
   writeKnownHosts(paths, known);
   writeSshConfig(paths, known);
 }

@@ -176,6 +176,7 @@ export function describeRun(run: FlightRun): string {
   const lines = [`flight ${run.args.join(' ')} -> exit ${run.code} in ${(run.ms / 1000).toFixed(1)} s`];
   for (const f of failures(run)) lines.push(`  ${f}`);
   if (run.stray.length) lines.push(`  stdout: ${run.stray.slice(-10).join('\n          ')}`);
+  if (!run.recap && run.events.length) lines.push(`  no recap; last events: ${run.events.slice(-3).map((e) => JSON.stringify(e)).join('\n          ')}`);
   if (run.stderr.trim()) lines.push(`  stderr: ${run.stderr.trim().split('\n').slice(-15).join('\n          ')}`);
   return lines.join('\n');
 }
