@@ -1,0 +1,357 @@
+/**
+ * fpm_opcache: read or warm a PHP-FPM pool's OPcache, through the pool itself.
+ *
+ * OPcache lives in the FPM master's shared memory; the command line has a cache of its own (or
+ * none), so `php -r 'opcache_get_status()'` on the server says nothing about what requests see.
+ * The only way in is to have a pool run a script: this module writes Flight's worker script
+ * (playbooks/files/flight-opcache.php) into the app's home, where the pool may read it (its
+ * open_basedir is the home and /tmp) and nginx never serves it, and asks the pool over its unix
+ * socket, as nginx would, with FastCGI:
+ *
+ *   - the FastCGI request is encoded here (src/remote/fastcgi.ts);
+ *   - on the server, PHP's command line (present wherever FPM is) only relays bytes: it writes
+ *     the worker script (root-owned, 0640, readable by the pool's group), sends the request to
+ *     the socket, and prints the answer as base64; one round trip in all;
+ *   - the worker removes itself as soon as it starts, the relay again when it exits.
+ *
+ * action: status  opcache_get_status() in numbers, and with `threshold` the decision whether
+ *                 the cache is full enough to reload PHP-FPM (`data.reload`). Reads only, so it
+ *                 runs in check mode too (the worker file exists for the length of the request).
+ * action: warmup  compile a release's PHP files into the cache (opcache_compile_file: compiled,
+ *                 not run), hottest first, within a memory budget: the warm-up stops before it
+ *                 has used `budget_mb`, and before the cache's free memory would go under
+ *                 `min_free_mb`. Changes the cache, so check mode only says what it would do.
+ *
+ * The socket belongs to www-data (mode 0660): the task needs become (root), as every Flight
+ * playbook has.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { argv } from '../src/command.js';
+import { messageOf } from '../src/errors.js';
+import { defineModule, type ModuleContext, type ModuleResult } from '../src/module.js';
+import { PLAYBOOKS_DIR } from '../src/paths.js';
+import { encodeRequest, parseResponse, scriptParams } from '../src/remote/fastcgi.js';
+
+export interface FpmOpcacheParams {
+  action: 'status' | 'warmup';
+  /** The pool's unix socket, e.g. /run/php/shop.sock. */
+  socket: string;
+  /** PHP version whose command line relays the request (/usr/bin/phpX.Y). */
+  php: string;
+  /** A folder inside the app's home for the worker script (readable by the pool's user). */
+  dir: string;
+  /** The pool's group (the app's): the worker script is root-owned, readable by this group. */
+  group: string;
+  /** Seconds to wait for the pool's answer. */
+  timeout?: number;
+  /** status: percent of OPcache use (its fullest resource) at or above which `reload` is true. */
+  threshold?: number;
+  /** status: also count cached scripts and bytes per first folder under this path. */
+  group_under?: string;
+  /** warmup: the release folder whose files are compiled. */
+  release?: string;
+  /** warmup: the `current` link; files the serving release has in the cache go first. */
+  current?: string;
+  /** warmup: at most this much OPcache memory, in MB. */
+  budget_mb?: number;
+  /** warmup: stop before OPcache's free memory would go under this, in MB. */
+  min_free_mb?: number;
+}
+
+/** The worker's report of opcache_get_status(false) (flight_opcache_numbers() in the PHP). */
+export interface OpcacheNumbers {
+  enabled: boolean;
+  cache_full: boolean;
+  restart_pending: boolean;
+  memory: { used: number; free: number; wasted: number };
+  interned: { used: number; size: number };
+  scripts: number;
+  keys: number;
+  max_keys: number;
+  hits: number;
+  misses: number;
+  start_time: number;
+  last_restart_time: number;
+  oom_restarts: number;
+  hash_restarts: number;
+  manual_restarts: number;
+  validate_timestamps: boolean;
+}
+
+export interface OpcacheUsage {
+  /** The fullest of the three, in percent: what the threshold is compared with. */
+  percent: number;
+  by: 'memory' | 'keys' | 'interned strings';
+  /** (used + wasted) / total: wasted memory (scripts replaced or invalidated) is only freed by a restart. */
+  memory: number;
+  keys: number;
+  interned: number;
+}
+
+const pct = (part: number, whole: number): number => (whole > 0 ? (100 * part) / whole : 0);
+
+/**
+ * How full the cache is. Any of the three running out hurts: no memory or no key left means new
+ * files are no longer cached at all; a full interned strings buffer means each worker keeps its
+ * own copies. A cache that reported itself full counts as 100%.
+ */
+export function opcacheUsage(n: OpcacheNumbers): OpcacheUsage {
+  const total = n.memory.used + n.memory.free + n.memory.wasted;
+  const memory = pct(n.memory.used + n.memory.wasted, total);
+  const keys = pct(n.keys, n.max_keys);
+  const interned = pct(n.interned.used, n.interned.size);
+  const candidates: Array<[OpcacheUsage['by'], number]> = [['memory', memory], ['keys', keys], ['interned strings', interned]];
+  let [by, percent] = candidates.reduce((a, b) => (b[1] > a[1] ? b : a));
+  if (n.cache_full && percent < 100) [by, percent] = ['memory', 100];
+  return { percent, by, memory, keys, interned };
+}
+
+/** Reload when the cache is at least `threshold` percent full (0: always; 100: only when full). */
+export function reloadDecision(n: OpcacheNumbers | null, threshold: number): { reload: boolean; why: string; usage?: OpcacheUsage } {
+  if (!n || !n.enabled) return { reload: false, why: 'OPcache is not enabled in this PHP-FPM' };
+  const usage = opcacheUsage(n);
+  const shown = `${usage.percent.toFixed(1)}% (${usage.by})`;
+  return usage.percent >= threshold
+    ? { reload: true, why: `OPcache ${shown} is at or above the ${threshold}% threshold`, usage }
+    : { reload: false, why: `OPcache ${shown} is under the ${threshold}% threshold`, usage };
+}
+
+export type BudgetStop = 'time' | 'keys' | 'floor' | 'budget' | null;
+
+export interface BudgetState {
+  /** Bytes of OPcache memory free now. */
+  free: number;
+  /** Bytes the warm-up has used so far. */
+  used: number;
+  /** Bytes the next file is expected to take. */
+  estimate: number;
+  floor: number;
+  budget: number;
+  keys: number;
+  max_keys: number;
+  elapsed_ms: number;
+  limit_ms: number;
+}
+
+/**
+ * Whether the warm-up must stop before the next file. The decision runs in the pool
+ * (flight_budget_stop() in the worker script, which must decide as it compiles); this is its
+ * mirror, and the unit tests hold both to one table.
+ */
+export function budgetStop(s: BudgetState): BudgetStop {
+  if (s.elapsed_ms >= s.limit_ms) return 'time';
+  if (s.keys >= s.max_keys) return 'keys';
+  if (s.free - s.estimate < s.floor) return 'floor';
+  if (s.used + s.estimate > s.budget) return 'budget';
+  return null;
+}
+
+export const MB = 1024 * 1024;
+const mb = (bytes: number): string => `${(bytes / MB).toFixed(1)} MB`;
+
+export interface WarmupReport {
+  ok: boolean;
+  error?: string;
+  candidates: number;
+  compiled: number;
+  already_cached: number;
+  not_cached: number;
+  failed: number;
+  left: number;
+  stopped: BudgetStop;
+  bytes: number;
+  waited_s: number;
+  ms: number;
+  errors: string[];
+  status: OpcacheNumbers | null;
+}
+
+const STOPS: Record<Exclude<BudgetStop, null>, (p: { budget: number; floor: number }) => string> = {
+  budget: (p) => `stopped at the ${p.budget} MB budget`,
+  floor: (p) => `stopped to keep ${p.floor} MB of OPcache free`,
+  keys: () => 'stopped: OPcache has no key left (opcache.max_accelerated_files)',
+  time: () => 'stopped at the time limit',
+};
+
+/** The task's one line: files compiled and memory used first, then anything unusual. */
+export function describeWarmup(r: WarmupReport, limits: { budget: number; floor: number }): string {
+  const parts = [`compiled ${r.compiled} PHP file${r.compiled === 1 ? '' : 's'} into OPcache (${mb(r.bytes)}) in ${(r.ms / 1000).toFixed(1)} s`];
+  if (r.already_cached) parts.push(`${r.already_cached} already cached`);
+  if (r.not_cached) parts.push(`${r.not_cached} not cached`);
+  if (r.failed) parts.push(`${r.failed} failed to compile${r.errors[0] ? ` (${r.errors[0]})` : ''}`);
+  let line = parts.join(', ');
+  if (r.stopped) line += `; ${STOPS[r.stopped](limits)}, ${r.left} file${r.left === 1 ? '' : 's'} left`;
+  if (r.status) {
+    const u = opcacheUsage(r.status);
+    line += `; OPcache ${u.percent.toFixed(0)}% used`;
+  }
+  return line;
+}
+
+/** One-line summary of a status read. */
+export function describeStatus(n: OpcacheNumbers): string {
+  const u = opcacheUsage(n);
+  const total = n.memory.used + n.memory.free + n.memory.wasted;
+  return `OPcache ${u.percent.toFixed(1)}% used: memory ${mb(n.memory.used + n.memory.wasted)} of ${mb(total)} (${mb(n.memory.wasted)} wasted), ${n.keys} of ${n.max_keys} keys, ${n.scripts} scripts`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The round trip
+
+/**
+ * Runs on the server with `php -n` (no ini files: nothing there can disable a function this
+ * needs). argv: socket, worker path, group, timeout seconds. stdin: two base64 lines, the worker
+ * script and the FastCGI request. stdout: the pool's answer, base64. Exit 2: cannot write the
+ * worker; 3: cannot reach the pool; 4: no answer in time.
+ */
+export const RELAY = `[, $sock, $file, $group, $timeout] = $argv;
+register_shutdown_function(static function () use ($file) { if (is_file($file)) { @unlink($file); } });
+$in = explode("\\n", (string) stream_get_contents(STDIN));
+$worker = base64_decode($in[0] ?? '', true);
+$request = base64_decode($in[1] ?? '', true);
+if ($worker === false || $request === false || $request === '') { fwrite(STDERR, "bad input\\n"); exit(2); }
+umask(077);
+$tmp = $file . '.' . getmypid() . '.tmp';
+if (file_put_contents($tmp, $worker) !== strlen($worker) || !chgrp($tmp, $group) || !chmod($tmp, 0640) || !rename($tmp, $file)) {
+  @unlink($tmp); fwrite(STDERR, "cannot write $file\\n"); exit(2);
+}
+$s = @stream_socket_client('unix://' . $sock, $errno, $errstr, 5);
+if ($s === false) { fwrite(STDERR, "cannot connect to $sock: $errstr\\n"); exit(3); }
+stream_set_timeout($s, (int) $timeout);
+for ($off = 0, $len = strlen($request); $off < $len; $off += $n) {
+  $n = fwrite($s, substr($request, $off));
+  if (!$n) { fwrite(STDERR, "cannot write to $sock\\n"); exit(3); }
+}
+$answer = stream_get_contents($s);
+if (stream_get_meta_data($s)['timed_out']) { fwrite(STDERR, "no answer from $sock in {$timeout} s\\n"); exit(4); }
+echo base64_encode((string) $answer);`;
+
+export const WORKER_FILE = path.join(PLAYBOOKS_DIR, 'files', 'flight-opcache.php');
+
+let workerSource: Buffer | undefined;
+function worker(): Buffer {
+  workerSource ??= fs.readFileSync(WORKER_FILE);
+  return workerSource;
+}
+
+export type FpmAnswer = { ok: true; json: Record<string, unknown> } | { ok: false; msg: string };
+
+/** Ask the pool to run the worker with this body; the worker's JSON answer, or why there is none. */
+export async function askPool(
+  ctx: Pick<ModuleContext, 'exec'>,
+  p: Pick<FpmOpcacheParams, 'socket' | 'php' | 'dir' | 'group' | 'timeout'>,
+  body: Record<string, unknown>,
+): Promise<FpmAnswer> {
+  const file = `${p.dir.replace(/\/+$/, '')}/.flight-opcache-${randomBytes(8).toString('hex')}.php`;
+  const payload = Buffer.from(JSON.stringify(body), 'utf8');
+  const request = encodeRequest({ params: scriptParams(file, payload), stdin: payload });
+  const timeout = p.timeout ?? 30;
+  let res;
+  try {
+    res = await ctx.exec(argv(`/usr/bin/php${p.php}`, '-n', '-r', RELAY, '--', p.socket, file, p.group, String(Math.ceil(timeout))), {
+      stdin: `${worker().toString('base64')}\n${request.toString('base64')}\n`,
+      timeoutMs: (timeout + 15) * 1000,
+    });
+  } catch (err) {
+    return { ok: false, msg: `no answer from ${p.socket}: ${messageOf(err)}` };
+  }
+  if (res.code !== 0) return { ok: false, msg: `${p.socket}: ${(res.stderr || res.stdout).trim() || `rc=${res.code}`}` };
+  const answer = parseResponse(Buffer.from(res.stdout.trim(), 'base64'));
+  const stderr = answer.stderr.trim();
+  if (!answer.complete) return { ok: false, msg: `${p.socket}: the pool closed the connection before the end of its answer${stderr ? `: ${stderr}` : ''}` };
+  let json: unknown;
+  try {
+    json = JSON.parse(answer.body.toString('utf8'));
+  } catch {
+    // FPM's own answers ("File not found." with "Primary script unknown" on stderr) are not JSON.
+    const text = answer.body.toString('utf8').trim().slice(0, 200);
+    return { ok: false, msg: `${p.socket} answered ${answer.status}${stderr ? `: ${stderr}` : ''}${text ? ` (${text})` : ''}` };
+  }
+  if (!json || typeof json !== 'object') return { ok: false, msg: `${p.socket} answered ${answer.status}: not a JSON object` };
+  const obj = json as Record<string, unknown>;
+  if (answer.status !== 200 || obj.ok !== true) {
+    return { ok: false, msg: `${p.socket} answered ${answer.status}: ${typeof obj.error === 'string' ? obj.error : JSON.stringify(obj).slice(0, 200)}` };
+  }
+  return { ok: true, json: obj };
+}
+
+async function status(ctx: ModuleContext, p: FpmOpcacheParams): Promise<ModuleResult> {
+  const a = await askPool(ctx, p, { action: 'status', ...(p.group_under ? { group_under: p.group_under } : {}) });
+  if (!a.ok) return { changed: false, failed: true, msg: a.msg };
+  const n = (a.json.status ?? null) as OpcacheNumbers | null;
+  const groups = (a.json.groups ?? {}) as Record<string, { scripts: number; bytes: number }>;
+  const data: Record<string, unknown> = { php: p.php, socket: p.socket, opcache: n, groups };
+  if (!n || !n.enabled) {
+    return { changed: false, msg: 'OPcache is not enabled in this PHP-FPM', data: { ...data, used_percent: 0, reload: false } };
+  }
+  const usage = opcacheUsage(n);
+  data.used_percent = Number(usage.percent.toFixed(2));
+  data.usage = usage;
+  let msg = `PHP ${p.php}: ${describeStatus(n)}`;
+  if (p.threshold !== undefined) {
+    const d = reloadDecision(n, p.threshold);
+    data.reload = d.reload;
+    msg = `PHP ${p.php}: ${d.why}: ${d.reload ? 'reload' : 'no reload'} (${describeStatus(n).replace(/^OPcache [\d.]+% used: /, '')})`;
+  }
+  return { changed: false, msg, data };
+}
+
+async function warmup(ctx: ModuleContext, p: FpmOpcacheParams): Promise<ModuleResult> {
+  if (!p.release) return { changed: false, failed: true, msg: 'action warmup needs `release` (the release folder)' };
+  const limits = { budget: p.budget_mb ?? 64, floor: p.min_free_mb ?? 32 };
+  if (ctx.check) {
+    return { changed: true, msg: `would compile the PHP files of ${p.release} into OPcache through ${p.socket} (at most ${limits.budget} MB, keeping ${limits.floor} MB free)` };
+  }
+  const timeLimit = p.timeout ?? 30;
+  const a = await askPool(ctx, { ...p, timeout: timeLimit + 10 }, {
+    action: 'warmup',
+    release: p.release,
+    ...(p.current ? { current: p.current } : {}),
+    budget_bytes: Math.round(limits.budget * MB),
+    floor_bytes: Math.round(limits.floor * MB),
+    time_limit: timeLimit,
+  });
+  if (!a.ok) return { changed: false, failed: true, msg: a.msg };
+  const r = a.json as unknown as WarmupReport;
+  const data = {
+    compiled: r.compiled,
+    already_cached: r.already_cached,
+    failed_files: r.failed,
+    left: r.left,
+    stopped: r.stopped,
+    bytes: r.bytes,
+    ms: r.ms,
+    candidates: r.candidates,
+    errors: r.errors,
+    opcache: r.status,
+  };
+  return { changed: r.compiled > 0, msg: describeWarmup(r, limits), data };
+}
+
+export const fpm_opcache = defineModule<FpmOpcacheParams>({
+  name: 'fpm_opcache',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['action', 'socket', 'php', 'dir', 'group'],
+    properties: {
+      action: { enum: ['status', 'warmup'] },
+      socket: { type: 'string', pattern: '^/[^\\0]+$' },
+      php: { type: 'string', pattern: '^\\d+\\.\\d+$' },
+      dir: { type: 'string', pattern: '^/[^\\0]+$' },
+      group: { type: 'string', pattern: '^[a-z_][a-z0-9_-]*$' },
+      timeout: { type: 'number', exclusiveMinimum: 0 },
+      threshold: { type: 'number', minimum: 0, maximum: 100 },
+      group_under: { type: 'string', pattern: '^/' },
+      release: { type: 'string', pattern: '^/' },
+      current: { type: 'string', pattern: '^/' },
+      budget_mb: { type: 'number', exclusiveMinimum: 0 },
+      min_free_mb: { type: 'number', minimum: 0 },
+    },
+  },
+  async run(ctx, p) {
+    return p.action === 'status' ? status(ctx, p) : warmup(ctx, p);
+  },
+});
