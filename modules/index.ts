@@ -22,6 +22,7 @@ import { git_archive } from './git_archive.js';
 import { release_prune } from './release_prune.js';
 import { set_fact } from './set_fact.js';
 import { shared_links } from './shared_links.js';
+import { fpm_opcache } from './fpm_opcache.js';
 
 export const modules: Record<string, Module<any>> = {
   copy,
@@ -46,4 +47,5 @@ export const modules: Record<string, Module<any>> = {
   release_prune,
   set_fact,
   shared_links,
+  fpm_opcache,
 };

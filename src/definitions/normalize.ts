@@ -5,7 +5,8 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import type { App, AppServer, Cluster, FlightConfig, HealthCheck, ReleaseStrategy, Server, SshOptions } from './types.js';
+import { DEFAULT_OPCACHE_WARMUP } from './schemas/app.js';
+import type { App, AppServer, Cluster, FlightConfig, HealthCheck, OpcacheWarmup, ReleaseStrategy, Server, SshOptions } from './types.js';
 
 /** `~/x` is the user's home; relative paths are relative to the definitions folder. */
 export function resolveLocalPath(p: string, dir: string): string {
@@ -86,7 +87,14 @@ interface AppData {
   keep_releases?: number;
   release_strategy: ReleaseStrategy;
   health_check?: HealthCheck;
+  opcache_warmup?: boolean | Partial<OpcacheWarmup>;
   servers: AppServer[];
+}
+
+/** `true` or a mapping turns the warm-up on (defaults for what the mapping leaves out); absent or `false`, off. */
+export function toOpcacheWarmup(v: boolean | Partial<OpcacheWarmup> | undefined): OpcacheWarmup | null {
+  if (v === undefined || v === false) return null;
+  return { ...DEFAULT_OPCACHE_WARMUP, ...(v === true ? {} : v) };
 }
 
 export function toApp(name: string, file: string, data: unknown, config: FlightConfig, dir: string): App {
@@ -105,6 +113,7 @@ export function toApp(name: string, file: string, data: unknown, config: FlightC
     keep_releases: d.keep_releases ?? config.keep_releases,
     release_strategy: d.release_strategy,
     health_check: d.health_check ? { ...d.health_check } : null,
+    opcache_warmup: toOpcacheWarmup(d.opcache_warmup),
     home: `/home/${name}`,
     servers: d.servers.map((s) => ({
       name: s.name,

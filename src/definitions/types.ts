@@ -105,6 +105,16 @@ export interface HealthCheck {
 
 export type ReleaseStrategy = 'releases' | 'alternate';
 
+/** Compile the new release into PHP-FPM's OPcache before the switch (fpm_opcache warmup). */
+export interface OpcacheWarmup {
+  /** MB of OPcache memory the warm-up may use. */
+  budget_mb: number;
+  /** MB of OPcache memory the warm-up leaves free. */
+  min_free_mb: number;
+  /** Seconds. */
+  timeout: number;
+}
+
 export interface App {
   /** From the file name: apps/<name>.yml. Also the app's Linux user. */
   name: string;
@@ -122,6 +132,8 @@ export interface App {
   keep_releases: number;
   release_strategy: ReleaseStrategy;
   health_check: HealthCheck | null;
+  /** null: no warm-up. */
+  opcache_warmup: OpcacheWarmup | null;
   /** /home/<name> */
   home: string;
   servers: AppServer[];

@@ -27,6 +27,7 @@ function demoApp(): HostApp {
     keep_releases: 5,
     release_strategy: 'releases',
     health_check: null,
+    opcache_warmup: null,
     home: '/home/demo',
     servers: [],
     server: {

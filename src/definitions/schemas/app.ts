@@ -52,6 +52,28 @@ const sharedPath = {
   expected: "a path inside the app (relative: no leading '/', no '.' or '..')",
 } as const;
 
+/**
+ * OPcache warm-up before the switch (see docs/opcache.md): `true` for the defaults, or the
+ * limits. No schema defaults inside anyOf (ajv cannot apply them there): toApp fills them in.
+ */
+export const DEFAULT_OPCACHE_WARMUP = { budget_mb: 64, min_free_mb: 32, timeout: 20 } as const;
+
+const opcacheWarmup = {
+  anyOf: [
+    { type: 'boolean', expected: 'true or false' },
+    {
+      type: 'object',
+      additionalProperties: false,
+      expected: 'a mapping with budget_mb, min_free_mb, timeout',
+      properties: {
+        budget_mb: { type: 'integer', minimum: 1, expected: 'MB of OPcache memory the warm-up may use (integer >= 1)' },
+        min_free_mb: { type: 'integer', minimum: 0, expected: 'MB of OPcache memory to leave free (integer >= 0)' },
+        timeout: { type: 'number', exclusiveMinimum: 0, expected: 'a number of seconds > 0' },
+      },
+    },
+  ],
+} as const;
+
 export const appSchema = {
   type: 'object',
   additionalProperties: false,
@@ -71,6 +93,7 @@ export const appSchema = {
     shared: { type: 'array', uniqueItems: true, items: sharedPath, default: [] },
     keep_releases: { type: 'integer', minimum: 2 },
     release_strategy: { enum: ['releases', 'alternate'], default: 'releases' },
+    opcache_warmup: opcacheWarmup,
     health_check: {
       type: 'object',
       additionalProperties: false,
