@@ -12,6 +12,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -67,6 +68,9 @@ interface Serve {
   exited: Promise<number | null>;
 }
 
+/** Every server a test started: after() kills any that a failed test left running. */
+const started: Serve[] = [];
+
 /** `flight serve` as a child process on 127.0.0.1, any free port; resolves once it listens. */
 async function startServe(): Promise<Serve> {
   const proc = spawn(process.execPath, [FLIGHT_BIN, 'serve', '--defs', defs.dir, '--data', dataDir, '--port', '0', '--drain-timeout', '120'], {
@@ -92,7 +96,32 @@ async function startServe(): Promise<Serve> {
     void exited.then((code) => reject(new Error(`flight serve exited with ${code}:\n${out.join('\n')}`)));
     setTimeout(() => reject(new Error(`flight serve did not start:\n${out.join('\n')}`)), 30_000);
   });
-  return { proc, base, out, exited };
+  const serve = { proc, base, out, exited };
+  started.push(serve);
+  return serve;
+}
+
+/** Follow a deploy's log as it streams; resolves with the text so far once it matches. */
+function watchLog(s: Serve, app: string, id: string, pattern: RegExp, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port: new URL(s.base).port, path: `/apps/${app}/deploys/${id}/log`, headers: { Authorization: `Bearer ${tokens[app]}` }, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (b: Buffer) => {
+        text += b.toString('utf8');
+        if (pattern.test(text)) {
+          clearTimeout(timer);
+          req.destroy();
+          resolve(text);
+        }
+      });
+      res.on('end', () => reject(new Error(`the log ended without ${pattern}:\n${text}`)));
+    });
+    const timer = setTimeout(() => req.destroy(new Error(`no ${pattern} in the log after ${timeoutMs} ms`)), timeoutMs);
+    req.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
 }
 
 async function stopServe(s: Serve, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
@@ -144,8 +173,9 @@ before(async () => {
   assert.equal(fs.statSync(path.join(dataDir, 'tokens.json')).mode & 0o777, 0o600);
 });
 
-after(() => {
+after(async () => {
   if (skip) return;
+  for (const s of started) await stopServe(s, 'SIGKILL');
   defs?.cleanup();
   repo?.cleanup();
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
@@ -249,15 +279,11 @@ test('restart: history survives; a deploy running when the server died is interr
   const slow = commit('killed', { slow: 30 });
   const r = await post(s, 'srv1', slow);
   assert.equal(r.status, 202);
-  // Wait until the release commands run: the lock is taken by then.
-  const reached = await waitFor(async () => {
-    const log = await call(s.base, 'GET', r.json.urls.log, { token: tokens.srv1, timeoutMs: 2000 }).catch(() => undefined);
-    return log && /TASK \[Release commands\]/.test(log.text) ? true : undefined;
-  }, { timeoutMs: 120_000, intervalMs: 300 });
-  assert.ok(reached, 'the release reached its release commands');
+  // Wait (following the live log) until the release commands run: the lock is taken by then.
+  await watchLog(s, 'srv1', r.json.id, /TASK \[Release commands\]/, 180_000);
   const runId = (await status(s, 'srv1', r.json.id)).json.run_id;
-  const lock = await sshRun(server('lab-1'), 'cat /home/srv1/.flight/deploy.lock/info');
-  assert.match(lock.stdout, new RegExp(`^run=${runId}$`, 'm'), 'the lock is held by the deploy run');
+  const locks = await Promise.all(WEB.map((w) => sshRun(server(w), 'cat /home/srv1/.flight/deploy.lock/info 2>/dev/null')));
+  assert.ok(locks.some((l) => new RegExp(`^run=${runId}$`, 'm').test(l.stdout)), `the lock is held by the deploy's run ${runId}: ${locks.map((l) => l.stdout).join(' | ')}`);
   const historyBefore = (await call(s.base, 'GET', '/apps/srv1/deploys?limit=200', { token: tokens.srv1 })).json.deploys.length;
   await stopServe(s, 'SIGKILL');
 
@@ -275,8 +301,10 @@ test('restart: history survives; a deploy running when the server died is interr
     assert.equal(next.json.took_over, r.json.id);
     assert.equal(next.json.run_id, runId);
     await assertServing('srv1', sha);
-    const gone = await sshRun(server('lab-1'), 'test -e /home/srv1/.flight/deploy.lock && echo held || echo free');
-    assert.equal(gone.stdout.trim(), 'free');
+    for (const w of WEB) {
+      const gone = await sshRun(server(w), 'test -e /home/srv1/.flight/deploy.lock && echo held || echo free');
+      assert.equal(gone.stdout.trim(), 'free', `${w}: the lock was released`);
+    }
   } finally {
     assert.equal(await stopServe(s), 0);
   }
@@ -286,12 +314,13 @@ test('a lock held by someone else still stops a deploy after an interrupted one'
   // The rule is narrow: only the interrupted run's own lock is taken over.
   const s = await startServe();
   try {
-    await sshRun(server('lab-1'), "mkdir -p /home/srv2/.flight/deploy.lock && printf 'run=someoneelse\\nwho=ann@laptop\\n' > /home/srv2/.flight/deploy.lock/info");
+    // On both servers: the lock lives on whichever the play runs run_once tasks on.
+    for (const w of WEB) await sshRun(server(w), "mkdir -p /home/srv2/.flight/deploy.lock && printf 'run=someoneelse\\nwho=ann@laptop\\n' > /home/srv2/.flight/deploy.lock/info");
     const r = await post(s, 'srv2', commit('locked-out'), true);
     assert.equal(r.status, 502, describeDeploy(r));
     assert.match(r.json.error, /another deploy holds the lock: ann@laptop/);
   } finally {
-    await sshRun(server('lab-1'), 'rm -rf /home/srv2/.flight/deploy.lock');
+    for (const w of WEB) await sshRun(server(w), 'rm -rf /home/srv2/.flight/deploy.lock');
     assert.equal(await stopServe(s), 0);
   }
 });
