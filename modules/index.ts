@@ -16,6 +16,7 @@ import { user } from './user.js';
 import { debug } from './debug.js';
 import { deploy_lock } from './deploy_lock.js';
 import { http_check } from './http_check.js';
+import { joined_servers } from './joined_servers.js';
 import { release_info } from './release_info.js';
 import { fail } from './fail.js';
 import { git_archive } from './git_archive.js';
@@ -41,6 +42,7 @@ export const modules: Record<string, Module<any>> = {
   debug,
   deploy_lock,
   http_check,
+  joined_servers,
   release_info,
   fail,
   git_archive,

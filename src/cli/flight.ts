@@ -8,6 +8,7 @@ import path from 'node:path';
 import { loadDefinitions } from '../definitions/index.js';
 import { invalid } from '../errors.js';
 import { buildInventory } from '../inventory/index.js';
+import { serverCommand } from '../cluster/cli.js';
 import { labCommand } from '../lab/cli.js';
 import { serveCommand, tokenCommand } from '../serve/cli.js';
 import { VERSION } from '../version.js';
@@ -26,6 +27,13 @@ Servers and releases:
   app:releases APP           list each server's releases, which is current, who made them
   env:pull APP [--out FILE]  download APP's .env (mode 0600; default ./APP.env)
   env:push APP [FILE]        upload FILE (default ./APP.env) as APP's .env on every server
+
+Elastic clusters (docs/elastic.md):
+  server:add CLUSTER NAME HOST [--web] [--like SERVER] [--copy queues,scheduler,deploy_commands]
+                             provision NAME, configure and release every app of the --like
+                             server on it at its current commit, then print \`ready: NAME\`
+  server:remove CLUSTER NAME [--keep-workers]
+                             no release reaches NAME any more; its workers and scheduler stop
 
 Deploy server (docs/serve.md):
   serve [--host H] [--port N] [--data DIR] [--tls-cert F --tls-key F] [--drain-timeout S]
@@ -135,6 +143,7 @@ runMain(async () => {
     return 0;
   }
   if (verb === 'lab') return labCommand(rest);
+  if (verb === 'server:add' || verb === 'server:remove') return serverCommand(verb, rest);
   if (verb === 'serve') return serveCommand(rest);
   if (verb === 'token:create' || verb === 'token:revoke') return tokenCommand(verb, rest);
   const spec = VERBS[verb];

@@ -3,9 +3,9 @@
  * one file to another. Each runs only on files that passed their schema, so it can trust types.
  */
 import type { Problem } from '../problems.js';
-import type { YamlFile } from '../yaml-positions.js';
+import { formatPath, type YamlFile, type YamlPath } from '../yaml-positions.js';
 import { RESERVED_SERVER_NAMES } from './names.js';
-import type { App, Cluster, FlightConfig, WebPool } from './types.js';
+import type { App, AppServer, Cluster, FlightConfig, WebPool } from './types.js';
 
 export interface Checked<T> {
   yf: YamlFile;
@@ -49,28 +49,37 @@ export function checkApp(a: Checked<App>): Problem[] {
     if (first !== undefined) {
       problems.push(a.yf.problemAt(['servers', i, 'name'], `server '${s.name}' is listed twice (also servers[${first}])`));
     } else seen.set(s.name, i);
-
-    const queues = new Set<string>();
-    s.queues.forEach((q, j) => {
-      if (queues.has(q.name)) problems.push(a.yf.problemAt(['servers', i, 'queues', j, 'name'], `duplicate queue '${q.name}' on server '${s.name}'`));
-      queues.add(q.name);
-    });
-
-    // php-fpm refuses to start a `pm = dynamic` pool unless these are in this order.
-    const written = raw.servers?.[i]?.web ?? {};
-    for (let k = 0; k + 1 < WEB_ORDER.length; k++) {
-      const lo = WEB_ORDER[k]!;
-      const hi = WEB_ORDER[k + 1]!;
-      if (s.web[lo] <= s.web[hi]) continue;
-      const show = (key: keyof WebPool) => `${key} (${s.web[key]}${key in written ? '' : ', the default'})`;
-      const blame = hi in written ? hi : lo in written ? lo : undefined;
-      problems.push({
-        ...a.yf.problemAt(blame ? ['servers', i, 'web', blame] : ['servers', i, 'web'], ''),
-        path: `servers[${i}].web`,
-        message: `${show(lo)} must be <= ${show(hi)}: php-fpm needs ${WEB_ORDER.join(' <= ')}`,
-      });
-    }
+    problems.push(...checkServerEntry(a.yf, ['servers', i], s.name, s, raw.servers?.[i]?.web ?? {}));
   });
+  return problems;
+}
+
+/**
+ * One app's entry for one server, at `at` in `yf` (an app file, or a state file of servers
+ * added by `flight server:add`): unique queue names, and the pool sizes in the order php-fpm
+ * needs. `written` is the web mapping as the user wrote it, to blame the key they set.
+ */
+export function checkServerEntry(yf: YamlFile, at: YamlPath, server: string, s: Pick<AppServer, 'web' | 'queues'>, written: Partial<WebPool>): Problem[] {
+  const problems: Problem[] = [];
+  const queues = new Set<string>();
+  s.queues.forEach((q, j) => {
+    if (queues.has(q.name)) problems.push(yf.problemAt([...at, 'queues', j, 'name'], `duplicate queue '${q.name}' on server '${server}'`));
+    queues.add(q.name);
+  });
+
+  // php-fpm refuses to start a `pm = dynamic` pool unless these are in this order.
+  for (let k = 0; k + 1 < WEB_ORDER.length; k++) {
+    const lo = WEB_ORDER[k]!;
+    const hi = WEB_ORDER[k + 1]!;
+    if (s.web[lo] <= s.web[hi]) continue;
+    const show = (key: keyof WebPool) => `${key} (${s.web[key]}${key in written ? '' : ', the default'})`;
+    const blame = hi in written ? hi : lo in written ? lo : undefined;
+    problems.push({
+      ...yf.problemAt(blame ? [...at, 'web', blame] : [...at, 'web'], ''),
+      path: formatPath([...at, 'web']),
+      message: `${show(lo)} must be <= ${show(hi)}: php-fpm needs ${WEB_ORDER.join(' <= ')}`,
+    });
+  }
   return problems;
 }
 
@@ -81,6 +90,8 @@ export interface AcrossInput {
   /** Clusters and apps whose files exist but are invalid: references to them are not errors. */
   brokenClusters: Set<string>;
   brokenApps: Set<string>;
+  /** Server names `flight server:add` recorded, by cluster: an app file may name them too. */
+  added?: Map<string, string[]>;
 }
 
 export function checkAcrossFiles(input: AcrossInput): Problem[] {
@@ -112,7 +123,7 @@ export function checkAcrossFiles(input: AcrossInput): Problem[] {
         );
       }
     } else {
-      const names = [...new Set(cluster.value.servers.map((s) => s.name))];
+      const names = [...new Set([...cluster.value.servers.map((s) => s.name), ...(input.added?.get(app.cluster) ?? [])])];
       app.servers.forEach((s, i) => {
         if (!names.includes(s.name)) {
           problems.push(a.yf.problemAt(['servers', i, 'name'], `server '${s.name}' is not in cluster '${app.cluster}' (its servers: ${names.join(', ')})`));

@@ -10,18 +10,28 @@ import { invalid } from '../errors.js';
 import { createAjv } from '../json-schema.js';
 import { ProblemsError, sortProblems, type Problem } from '../problems.js';
 import { formatSchemaErrors, parseYamlWithPositions, type YamlFile } from '../yaml-positions.js';
+import { ADDED_FILE, checkAdded, mergeAdded, toAdded } from './added.js';
 import { checkAcrossFiles, checkApp, checkCluster, type Checked } from './checks.js';
 import { appNameProblem, clusterNameProblem } from './names.js';
 import { toApp, toCluster, toConfig } from './normalize.js';
+import { addedSchema } from './schemas/added.js';
 import { appSchema } from './schemas/app.js';
 import { clusterSchema } from './schemas/cluster.js';
 import { configSchema } from './schemas/config.js';
-import type { App, Cluster, Definitions, FlightConfig } from './types.js';
+import type { AddedServer, App, Cluster, Definitions, FlightConfig } from './types.js';
 
 /** A definition file's path relative to the folder (with '/'), and its text. */
 export interface DefinitionSource {
   file: string;
   text: string;
+}
+
+export interface LoadOptions {
+  /**
+   * Servers recorded by `flight server:add` to treat as joined to every app their record names,
+   * whatever their status: the add itself provisions, configures and releases them this way.
+   */
+  include?: readonly string[];
 }
 
 export interface CheckResult {
@@ -34,12 +44,12 @@ const CONFIG_FILES = ['flight.yml', 'flight.yaml'];
 const isYaml = (f: string) => f.endsWith('.yml') || f.endsWith('.yaml');
 const baseName = (f: string) => path.posix.basename(f).replace(/\.ya?ml$/, '');
 
-let validators: { config: ValidateFunction; cluster: ValidateFunction; app: ValidateFunction } | undefined;
+let validators: { config: ValidateFunction; cluster: ValidateFunction; app: ValidateFunction; added: ValidateFunction } | undefined;
 function getValidators() {
   if (!validators) {
     // useDefaults: the schemas are the one place where defaults are written down.
     const ajv = createAjv({ useDefaults: true });
-    validators = { config: ajv.compile(configSchema), cluster: ajv.compile(clusterSchema), app: ajv.compile(appSchema) };
+    validators = { config: ajv.compile(configSchema), cluster: ajv.compile(clusterSchema), app: ajv.compile(appSchema), added: ajv.compile(addedSchema) };
   }
   return validators;
 }
@@ -68,19 +78,19 @@ export async function listDefinitionFiles(dir: string): Promise<string[]> {
   return [...CONFIG_FILES.filter((f) => top.includes(f)), ...(await inFolder('clusters')), ...(await inFolder('apps'))];
 }
 
-export async function loadDefinitions(dir: string): Promise<Definitions> {
+export async function loadDefinitions(dir: string, options: LoadOptions = {}): Promise<Definitions> {
   const abs = path.resolve(dir);
   const stat = await fs.stat(abs).catch(() => undefined);
   if (!stat?.isDirectory()) throw invalid(`definitions folder not found: ${dir}`);
   const files = await listDefinitionFiles(abs);
   const sources = await Promise.all(files.map(async (file) => ({ file, text: await fs.readFile(path.join(abs, file), 'utf8') })));
-  const result = checkDefinitions(abs, sources);
+  const result = checkDefinitions(abs, sources, options);
   if (!result.definitions) throw new ProblemsError(`invalid definitions in ${dir}`, result.problems);
   return result.definitions;
 }
 
 /** The pure part of loading: sources in, definitions or every problem out. */
-export function checkDefinitions(dir: string, sources: DefinitionSource[]): CheckResult {
+export function checkDefinitions(dir: string, sources: DefinitionSource[], options: LoadOptions = {}): CheckResult {
   const v = getValidators();
   const problems: Problem[] = [];
   const parsed = sources.map((s) => parseYamlWithPositions(s.text, s.file));
@@ -108,17 +118,24 @@ export function checkDefinitions(dir: string, sources: DefinitionSource[]): Chec
   const brokenClusters = new Set<string>();
   const brokenApps = new Set<string>();
   const seenNames = new Map<string, string>();
+  const addedFiles: YamlFile[] = [];
 
   for (const yf of parsed) {
-    const kind = yf.file.startsWith('clusters/') ? 'cluster' : yf.file.startsWith('apps/') ? 'app' : undefined;
+    const stateOf = ADDED_FILE.exec(yf.file)?.[1];
+    const kind = stateOf !== undefined ? 'servers' : yf.file.startsWith('clusters/') ? 'cluster' : yf.file.startsWith('apps/') ? 'app' : undefined;
     if (!kind) continue;
-    const name = baseName(yf.file);
+    const name = stateOf ?? baseName(yf.file);
     const other = seenNames.get(`${kind}/${name}`);
     if (other) {
       problems.push({ file: yf.file, line: 1, col: 1, path: '', message: `both ${other} and ${yf.file} define ${kind} '${name}': keep one` });
       continue;
     }
     seenNames.set(`${kind}/${name}`, yf.file);
+    // Servers added by `flight server:add`: checked once every cluster and app is known.
+    if (kind === 'servers') {
+      addedFiles.push(yf);
+      continue;
+    }
     const nameProblem = kind === 'app' ? appNameProblem(name) : clusterNameProblem(name);
     if (nameProblem) problems.push({ file: yf.file, line: 1, col: 1, path: '', message: nameProblem });
     const data = ok(yf) ? validate(yf, kind === 'app' ? v.app : v.cluster, problems) : undefined;
@@ -137,16 +154,23 @@ export function checkDefinitions(dir: string, sources: DefinitionSource[]): Chec
       apps.set(name, a);
     }
   }
-  problems.push(...checkAcrossFiles({ config, clusters, apps, brokenClusters, brokenApps }));
+  const added: Checked<AddedServer[]>[] = [];
+  for (const yf of addedFiles) {
+    const data = ok(yf) ? validate(yf, v.added, problems) : undefined;
+    if (data) added.push({ yf, value: toAdded(ADDED_FILE.exec(yf.file)![1]!, yf.file, data, dir) });
+  }
+  const addedNames = new Map<string, string[]>();
+  for (const s of added.flatMap((f) => f.value)) addedNames.set(s.cluster, [...(addedNames.get(s.cluster) ?? []), s.name]);
+  problems.push(...checkAcrossFiles({ config, clusters, apps, brokenClusters, brokenApps, added: addedNames }));
+  problems.push(...checkAdded({ files: added, clusters, apps, brokenClusters, brokenApps, config: configValue }));
 
   if (problems.length > 0) return { problems: sortProblems(problems, sources.map((s) => s.file)) };
+  const allAdded = added.flatMap((f) => f.value);
+  const clusterValues = new Map([...clusters].map(([k, c]) => [k, c.value]));
+  const appValues = new Map([...apps].map(([k, a]) => [k, a.value]));
+  mergeAdded(clusterValues, appValues, allAdded, new Set(options.include ?? []));
   return {
     problems: [],
-    definitions: {
-      dir,
-      config: configValue,
-      clusters: new Map([...clusters].map(([k, c]) => [k, c.value])),
-      apps: new Map([...apps].map(([k, a]) => [k, a.value])),
-    },
+    definitions: { dir, config: configValue, clusters: clusterValues, apps: appValues, added: allAdded },
   };
 }

@@ -147,4 +147,34 @@ export interface Definitions {
   clusters: Map<string, Cluster>;
   /** By name, in file name order. */
   apps: Map<string, App>;
+  /**
+   * Every server `flight server:add` recorded (clusters/<cluster>.servers.yml), whatever its
+   * status. `clusters` and `apps` hold only those that joined (see definitions/added.ts).
+   */
+  added: AddedServer[];
+}
+
+/** joining: being added; ready: added and reported ready; failed: an add that did not finish. */
+export type AddedStatus = 'joining' | 'ready' | 'failed';
+
+/** An app's settings for an added server, and whether the server has joined the app yet. */
+export interface AddedAppEntry extends Omit<AppServer, 'name'> {
+  joined: boolean;
+}
+
+/** A server added by `flight server:add`, as recorded in its cluster's state file. */
+export interface AddedServer extends Server {
+  cluster: string;
+  /** e.g. `clusters/staging.servers.yml`. */
+  file: string;
+  like: string | null;
+  status: AddedStatus;
+  /** When the status was last set (UTC, seconds). */
+  since: string;
+  by: string | null;
+  /** The process that is (or was) adding it, on the `by` host. */
+  pid: number | null;
+  error: string | null;
+  /** By app name. */
+  apps: Record<string, AddedAppEntry>;
 }

@@ -32,7 +32,8 @@ const queue = {
   },
 } as const;
 
-const appServer = {
+/** An app's settings for one server; also what `flight server:add` copies (schemas/added.ts). */
+export const appServer = {
   type: 'object',
   additionalProperties: false,
   required: ['name'],

@@ -1,7 +1,8 @@
 /** clusters/<name>.yml: the environment apps run in, and its servers. */
 import { nonEmptyString, phpVersion, serverName, ssh } from './common.js';
 
-const server = {
+/** One server entry; also the shape of a server added by `flight server:add` (schemas/added.ts). */
+export const server = {
   type: 'object',
   additionalProperties: false,
   required: ['name', 'host'],

@@ -1,0 +1,99 @@
+/**
+ * `flight server:add` and `flight server:remove`: arguments in, elastic.ts does the work, and
+ * the outcome out: a last line `ready: NAME` (or `removed: NAME`) a script can wait for, or
+ * with --json one JSON object per line ending with {"event":"ready",...}.
+ */
+import path from 'node:path';
+import minimist from 'minimist';
+import { invalid } from '../errors.js';
+import type { HostKeyPolicy } from '../inventory/types.js';
+import { reporterFor } from '../cli/play.js';
+import { addServer, removeServer, type ElasticReporter } from './elastic.js';
+import { COPYABLE, type Copyable } from './plan.js';
+
+export const SERVER_HELP = `Usage:
+  flight server:add CLUSTER NAME HOST [--web] [--like SERVER] [--listen ADDRESS]
+                    [--copy queues,scheduler,deploy_commands]
+                    [--ssh-user USER] [--ssh-port PORT] [--ssh-key FILE] [--lock-timeout SECONDS]
+  flight server:remove CLUSTER NAME [--keep-workers] [--lock-timeout SECONDS]
+
+server:add provisions a new server, configures every app the --like server runs (default: the
+cluster's first web server with --web, else its first other server) with a copy of its web pool,
+releases each at the commit it serves now, and only then prints \`ready: NAME\`. Queues, the
+scheduler and deploy commands are copied only when --copy names them. The server is recorded in
+clusters/CLUSTER.servers.yml; SSH settings are the --like server's unless given.
+
+server:remove takes a server added that way out of its apps (no release reaches it any more)
+and stops its queue workers and scheduler (--keep-workers leaves them), then drops it.
+
+Both wait for a release in progress to finish (the app's deploy lock), at most --lock-timeout
+seconds (default 600). Options: --defs DIR --json --plain -v --host-key-policy P. See docs/elastic.md.
+`;
+
+const FLAGS = {
+  string: ['defs', 'like', 'listen', 'copy', 'ssh-user', 'ssh-port', 'ssh-key', 'lock-timeout', 'host-key-policy'],
+  boolean: ['web', 'keep-workers', 'json', 'plain', 'help', 'v'],
+  alias: { h: 'help' },
+};
+
+export async function serverCommand(verb: 'server:add' | 'server:remove', args: string[]): Promise<number> {
+  const unknown: string[] = [];
+  const a = minimist(args.filter((x) => !/^-v+$/.test(x)), { ...FLAGS, unknown: (o) => (o.startsWith('-') ? (unknown.push(o), false) : true) });
+  if (unknown.length) throw invalid(`unknown option ${unknown[0]} (see flight ${verb} --help)`);
+  if (a.help) {
+    process.stdout.write(SERVER_HELP);
+    return 0;
+  }
+  const verbosity = args.filter((x) => /^-v+$/.test(x)).reduce((n, x) => n + x.length - 1, 0);
+  const output = a.json ? 'json' : a.plain || process.env.CI || !process.stdout.isTTY ? 'plain' : 'listr';
+  const defsDir = path.resolve(a.defs ?? process.env.FLIGHT_DEFS ?? process.cwd());
+  const policy = a['host-key-policy'] as string | undefined;
+  if (policy !== undefined && !['strict', 'accept-new', 'off'].includes(policy)) throw invalid(`--host-key-policy: expected strict, accept-new or off, got '${policy}'`);
+  const lockTimeout = a['lock-timeout'] === undefined ? undefined : seconds(a['lock-timeout'], '--lock-timeout');
+  const common = { defsDir, verbosity, lockTimeoutMs: lockTimeout, hostKeyPolicy: policy as HostKeyPolicy | undefined };
+  const say = (obj: Record<string, unknown>, text: string) => process.stdout.write(`${output === 'json' ? JSON.stringify(obj) : text}\n`);
+  const reporter: ElasticReporter = {
+    step: (line) => say({ event: 'step', msg: line }, `==> ${line}`),
+    playbook: () => reporterFor(output),
+  };
+  const words = a._.map(String);
+
+  if (verb === 'server:add') {
+    if (words.length !== 3) throw invalid(`expected CLUSTER NAME HOST: flight server:add lab web-4 10.0.0.14 --web (see --help)`);
+    const [cluster, name, host] = words as [string, string, string];
+    const copy = a.copy === undefined ? [] : String(a.copy).split(',').map((x) => x.trim()).filter(Boolean);
+    for (const c of copy) if (!(COPYABLE as readonly string[]).includes(c)) throw invalid(`--copy ${c}: expected any of ${COPYABLE.join(', ')}`);
+    const port = a['ssh-port'] === undefined ? undefined : Number(a['ssh-port']);
+    if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw invalid(`--ssh-port: expected 1 to 65535, got '${a['ssh-port']}'`);
+    const key = a['ssh-key'] === undefined ? undefined : keyPath(String(a['ssh-key']), defsDir);
+    const result = await addServer({
+      ...common, cluster, name, host, web: !!a.web, like: a.like, listen: a.listen, copy: copy as Copyable[],
+      ssh: { user: a['ssh-user'], port, key },
+    }, reporter);
+    for (const x of result.apps) reporter.step(`${x.app}: ${x.sha ? `serves ${x.sha.slice(0, 12)}` : 'no release yet'}`);
+    say({ event: 'ready', cluster, server: name, apps: result.apps, seconds: result.ms / 1000 }, `ready: ${name}`);
+    return 0;
+  }
+  if (words.length !== 2) throw invalid('expected CLUSTER NAME: flight server:remove lab web-4 (see --help)');
+  const [cluster, name] = words as [string, string];
+  const result = await removeServer({ ...common, cluster, name, keepWorkers: !!a['keep-workers'] }, reporter);
+  say({ event: 'removed', cluster, server: name, apps: result.apps, seconds: result.ms / 1000 }, `removed: ${name}`);
+  return 0;
+}
+
+function seconds(v: unknown, flag: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw invalid(`${flag}: expected seconds >= 0, got '${String(v)}'`);
+  return n * 1000;
+}
+
+/**
+ * The key as the state file should hold it: relative to the definitions folder when it is in
+ * it (the folder moves between machines with its keys), else absolute.
+ */
+function keyPath(given: string, defsDir: string): string {
+  if (given.startsWith('~')) return given;
+  const abs = path.resolve(given);
+  const rel = path.relative(defsDir, abs);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : abs;
+}
