@@ -17,6 +17,9 @@
  * action: status  opcache_get_status() in numbers, and with `threshold` the decision whether
  *                 the cache is full enough to reload PHP-FPM (`data.reload`). Reads only, so it
  *                 runs in check mode too (the worker file exists for the length of the request).
+ * action: reload  status, then a graceful reload of phpX.Y-fpm (service_reload) when the cache
+ *                 is at least `threshold` percent full (default 75), else skipped with the
+ *                 reason; what opcache-reload.yml runs on each server. Check mode: would reload.
  * action: warmup  compile a release's PHP files into the cache (opcache_compile_file: compiled,
  *                 not run), hottest first, within a memory budget: the warm-up stops before it
  *                 has used `budget_mb`, and before the cache's free memory would go under
@@ -33,9 +36,10 @@ import { messageOf } from '../src/errors.js';
 import { defineModule, type ModuleContext, type ModuleResult } from '../src/module.js';
 import { PLAYBOOKS_DIR } from '../src/paths.js';
 import { encodeRequest, parseResponse, scriptParams } from '../src/remote/fastcgi.js';
+import { service_reload } from './service_reload.js';
 
 export interface FpmOpcacheParams {
-  action: 'status' | 'warmup';
+  action: 'status' | 'reload' | 'warmup';
   /** The pool's unix socket, e.g. /run/php/shop.sock. */
   socket: string;
   /** PHP version whose command line relays the request (/usr/bin/phpX.Y). */
@@ -46,7 +50,7 @@ export interface FpmOpcacheParams {
   group: string;
   /** Seconds to wait for the pool's answer. */
   timeout?: number;
-  /** status: percent of OPcache use (its fullest resource) at or above which `reload` is true. */
+  /** status, reload: percent of OPcache use (its fullest resource) at or above which to reload. */
   threshold?: number;
   /** status: also count cached scripts and bytes per first folder under this path. */
   group_under?: string;
@@ -298,6 +302,22 @@ async function status(ctx: ModuleContext, p: FpmOpcacheParams): Promise<ModuleRe
   return { changed: false, msg, data };
 }
 
+export const DEFAULT_THRESHOLD = 75;
+
+async function reload(ctx: ModuleContext, p: FpmOpcacheParams): Promise<ModuleResult> {
+  const threshold = p.threshold ?? DEFAULT_THRESHOLD;
+  const read = await status(ctx, { ...p, threshold });
+  if (read.failed) return read;
+  if (read.data?.reload !== true) {
+    const n = read.data?.opcache as OpcacheNumbers | null;
+    return { changed: false, skipped: true, msg: `PHP ${p.php}: ${reloadDecision(n, threshold).why}: not reloaded`, data: read.data };
+  }
+  const why = reloadDecision(read.data.opcache as OpcacheNumbers, threshold).why;
+  // service_reload itself: the config test first, the graceful reload, the check that FPM came back.
+  const r = await service_reload.run(ctx, { name: `php${p.php}-fpm`, state: 'reloaded' });
+  return { ...r, msg: `PHP ${p.php}: ${why}: ${r.msg ?? ''}`, data: { ...read.data, ...(r.data ?? {}) } };
+}
+
 async function warmup(ctx: ModuleContext, p: FpmOpcacheParams): Promise<ModuleResult> {
   if (!p.release) return { changed: false, failed: true, msg: 'action warmup needs `release` (the release folder)' };
   const limits = { budget: p.budget_mb ?? 64, floor: p.min_free_mb ?? 32 };
@@ -337,7 +357,7 @@ export const fpm_opcache = defineModule<FpmOpcacheParams>({
     additionalProperties: false,
     required: ['action', 'socket', 'php', 'dir', 'group'],
     properties: {
-      action: { enum: ['status', 'warmup'] },
+      action: { enum: ['status', 'reload', 'warmup'] },
       socket: { type: 'string', pattern: '^/[^\\0]+$' },
       php: { type: 'string', pattern: '^\\d+\\.\\d+$' },
       dir: { type: 'string', pattern: '^/[^\\0]+$' },
@@ -352,6 +372,10 @@ export const fpm_opcache = defineModule<FpmOpcacheParams>({
     },
   },
   async run(ctx, p) {
-    return p.action === 'status' ? status(ctx, p) : warmup(ctx, p);
+    switch (p.action) {
+      case 'status': return status(ctx, p);
+      case 'reload': return reload(ctx, p);
+      case 'warmup': return warmup(ctx, p);
+    }
   },
 });

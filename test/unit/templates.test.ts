@@ -209,3 +209,8 @@ test('a missing variable is an error naming the template, never a silent default
   delete (app.server.web as Partial<HostApp['server']['web']>).max_workers;
   assert.throws(() => render('php-fpm/pool.conf.j2', { ...v, application: app }), FlightError);
 });
+
+test('php-fpm global: reloads wait for running requests as long as a request may run', () => {
+  const l = lines(render('php-fpm/global.conf.j2', vars({ request_duration: '60' as unknown as number })), /^\s*;/);
+  assert.deepEqual(l, ['[global]', 'process_control_timeout = 65s']);
+});
