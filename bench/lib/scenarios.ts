@@ -1,0 +1,240 @@
+/**
+ * The four measurements of issue 7. In each, the tools take turns run by run (Flight, peer,
+ * Flight, peer, ...), so a burst of other work on the machine hits both alike.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { currentBase } from '../../src/lab/base.js';
+import { labPaths } from '../../src/lab/index.js';
+import { BENCH_CACHE, BenchLab, ensureImage, haveAll, snapshotUpper } from './labs.js';
+import { flightCli, ROOT, timed, timedOk } from './proc.js';
+import type { Measurement } from './report.js';
+import { ANSIBLE_DIR, runAnsible, runFlightPlay, runFlightRelease, type RunOutcome } from './tools.js';
+
+export type Log = (line: string) => void;
+
+export const FLIGHT_PLAYBOOK = path.join(ROOT, 'bench', 'playbooks', 'flight-20.yml');
+export const ANSIBLE_PLAYBOOK = path.join(ANSIBLE_DIR, 'site.yml');
+
+const s = (x: number) => `${x.toFixed(2)} s`;
+
+/** Lab instances, apart from the default lab (127.0.0.2-4) and from each other. */
+export const LABS = {
+  fanout: (servers: number) => ({ name: 'fanout', first: '127.0.0.100', servers }),
+  change: (servers: number) => ({ name: 'change', first: '127.0.0.150', servers }),
+  release: { name: 'release', first: '127.0.0.160', servers: 3 },
+};
+
+export interface NoChangeResult {
+  noChange: Measurement[];
+  fanOut: Measurement[];
+  /** First applies that brought the lab to the converged state (not part of the table). */
+  converge: { flight: number; ansible: number; servers: number };
+}
+
+/**
+ * No-change runs at each size, Flight vs Ansible, then Flight's fan-out curve, all on one lab of
+ * `max` servers (runs on n servers use the first n). Both tools first converge the lab once.
+ */
+export async function noChangeAndFanOut(o: { sizes: number[]; fanSizes: number[]; runs: number; fanRuns: number; log: Log; keep: boolean }): Promise<NoChangeResult> {
+  const max = Math.max(...o.sizes, ...o.fanSizes);
+  const image = await ensureImage(o.log);
+  const lab = new BenchLab(LABS.fanout(max), o.log);
+  o.log(`fan-out lab: ${max} fresh servers from ${lab.spec.first}`);
+  await lab.up({ fresh: true, seed: image });
+  try {
+    o.log(`converging all ${max} servers (first apply, not timed for the table)`);
+    const fc = await runFlightPlay(lab, max, FLIGHT_PLAYBOOK, 'change');
+    o.log(`  flight first apply: ${s(fc.seconds)}`);
+    const ac = await runAnsible(lab, max, ANSIBLE_PLAYBOOK, 'change');
+    o.log(`  ansible first apply: ${s(ac.seconds)}`);
+
+    const noChange: Measurement[] = [];
+    for (const n of o.sizes) {
+      const m: Measurement = { scenario: 'no-change', servers: n, peer: 'ansible', flight: [], peerRuns: [], flightConnections: [], peerConnections: [] };
+      for (let r = 1; r <= o.runs; r++) {
+        const f = await runFlightPlay(lab, n, FLIGHT_PLAYBOOK, 'no-change');
+        const a = await runAnsible(lab, n, ANSIBLE_PLAYBOOK, 'no-change');
+        push(m, f, a);
+        o.log(`no-change ${n} servers, run ${r}/${o.runs}: flight ${s(f.seconds)} (${f.logins} logins, recap says ${f.reported}), ansible ${s(a.seconds)} (${a.logins} logins, ${a.sockets} control sockets)`);
+      }
+      noChange.push(m);
+    }
+
+    // Sizes inside each round, rounds outside: a slow minute on the machine bends no single point.
+    const fanOut = o.fanSizes.map((n): Measurement => ({ scenario: 'fan-out', servers: n, flight: [], flightConnections: [] }));
+    for (let r = 1; r <= o.fanRuns; r++) {
+      const line: string[] = [];
+      for (const m of fanOut) {
+        const f = await runFlightPlay(lab, m.servers, FLIGHT_PLAYBOOK, 'no-change');
+        m.flight.push(f.seconds);
+        m.flightConnections!.push(f.logins);
+        line.push(`${m.servers}:${f.seconds.toFixed(2)}`);
+      }
+      o.log(`fan-out round ${r}/${o.fanRuns} (servers:seconds): ${line.join(' ')}`);
+    }
+    return { noChange, fanOut, converge: { flight: fc.seconds, ansible: ac.seconds, servers: max } };
+  } finally {
+    if (!o.keep) await lab.down(true);
+  }
+}
+
+function push(m: Measurement, f: RunOutcome, p: RunOutcome): void {
+  m.flight.push(f.seconds);
+  m.peerRuns!.push(p.seconds);
+  m.flightConnections!.push(f.logins);
+  m.peerConnections!.push(p.logins);
+}
+
+/** First apply on fresh servers: every run gets servers just made from the bench image. */
+export async function changeRun(o: { servers: number; runs: number; log: Log; keep: boolean }): Promise<Measurement> {
+  const image = await ensureImage(o.log);
+  const lab = new BenchLab(LABS.change(o.servers), o.log);
+  const m: Measurement = { scenario: 'change', servers: o.servers, peer: 'ansible', flight: [], peerRuns: [], flightConnections: [], peerConnections: [] };
+  try {
+    for (let r = 1; r <= o.runs; r++) {
+      await lab.up({ fresh: true, seed: image });
+      const f = await runFlightPlay(lab, o.servers, FLIGHT_PLAYBOOK, 'change');
+      await lab.up({ fresh: true, seed: image });
+      const a = await runAnsible(lab, o.servers, ANSIBLE_PLAYBOOK, 'change');
+      push(m, f, a);
+      o.log(`change ${o.servers} fresh servers, run ${r}/${o.runs}: flight ${s(f.seconds)} (${f.logins} logins), ansible ${s(a.seconds)} (${a.logins} logins)`);
+    }
+  } finally {
+    if (!o.keep) await lab.down(true);
+  }
+  return m;
+}
+
+const APP = 'bench';
+const CAP_USER = 'benchcap';
+const CAP_HOME = `/home/${CAP_USER}`;
+const FLOOR_HOME = '/home/benchfloor';
+const SHARED = ['storage/app/public', 'storage/framework/cache', 'storage/framework/sessions', 'storage/logs', '.env'];
+
+function appDefinition(repo: string): string {
+  return [
+    '# Written by the benchmark: the fixture app, released by Flight to the release lab.',
+    `repo: ${repo}`,
+    'cluster: lab',
+    'php: "8.2"',
+    'domain: bench.flight.test',
+    '# The same steps Capistrano runs (bench/capistrano): no deploy commands, queues or health check.',
+    'release_commands:',
+    '  - artisan config:cache',
+    '  - artisan route:cache',
+    'shared:',
+    ...SHARED.map((p) => `  - ${p}`),
+    'keep_releases: 5',
+    'servers:',
+    '  - name: lab-1',
+    '  - name: lab-2',
+    '  - name: lab-3',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Provisioning (nginx, PHP, composer, ...) takes minutes, so each server's provisioned layer is
+ * cached per lab base; a later bench run restores it in seconds.
+ */
+async function provisioned(lab: BenchLab, log: Log): Promise<void> {
+  const names = ['lab-1', 'lab-2', 'lab-3'];
+  const need = ['/usr/bin/php8.2', '/usr/bin/composer'];
+  const key = crypto.createHash('sha256').update(JSON.stringify({ v: 1, base: currentBase(labPaths().cache).hash })).digest('hex').slice(0, 12);
+  const cached = (name: string) => path.join(BENCH_CACHE, `release-${key}-${name}.tar`);
+  await lab.up();
+  if (await haveAll(lab, names, need)) return;
+  if (names.every((n) => fs.existsSync(cached(n)))) {
+    log('release lab: restoring the provisioned servers from the cache');
+    await lab.up({ fresh: true, seed: cached });
+    if (await haveAll(lab, names, need)) return;
+  }
+  log('release lab: provisioning 3 servers with `flight provision lab` (once per lab base; minutes)');
+  await lab.up({ fresh: true });
+  const t = await timedOk(['node', flightCli(), 'provision', 'lab', '--defs', lab.defs, '--json'], { timeoutMs: 30 * 60_000 });
+  log(`release lab: provisioned in ${s(t.seconds)}; caching the servers' layers`);
+  await lab.down(false);
+  for (const n of names) await snapshotUpper(lab, n, cached(n));
+  await lab.up();
+}
+
+export interface ReleaseResult {
+  capistrano: Measurement;
+  floor: Measurement;
+}
+
+/** Release of the fixture app to 3 servers: Flight, Capistrano and the floor script in turn. */
+export async function releaseRun(o: { runs: number; log: Log; keep: boolean }): Promise<ReleaseResult> {
+  const lab = new BenchLab(LABS.release, o.log);
+  fs.mkdirSync(lab.defs, { recursive: true });
+  await provisioned(lab, o.log);
+  try {
+    const repo = path.join(lab.dir, 'repo');
+    const sha = (await timedOk(['bash', path.join(ROOT, 'scripts', 'demo-repo')], { env: { ...process.env, FLIGHT_DEMO_REPO: repo } })).stdout.trim();
+    fs.mkdirSync(path.join(lab.defs, 'apps'), { recursive: true });
+    fs.writeFileSync(path.join(lab.defs, 'apps', `${APP}.yml`), appDefinition(repo));
+
+    // Capistrano logs in as the app's own user, which owns the app's folder; the floor as root.
+    const pub = fs.readFileSync(lab.paths.publicKey, 'utf8').trim();
+    const setup = [
+      `id ${CAP_USER} >/dev/null 2>&1 || useradd --system --create-home --home-dir ${CAP_HOME} --shell /bin/bash ${CAP_USER}`,
+      `install -d -o ${CAP_USER} -g ${CAP_USER} -m 0700 ${CAP_HOME}/.ssh`,
+      `printf '%s\\n' '${pub}' > ${CAP_HOME}/.ssh/authorized_keys`,
+      `chown ${CAP_USER}:${CAP_USER} ${CAP_HOME}/.ssh/authorized_keys && chmod 0600 ${CAP_HOME}/.ssh/authorized_keys`,
+      `install -d -o ${CAP_USER} -g ${CAP_USER} ${CAP_HOME}/shared`,
+      `test -e ${CAP_HOME}/shared/.env || install -o ${CAP_USER} -g ${CAP_USER} -m 0640 /dev/null ${CAP_HOME}/shared/.env`,
+      `mkdir -p ${FLOOR_HOME}/releases`,
+    ].join(' && ');
+    await Promise.all(lab.servers.map((srv) => lab.ssh(srv.name, setup)));
+
+    const capEnv = {
+      ...process.env,
+      BENCH_SERVERS: lab.servers.map((srv) => `${srv.address}:${srv.port}`).join(','),
+      BENCH_USER: CAP_USER,
+      BENCH_KEY: lab.paths.key,
+      BENCH_KNOWN_HOSTS: lab.paths.knownHosts,
+      BENCH_REPO: repo,
+      BENCH_SHA: sha,
+      BENCH_DEPLOY_TO: CAP_HOME,
+      BENCH_CAP_LOG: path.join(lab.dir, 'capistrano.log'),
+    };
+    const capDir = path.join(ROOT, 'bench', 'capistrano');
+    const cap = async (): Promise<RunOutcome> => {
+      const before = lab.logins();
+      const r = await timed(['cap', 'bench', 'deploy'], { cwd: capDir, env: capEnv, timeoutMs: 10 * 60_000 });
+      if (r.code !== 0) throw new Error(`cap bench deploy exited ${r.code}:\n${`${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-30).join('\n')}`);
+      return { seconds: r.seconds, logins: lab.logins() - before, changed: 1 };
+    };
+    const floor = async (): Promise<RunOutcome> => {
+      const before = lab.logins();
+      const r = await timedOk([
+        'bash', path.join(ROOT, 'bench', 'floor.sh'), repo, sha, FLOOR_HOME, lab.paths.key, lab.paths.knownHosts,
+        ...lab.servers.map((srv) => `${srv.address}:${srv.port}`),
+      ], { timeoutMs: 5 * 60_000 });
+      return { seconds: r.seconds, logins: lab.logins() - before, changed: 1 };
+    };
+    const flight = () => runFlightRelease(lab, APP, sha);
+
+    // One untimed release each: the first creates users and folders, which later ones only check.
+    o.log('release lab: one warm-up release with each tool');
+    await flight();
+    await cap();
+    await floor();
+
+    const capM: Measurement = { scenario: 'release', servers: 3, peer: 'capistrano', flight: [], peerRuns: [], flightConnections: [], peerConnections: [] };
+    const floorM: Measurement = { scenario: 'release', servers: 3, peer: 'floor', flight: [], peerRuns: [], flightConnections: [], peerConnections: [] };
+    for (let r = 1; r <= o.runs; r++) {
+      const f = await flight();
+      const c = await cap();
+      const fl = await floor();
+      push(capM, f, c);
+      push(floorM, f, fl);
+      o.log(`release 3 servers, run ${r}/${o.runs}: flight ${s(f.seconds)} (${f.logins} logins), capistrano ${s(c.seconds)} (${c.logins} logins), floor ${s(fl.seconds)} (${fl.logins} logins)`);
+    }
+    return { capistrano: capM, floor: floorM };
+  } finally {
+    if (!o.keep) await lab.down(true);
+  }
+}

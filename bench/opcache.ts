@@ -1,0 +1,384 @@
+/**
+ * OPcache after a release, measured in a lab of its own under a steady load:
+ *
+ *   npm run bench:opcache [-- --repeats 3 --files 400 --loops 4 --first 127.0.0.60 --keep --out FILE]
+ *
+ * 1. Latency and errors in the 10 seconds after the switch, for release_strategy `releases` and
+ *    `alternate`, each without and with the OPcache warm-up (p50/p99/max of the requests that
+ *    started in those 10 s; the steady state before the release for comparison). Repeated, the
+ *    median of the repeats shown.
+ * 2. OPcache memory after 10 releases under each strategy, from a freshly reloaded PHP-FPM.
+ * 3. The cost of opcache.validate_timestamps per request: the page's time to load its files from
+ *    the cache, measured inside PHP, and the load generator's throughput, with it on and off.
+ *
+ * The app is the fixture app made framework-sized: FILES generated classes (about 4 KB of PHP
+ * each) that every request loads, as a Laravel request loads 300-600 files. Everything runs in a
+ * lab at --first (one web server, provisioned here; torn down at the end unless --keep), never
+ * on the default lab, whose PHP-FPM other test runs share and reload. Traffic stays on
+ * 127.0.0.0/8. The machine's other load shows in the numbers: run it on a quiet machine.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import minimist from 'minimist';
+import { describeRun, flight, hostResults, httpGet, makeFixtureRepo, makeLab, parsePage, type FlightRun } from '../test/support/flight.js';
+import { sshRun, type LabServer } from '../test/support/lab.js';
+import { now, percentile, startLoad, isError, type LoadSample } from '../test/support/load.js';
+
+const args = minimist(process.argv.slice(2), {
+  string: ['first', 'out', 'repeats', 'files', 'loops', 'seconds'],
+  boolean: ['keep', 'help'],
+  default: { first: '127.0.0.60', repeats: '3', files: '400', loops: '4', seconds: '10' },
+});
+if (args.help) {
+  process.stdout.write('npm run bench:opcache [-- --repeats N --files N --loops N --seconds S --first 127.0.0.60 --keep --out FILE]\n');
+  process.exit(0);
+}
+const REPEATS = Number(args.repeats);
+const FILES = Number(args.files);
+const LOOPS = Number(args.loops);
+const WINDOW_MS = Number(args.seconds) * 1000;
+const FIRST = String(args.first);
+if (!FIRST.startsWith('127.')) throw new Error('the bench lab stays on 127.0.0.0/8');
+
+const APP = 'opcb';
+const DOMAIN = 'opcb.flight.test';
+const log = (line: string) => process.stderr.write(`# ${new Date().toISOString().slice(11, 19)} ${line}\n`);
+
+// ---------------------------------------------------------------------------------------------
+// A framework-sized app
+
+/** One generated class: a few methods with the branches and closures real code has. */
+function benchClass(i: number): string {
+  const methods = Array.from({ length: 6 }, (_, j) => `
+    public function method${j}(array $items, int $limit = ${j}): array
+    {
+        $out = [];
+        foreach ($items as $key => $value) {
+            if (is_string($value) && strlen($value) > $limit) {
+                $out[$key] = strtoupper(substr($value, 0, $limit)) . '${i}-${j}';
+            } elseif (is_array($value)) {
+                $out[$key] = $this->method${j}($value, $limit + 1);
+            } else {
+                $out[$key] = match (true) { $value === null => 'null', is_int($value) => $value * ${j}, default => (string) $value };
+            }
+        }
+        return array_filter($out, static fn ($v) => $v !== '' && $v !== 0);
+    }
+`).join('');
+  return `<?php\n\nnamespace App\\Bench;\n\nfinal class C${i}\n{\n    public const NAME = 'c${i}';\n${methods}}\n`;
+}
+
+/** The files that make the fixture app framework-sized, and the page change that loads them. */
+function benchFiles(repoDir: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (let i = 0; i < FILES; i++) files[`app/Bench/C${i}.php`] = benchClass(i);
+  files['bootstrap/bench.php'] = [
+    '<?php',
+    '// Every request loads the whole generated code base, as a framework boots; the time it takes',
+    '// (from OPcache when warm) is reported by the page as include_us.',
+    '$benchStart = hrtime(true);',
+    ...Array.from({ length: FILES }, (_, i) => `require_once __DIR__ . '/../app/Bench/C${i}.php';`),
+    '$GLOBALS[\'bench_include_us\'] = intdiv(hrtime(true) - $benchStart, 1000);',
+    '',
+  ].join('\n');
+  const index = fs.readFileSync(path.join(repoDir, 'public', 'index.php'), 'utf8');
+  const boot = "require __DIR__ . '/../bootstrap/app.php';";
+  const pid = "    'pid' => getmypid(),";
+  if (!index.includes(boot) || !index.includes(pid)) throw new Error('the fixture page changed: update bench/opcache.ts');
+  files['public/index.php'] = index
+    .replace(boot, `${boot}\nrequire __DIR__ . '/../bootstrap/bench.php';`)
+    .replace(pid, `${pid}\n    'include_us' => $GLOBALS['bench_include_us'],`);
+  return files;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurements
+
+interface Stats {
+  requests: number;
+  errors: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+function stats(samples: LoadSample[]): Stats {
+  const ms = samples.map((s) => s.end - s.start).sort((a, b) => a - b);
+  return { requests: samples.length, errors: samples.filter(isError).length, p50: percentile(ms, 50), p99: percentile(ms, 99), max: ms.at(-1) ?? NaN };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].filter(Number.isFinite).sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+interface SwitchRun {
+  baseline: Stats;
+  after: Stats;
+  /** The first second after the switch, where a cold cache shows. */
+  firstSecond: Stats;
+  warmup?: string;
+}
+
+interface Context {
+  server: LabServer;
+  defs: string;
+  appFile: string;
+  commit: (label: string) => string;
+}
+
+function writeApp(ctx: Context, strategy: 'releases' | 'alternate', warmup: boolean): void {
+  fs.writeFileSync(
+    ctx.appFile,
+    [
+      `repo: ${JSON.stringify(repoDir)}`,
+      'cluster: lab',
+      'php: "8.2"',
+      `domain: ${DOMAIN}`,
+      'release_commands: ["artisan config:cache"]',
+      'shared: [storage/framework/cache, storage/logs, .env]',
+      `release_strategy: ${strategy}`,
+      `opcache_warmup: ${warmup}`,
+      'servers:',
+      '  - name: lab-1',
+      '',
+    ].join('\n'),
+  );
+}
+
+let repoDir = '';
+
+async function release(ctx: Context, label: string, onSwitch?: (t: number) => void): Promise<FlightRun> {
+  const sha = ctx.commit(label);
+  const run = await flight(['app:release', APP, sha, '--defs', ctx.defs], {
+    onEvent: (e) => {
+      if (e.event === 'host_result' && e.task === 'Switch to the new release' && e.status === 'changed') onSwitch?.(now());
+    },
+  });
+  if (run.code !== 0) throw new Error(`release failed:\n${describeRun(run)}`);
+  return run;
+}
+
+const target = (ctx: Context) => [{ name: 'lab-1', address: ctx.server.address, host: DOMAIN }];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One release under load: the requests before it, and those in the window after the switch. */
+async function measureSwitch(ctx: Context, label: string): Promise<SwitchRun> {
+  const load = startLoad({ targets: target(ctx), loopsPerTarget: LOOPS, delayEvery: 0, maxMs: 5 * 60_000 });
+  await sleep(3000);
+  const releaseStart = now();
+  let switched = NaN;
+  const run = await release(ctx, label, (t) => (switched = t));
+  if (!Number.isFinite(switched)) throw new Error('no switch seen');
+  const wait = switched + WINDOW_MS + 500 - now();
+  if (wait > 0) await sleep(wait);
+  const samples = await load.stop();
+  const warm = hostResults(run, { task: 'Warm up OPcache with the new release' }).find((e) => e.status !== 'skipped');
+  const startedIn = (from: number, to: number) => samples.filter((s) => s.start >= from && s.start < to);
+  return {
+    baseline: stats(samples.filter((s) => s.end < releaseStart && s.start > releaseStart - 2500)),
+    after: stats(startedIn(switched, switched + WINDOW_MS)),
+    firstSecond: stats(startedIn(switched, switched + 1000)),
+    warmup: warm?.msg,
+  };
+}
+
+interface PoolNumbers {
+  groups: Record<string, { scripts: number; bytes: number }>;
+  used: number;
+  wasted: number;
+  free: number;
+}
+
+async function poolNumbers(ctx: Context): Promise<PoolNumbers> {
+  const file = path.join(ctx.defs, 'opcb-status.yml');
+  fs.writeFileSync(
+    file,
+    `- hosts: app_${APP}
+  become: true
+  tasks:
+    - name: Read
+      fpm_opcache: { action: status, socket: /run/php/${APP}.sock, php: "8.2", dir: /home/${APP}/.flight, group: ${APP}, group_under: /home/${APP}/releases }
+      register: st
+    - name: Show
+      debug:
+        msg: "{{ {'groups': st.groups, 'used': st.opcache.memory.used, 'wasted': st.opcache.memory.wasted, 'free': st.opcache.memory.free} | to_json }}"
+`,
+  );
+  const run = await flight([file, '--defs', ctx.defs], { bin: 'flight-play' });
+  const shown = hostResults(run, { task: 'Show' })[0];
+  if (run.code !== 0 || !shown?.msg) throw new Error(`status read failed:\n${describeRun(run)}`);
+  return JSON.parse(shown.msg) as PoolNumbers;
+}
+
+async function onHost(ctx: Context, cmd: string): Promise<string> {
+  const r = await sshRun(ctx.server, cmd);
+  if (r.code !== 0) throw new Error(`${cmd}: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function reloadFpm(ctx: Context): Promise<void> {
+  const run = await flight(['opcache-reload', '-e', 'threshold=0', '--defs', ctx.defs], { bin: 'flight-play' });
+  if (run.code !== 0) throw new Error(`opcache-reload failed:\n${describeRun(run)}`);
+}
+
+/** The page's own time to load its files, measured in PHP (microseconds), over n requests. */
+async function includeTimes(ctx: Context, n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const res = await httpGet(ctx.server.address, DOMAIN, '/');
+    if (res.status !== 200) throw new Error(`page: ${res.status}`);
+    out.push(Number(parsePage(res.body).include_us));
+  }
+  return out;
+}
+
+async function throughput(ctx: Context, ms: number): Promise<{ rps: number; p50: number; errors: number }> {
+  const load = startLoad({ targets: target(ctx), loopsPerTarget: LOOPS, delayEvery: 0, maxMs: ms });
+  const samples = await load.done;
+  const s = stats(samples);
+  return { rps: samples.length / (ms / 1000), p50: s.p50, errors: s.errors };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
+const f0 = (n: number) => (Number.isFinite(n) ? n.toFixed(0) : '-');
+const mb = (b: number) => (b / 1048576).toFixed(1);
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  log(`lab at ${FIRST} (1 web server), ${FILES} generated files, ${LOOPS} loops, ${REPEATS} repeats`);
+  const repo = makeFixtureRepo();
+  repoDir = repo.dir;
+  let counter = 0;
+  repo.commit('bench-0', benchFiles(repo.dir));
+  const lab = await makeLab({ first: FIRST, servers: 1 });
+  const results: Record<string, unknown> = { files: FILES, loops: LOOPS, repeats: REPEATS, window_s: WINDOW_MS / 1000 };
+  try {
+    for (const f of fs.readdirSync(path.join(lab.defs.dir, 'apps'))) fs.rmSync(path.join(lab.defs.dir, 'apps', f));
+    const ctx: Context = { server: lab.servers[0]!, defs: lab.defs.dir, appFile: lab.defs.appFile(APP), commit: (label) => repo.commit(`${label}-${++counter}`) };
+    log('provision');
+    const prov = await flight(['provision', 'lab', '--defs', ctx.defs], { timeoutMs: 30 * 60_000 });
+    if (prov.code !== 0) throw new Error(describeRun(prov));
+    writeApp(ctx, 'releases', false);
+    const conf = await flight(['app:configure', APP, '--defs', ctx.defs]);
+    if (conf.code !== 0) throw new Error(describeRun(conf));
+    const ini = await onHost(ctx, 'grep -h "^opcache\\." /etc/php/8.2/fpm/conf.d/90-flight.ini');
+    results.opcache_ini = ini.trim().split('\n');
+
+    // 1. The 10 seconds after a switch.
+    const switchRows: Array<{ strategy: string; warmup: boolean; runs: SwitchRun[] }> = [];
+    for (const strategy of ['releases', 'alternate'] as const) {
+      // Two releases first: `alternate` then has both directories, each cached once.
+      writeApp(ctx, strategy, false);
+      for (let i = 0; i < 2; i++) await release(ctx, `${strategy}-prime`);
+      await includeTimes(ctx, 5);
+      for (const warmup of [false, true]) {
+        writeApp(ctx, strategy, warmup);
+        const runs: SwitchRun[] = [];
+        for (let r = 0; r < REPEATS; r++) {
+          log(`switch: ${strategy}, warm-up ${warmup ? 'on' : 'off'}, run ${r + 1}/${REPEATS}`);
+          runs.push(await measureSwitch(ctx, `${strategy}-${warmup ? 'warm' : 'cold'}`));
+          const last = runs.at(-1)!;
+          log(`  after: p50 ${f1(last.after.p50)} p99 ${f1(last.after.p99)} max ${f1(last.after.max)} errors ${last.after.errors}${last.warmup ? `; ${last.warmup}` : ''}`);
+        }
+        switchRows.push({ strategy, warmup, runs });
+      }
+    }
+    results.switch = switchRows;
+
+    // 2. OPcache memory after 10 releases, from a fresh cache, traffic on every release.
+    const memRows: Array<{ strategy: string; scripts: number; appBytes: number; used: number; wasted: number; dirs: number }> = [];
+    for (const strategy of ['releases', 'alternate'] as const) {
+      writeApp(ctx, strategy, true);
+      await release(ctx, `${strategy}-mem-prime`);
+      await reloadFpm(ctx);
+      await includeTimes(ctx, 3);
+      const start = await poolNumbers(ctx);
+      const load = startLoad({ targets: target(ctx), loopsPerTarget: 1, delayEvery: 0, maxMs: 15 * 60_000 });
+      for (let i = 0; i < 10; i++) {
+        log(`memory: ${strategy}, release ${i + 1}/10`);
+        await release(ctx, `${strategy}-mem`);
+        await sleep(1000);
+      }
+      await load.stop();
+      const end = await poolNumbers(ctx);
+      const groups = Object.values(end.groups);
+      memRows.push({
+        strategy,
+        scripts: groups.reduce((a, g) => a + g.scripts, 0),
+        appBytes: groups.reduce((a, g) => a + g.bytes, 0),
+        used: end.used + end.wasted - (start.used + start.wasted),
+        wasted: end.wasted - start.wasted,
+        dirs: Object.keys(end.groups).length,
+      });
+      log(`  ${JSON.stringify(memRows.at(-1))}`);
+    }
+    results.memory = memRows;
+
+    // 3. validate_timestamps on and off, alternately, twice each.
+    const vt: Record<'on' | 'off', { include: number[]; rps: number[]; p50: number[] }> = { on: { include: [], rps: [], p50: [] }, off: { include: [], rps: [], p50: [] } };
+    const ini90 = '/etc/php/8.2/fpm/conf.d/90-flight.ini';
+    try {
+      for (const mode of ['on', 'off', 'on', 'off'] as const) {
+        log(`validate_timestamps ${mode}`);
+        await onHost(ctx, `sed -i 's/^opcache.validate_timestamps = .*/opcache.validate_timestamps = ${mode === 'on' ? 1 : 0}/' ${ini90} && service php8.2-fpm reload >/dev/null`);
+        await sleep(1500);
+        await includeTimes(ctx, 20);
+        vt[mode].include.push(...(await includeTimes(ctx, 200)));
+        const t = await throughput(ctx, 8000);
+        vt[mode].rps.push(t.rps);
+        vt[mode].p50.push(t.p50);
+      }
+    } finally {
+      // Back to Flight's setting, whatever happened.
+      await onHost(ctx, `sed -i 's/^opcache.validate_timestamps = .*/opcache.validate_timestamps = 1/' ${ini90} && service php8.2-fpm reload >/dev/null`);
+    }
+    results.validate_timestamps = vt;
+
+    // The tables.
+    const lines: string[] = [];
+    lines.push(`OPcache after a switch: ${FILES} files of PHP per request, ${LOOPS} concurrent clients, requests that started in the ${WINDOW_MS / 1000} s after the switch (median of ${REPEATS} releases; steady state before the release in parentheses)`);
+    lines.push('');
+    lines.push('| strategy | warm-up | p50 ms | p99 ms | max ms | p99 ms, 1st second | errors | requests |');
+    lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const row of switchRows) {
+      const m = (pick: (r: SwitchRun) => number) => median(row.runs.map(pick));
+      const errors = row.runs.reduce((a, r) => a + r.after.errors, 0);
+      const requests = row.runs.reduce((a, r) => a + r.after.requests, 0);
+      lines.push(
+        `| ${row.strategy} | ${row.warmup ? 'on' : 'off'} | ${f1(m((r) => r.after.p50))} (${f1(m((r) => r.baseline.p50))}) | ${f1(m((r) => r.after.p99))} (${f1(m((r) => r.baseline.p99))}) | ${f1(m((r) => r.after.max))} | ${f1(m((r) => r.firstSecond.p99))} | ${errors} | ${requests} |`,
+      );
+    }
+    const warmMsgs = switchRows.filter((r) => r.warmup).map((r) => `- ${r.strategy}: ${r.runs.at(-1)?.warmup ?? '-'}`);
+    lines.push('', 'Warm-up (last release of each strategy):', ...warmMsgs);
+    lines.push('', `OPcache memory after 10 releases (fresh PHP-FPM, warm-up on, traffic throughout; keep_releases 5):`, '');
+    lines.push('| strategy | release dirs in the cache | app scripts cached | app scripts MB | OPcache used + wasted, MB | of which wasted, MB |');
+    lines.push('| --- | ---: | ---: | ---: | ---: | ---: |');
+    for (const r of memRows) lines.push(`| ${r.strategy} | ${r.dirs} | ${r.scripts} | ${mb(r.appBytes)} | ${mb(r.used)} | ${mb(r.wasted)} |`);
+    const inc = (m: 'on' | 'off') => median(vt[m].include);
+    lines.push('', `opcache.validate_timestamps (revalidate_freq 0), ${FILES + 6} files per request:`, '');
+    lines.push('| validate_timestamps | loading the files, µs (median, in PHP) | requests/s | p50 ms |');
+    lines.push('| --- | ---: | ---: | ---: |');
+    for (const m of ['on', 'off'] as const) lines.push(`| ${m} | ${f0(inc(m))} | ${f0(median(vt[m].rps))} | ${f1(median(vt[m].p50))} |`);
+    lines.push('', `Cost of validate_timestamps: ${f0(inc('on') - inc('off'))} µs per request (${f1(((inc('on') - inc('off')) / (FILES + 6)) * 1000)} ns per file).`);
+    lines.push('', `Measured in ${((Date.now() - t0) / 60_000).toFixed(1)} min; machine load average at the end: ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}.`);
+    const table = lines.join('\n');
+    process.stdout.write(`${table}\n`);
+    if (args.out) fs.writeFileSync(String(args.out), JSON.stringify({ ...results, table }, null, 2));
+  } finally {
+    repo.cleanup();
+    if (args.keep) log(`lab kept: flight lab down --dir ${lab.labDir} --purge (definitions: ${lab.defs.dir})`);
+    else {
+      const down = await lab.down();
+      if (down.code !== 0) log(`lab down failed: ${describeRun(down)}`);
+    }
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,172 @@
+/**
+ * `npm run bench`: Flight against Ansible and Capistrano on the same lab servers, in one run.
+ * See bench/README.md for the method. Options:
+ *
+ *   --runs N          timed runs per tool and point (default 3)
+ *   --only LIST       some of: no-change,change,release,fan-out (no-change and fan-out share a lab)
+ *   --quick           a short trial: fewer sizes and runs
+ *   --keep            leave the bench labs running afterwards
+ *   --profile N,M     server counts for the Flight profile (default 10,50)
+ *
+ * A full run writes bench/results/ (latest.json, latest.md, latest-details.json, fan-out.svg) and
+ * the table in bench/README.md; a --quick or --only run writes under FLIGHT_BENCH_DIR/results.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { BENCH_DIR, BenchLab, ensureImage } from './lib/labs.js';
+import { describeMachine, machineText, type Machine } from './lib/machine.js';
+import { onPathOrThrow } from './lib/prereq.js';
+import { profileRun, profileText, type Profile } from './lib/profile.js';
+import { ROOT, stageFlight } from './lib/proc.js';
+import {
+  checkTargets, extrasOf, fanOutSvg, markdownTable, targetsMarkdown, targetsText, textTable, toRow, type Measurement,
+} from './lib/report.js';
+import { changeRun, FLIGHT_PLAYBOOK, LABS, noChangeAndFanOut, releaseRun } from './lib/scenarios.js';
+
+const ALL = ['no-change', 'change', 'release', 'fan-out'] as const;
+type Part = (typeof ALL)[number];
+
+const t0 = Date.now();
+function log(line: string): void {
+  const secs = Math.round((Date.now() - t0) / 1000);
+  const stamp = `${String(Math.floor(secs / 60)).padStart(2, '0')}:${String(secs % 60).padStart(2, '0')}`;
+  process.stdout.write(`[${stamp}] ${line}\n`);
+}
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      runs: { type: 'string' },
+      only: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      profile: { type: 'string' },
+    },
+  });
+  const quick = values.quick ?? false;
+  const runs = values.runs ? Number(values.runs) : quick ? 2 : 3;
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive whole number, not ${values.runs}`);
+  const only = (values.only?.split(',').map((p) => p.trim()).filter(Boolean) ?? [...ALL]) as Part[];
+  const bad = only.filter((p) => !(ALL as readonly string[]).includes(p));
+  if (bad.length) throw new Error(`--only: unknown part ${bad.join(', ')} (parts: ${ALL.join(', ')})`);
+  const profile = (values.profile ?? (quick ? '5' : '10,50')).split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
+  return {
+    runs,
+    only: new Set(only),
+    quick,
+    keep: values.keep ?? false,
+    profile,
+    sizes: quick ? [1, 5] : [1, 5, 10, 25, 50],
+    fanSizes: quick ? [1, 3, 5] : [1, 2, 3, 5, 8, 10, 15, 20, 25, 30, 35, 40, 45, 50],
+    changeServers: quick ? 3 : 10,
+    partial: quick || only.length < ALL.length,
+  };
+}
+
+async function main(): Promise<number> {
+  const o = options();
+  if (process.getuid?.() !== 0) throw new Error('the benchmark runs lab servers in namespaces: run it as root');
+  onPathOrThrow(['ansible-playbook', 'cap', 'ssh', 'git', 'tar']);
+  stageFlight(path.join(BENCH_DIR, 'flight'));
+  const machine: Machine = await describeMachine();
+  log(`Flight benchmark on ${os.hostname()}: ${machineText(machine).split('\n').join('; ')}`);
+  log(`runs per point: ${o.runs}; parts: ${[...o.only].join(', ')}`);
+
+  const measurements: Measurement[] = [];
+  const details: Record<string, unknown> = {};
+  const profiles: Profile[] = [];
+
+  if (o.only.has('no-change') || o.only.has('fan-out')) {
+    const r = await noChangeAndFanOut({
+      sizes: o.only.has('no-change') ? o.sizes : [],
+      fanSizes: o.only.has('fan-out') ? o.fanSizes : [],
+      runs: o.runs,
+      fanRuns: o.runs,
+      log,
+      keep: true, // the profile below runs on the same lab
+    });
+    measurements.push(...r.noChange, ...r.fanOut);
+    details.converge = r.converge;
+    const lab = new BenchLab(LABS.fanout(r.converge.servers), log);
+    try {
+      await lab.up();
+      for (const n of o.profile.filter((p) => p <= r.converge.servers)) {
+        const p = await profileRun(lab.flightDefs(n), FLIGHT_PLAYBOOK, n, lab.servers.slice(0, n), { key: lab.paths.key, knownHosts: lab.paths.knownHosts });
+        profiles.push(p);
+        log(profileText(p).trimEnd());
+      }
+    } finally {
+      if (!o.keep) await lab.down(true);
+    }
+  }
+  if (o.only.has('change')) {
+    await ensureImage(log);
+    measurements.push(await changeRun({ servers: o.changeServers, runs: o.runs, log, keep: o.keep }));
+  }
+  if (o.only.has('release')) {
+    const r = await releaseRun({ runs: o.runs, log, keep: o.keep });
+    measurements.push(r.capistrano, r.floor);
+  }
+
+  machine.loadEnd = Math.round(os.loadavg()[0]! * 100) / 100;
+  const order: Record<string, number> = { 'no-change': 0, change: 1, release: 2, 'fan-out': 3 };
+  measurements.sort((a, b) => order[a.scenario]! - order[b.scenario]! || a.servers - b.servers);
+  const rows = measurements.map(toRow);
+  const extras = measurements.map(extrasOf);
+  const checks = checkTargets(rows);
+  const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+
+  process.stdout.write(`\n${textTable(rows, extras)}\n${targetsText(checks)}`);
+
+  const outDir = o.partial ? path.join(BENCH_DIR, 'results') : path.join(ROOT, 'bench', 'results');
+  fs.mkdirSync(outDir, { recursive: true });
+  const md = [
+    `# Flight benchmark: ${date}`,
+    '',
+    '```',
+    machineText(machine),
+    '```',
+    '',
+    'Seconds are wall time of the whole command (median, then min-max over the runs); ratio is the',
+    "peer's median over Flight's (above 1: Flight is faster). SSH logins are counted in the servers'",
+    'sshd logs during one run (median), for every tool alike.',
+    '',
+    markdownTable(rows, extras),
+    targetsMarkdown(checks),
+    ...(profiles.length ? ['## Where Flight spends its time', '', '```', ...profiles.map((p) => profileText(p)), '```', ''] : []),
+    ...(rows.some((r) => r.scenario === 'fan-out') ? ['![fan-out](fan-out.svg)', ''] : []),
+  ].join('\n');
+  fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(rows, null, 2)}\n`);
+  fs.writeFileSync(path.join(outDir, 'latest.md'), md);
+  fs.writeFileSync(path.join(outDir, 'latest-details.json'), `${JSON.stringify({ date, machine, measurements, profiles, ...details }, null, 2)}\n`);
+  if (rows.some((r) => r.scenario === 'fan-out')) {
+    fs.writeFileSync(path.join(outDir, 'fan-out.svg'), fanOutSvg(rows, `${date}, ${machine.cpus} CPUs, load ${machine.loadStart}-${machine.loadEnd}; median and min-max of ${o.runs} runs`));
+  }
+  if (!o.partial) updateReadme(date, machine, markdownTable(rows, extras), targetsMarkdown(checks));
+  log(`results in ${outDir}`);
+  return 0;
+}
+
+/** Replace the table between the markers in bench/README.md, so the page shows the latest run. */
+function updateReadme(date: string, machine: Machine, table: string, targets: string): void {
+  const file = path.join(ROOT, 'bench', 'README.md');
+  if (!fs.existsSync(file)) return;
+  const text = fs.readFileSync(file, 'utf8');
+  const start = '<!-- results:start -->';
+  const end = '<!-- results:end -->';
+  const a = text.indexOf(start);
+  const b = text.indexOf(end);
+  if (a < 0 || b < a) return;
+  const block = [start, '', `Latest run: ${date}, on ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, load average ${machine.loadStart} at the start and ${machine.loadEnd} at the end.`, '', table, targets, end].join('\n');
+  fs.writeFileSync(file, text.slice(0, a) + block + text.slice(b + end.length));
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);
