@@ -1,10 +1,18 @@
-/** Deploy ids: sortable by time (the history lists newest first by name) and unique enough. */
+/**
+ * Deploy ids name the request time to the millisecond, so names sort in request order (the
+ * history lists newest first by name), plus a random part so ids cannot be guessed.
+ */
 import { randomBytes } from 'node:crypto';
 
-const ID = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;
+const ID = /^\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{6}$/;
+
+/** Strictly increasing within the process, even for requests in the same millisecond. */
+let last = 0;
 
 export function newDeployId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const ms = Math.max(now.getTime(), last + 1);
+  last = ms;
+  const stamp = new Date(ms).toISOString().replace(/[-:]/g, '');
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 

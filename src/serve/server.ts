@@ -43,6 +43,14 @@ export interface ServeOptions {
 
 const APP = new RegExp(APP_NAME_PATTERN);
 
+/**
+ * GitHub's push payloads list every commit and file touched and can exceed the API's 64 KiB, so
+ * webhook bodies may be larger; to bound memory, only a few are read at a time (the rest get 503
+ * and GitHub's delivery can be redelivered).
+ */
+export const MAX_WEBHOOK_BODY = 1024 * 1024;
+const MAX_WEBHOOK_READS = 4;
+
 interface Hook {
   app: string;
   secret: string;
@@ -59,6 +67,7 @@ export class DeployServer {
   private store: HistoryStore;
   readonly service: DeployService;
   private draining = false;
+  private webhookReads = 0;
   private started = Date.now();
   private say: (line: string) => void;
 
@@ -264,7 +273,15 @@ export class DeployServer {
     const hooks = only === undefined ? this.hooks : this.hooks.filter((h) => h.app === this.knownApp(only));
     if (only !== undefined && hooks.length === 0) throw new HttpError(404, `no webhook configured for ${only}`);
     this.checkBackoff(addr);
-    const body = await readBody(req);
+    if (Number(req.headers['content-length'] ?? 0) > MAX_WEBHOOK_BODY) throw new HttpError(413, `webhook body over ${MAX_WEBHOOK_BODY / 1024} KiB`, { Connection: 'close' });
+    if (this.webhookReads >= MAX_WEBHOOK_READS) throw new HttpError(503, 'busy; retry the delivery', { Connection: 'close', 'Retry-After': '5' });
+    this.webhookReads++;
+    let body: Buffer;
+    try {
+      body = await readBody(req, MAX_WEBHOOK_BODY);
+    } finally {
+      this.webhookReads--;
+    }
     const sig = header(req, 'x-hub-signature-256');
     // Every hook's secret is tried (one webhook URL can serve several apps); the body is parsed
     // only once a signature matched.

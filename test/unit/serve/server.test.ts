@@ -113,10 +113,10 @@ test('hostile requests: the right 4xx, short JSON, nothing started or recorded, 
     ['sha too long', 'POST', '/apps/alpha/deploys', { token: tokens.alpha, body: { sha: 'a'.repeat(41) } }, 422],
     ['unknown field', 'POST', '/apps/alpha/deploys', { token: tokens.alpha, body: { sha: 'abcdef1', force: true } }, 422],
     ['wrong method', 'DELETE', '/apps/alpha/deploys', { token: tokens.alpha }, 405],
-    ['status without token', 'GET', '/apps/alpha/deploys/20250101T000000Z-abcdef', {}, 401],
+    ['status without token', 'GET', '/apps/alpha/deploys/20250101T000000.000Z-abcdef', {}, 401],
     ['status with bad id', 'GET', '/apps/alpha/deploys/..%2F..%2Ftokens', { token: tokens.alpha }, 404],
-    ['status of no deploy', 'GET', '/apps/alpha/deploys/20250101T000000Z-abcdef', { token: tokens.alpha }, 404],
-    ['log with the wrong token', 'GET', '/apps/alpha/deploys/20250101T000000Z-abcdef/log', { token: tokens.beta }, 403],
+    ['status of no deploy', 'GET', '/apps/alpha/deploys/20250101T000000.000Z-abcdef', { token: tokens.alpha }, 404],
+    ['log with the wrong token', 'GET', '/apps/alpha/deploys/20250101T000000.000Z-abcdef/log', { token: tokens.beta }, 403],
     ['webhook without signature', 'POST', '/github', { headers: { 'X-GitHub-Event': 'push' }, body: { ref: 'refs/heads/main' } }, 401],
     ['webhook with a bad signature', 'POST', '/github', { headers: { 'X-GitHub-Event': 'push', 'X-Hub-Signature-256': signBody('guess', '{}') }, body: '{}' }, 401],
     ['webhook for an app without one', 'POST', '/github/beta', { headers: { 'X-GitHub-Event': 'push' }, body: '{}' }, 404],
@@ -143,7 +143,7 @@ test('a flight.yml token works like a data dir token', async () => {
 test('deploy: 202 with id and URLs; status and log; one per app; a newer request supersedes the waiting one', async () => {
   const a = await call(base, 'POST', '/apps/alpha/deploys', { token: tokens.alpha, body: { sha: sha(1) } });
   assert.equal(a.status, 202, a.text);
-  assert.match(a.json.id, /^\d{8}T\d{6}Z-[0-9a-f]{6}$/);
+  assert.match(a.json.id, /^\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{6}$/);
   assert.equal(a.json.state, 'running');
   assert.equal(a.json.urls.status, `/apps/alpha/deploys/${a.json.id}`);
   assert.equal(a.headers.location, a.json.urls.status);
@@ -212,6 +212,13 @@ test('GitHub push: a signed push to the branch deploys its head; other branches 
   assert.equal(r.json.deploys[0].source, 'github');
   await heldBy(head);
   settle(head, true);
+  // Push payloads list every commit: a signed one over the API's 64 KiB is still taken, up to 1 MiB.
+  const long = JSON.stringify({ ref: 'refs/heads/feature', after: head, repository: { full_name: 'acme/alpha' }, commits: [{ message: 'x'.repeat(200_000) }] });
+  const longR = await call(base, 'POST', '/github', { headers: headers('push', long), body: long });
+  assert.equal(longR.status, 200, longR.text);
+  const huge = 'x'.repeat(1024 * 1024 + 1);
+  assert.equal((await call(base, 'POST', '/github', { headers: headers('push', huge), body: huge })).status, 413);
+  assert.equal((await call(base, 'POST', '/github', { headers: headers('push', huge), body: huge, chunked: true })).status, 413);
   // Form-encoded deliveries (the other content type GitHub offers) too.
   const form = `payload=${encodeURIComponent(other)}`;
   const f = await call(base, 'POST', '/github', { headers: { ...headers('push', form), 'Content-Type': 'application/x-www-form-urlencoded' }, body: form });
