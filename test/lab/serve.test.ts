@@ -330,7 +330,9 @@ test('SIGTERM: stops taking requests, lets the running deploy finish, exits 0', 
   const sha = commit('drained', { slow: 4 });
   const r = await post(s, 'srv2', sha);
   const held = post(s, 'srv2', sha, true).catch((e: Error) => e);
-  await new Promise((res) => setTimeout(res, 500));
+  // SIGTERM once the second request waits behind the first.
+  const queued = await waitFor(async () => ((await call(s.base, 'GET', '/healthz')).json.waiting === 1 ? true : undefined), { timeoutMs: 30_000, intervalMs: 100 });
+  assert.ok(queued, 'the second request is waiting');
   s.proc.kill('SIGTERM');
   await new Promise((res) => setTimeout(res, 300));
   await assert.rejects(call(s.base, 'GET', '/healthz'), /ECONNREFUSED/);
@@ -367,7 +369,6 @@ test('hostile requests against the real server, and thousands of malformed ones 
     // A good token clears the address's failures before the loop.
     assert.equal((await call(s.base, 'GET', '/apps/srv1/deploys', { token: tokens.srv1 })).status, 200);
 
-    const mem0 = (await call(s.base, 'GET', '/healthz')).json.memory;
     const N = 3000;
     const kinds = [
       () => call(s.base, 'POST', '/apps/srv1/deploys', { token: tokens.srv1, body: big }),
@@ -380,17 +381,25 @@ test('hostile requests against the real server, and thousands of malformed ones 
       () => call(s.base, 'POST', '/apps/srv2/deploys', { token: `flt_guess`, body: { sha: 'abcdef1' } }),
     ];
     const statuses = new Map<number, number>();
-    let next = 0;
+    const hammer = async (n: number) => {
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          while (next < n) {
+            const i = next++;
+            const r = await kinds[i % kinds.length]!().catch(() => ({ status: -1 }) as Reply);
+            statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+          }
+        }),
+      );
+    };
+    // A first round warms the server up (code paths compiled, buffers allocated); memory is
+    // measured from there, so what grows after it is what requests leave behind.
+    await hammer(400);
+    const mem0 = (await call(s.base, 'GET', '/healthz')).json.memory;
+    statuses.clear();
     const t0 = Date.now();
-    await Promise.all(
-      Array.from({ length: 16 }, async () => {
-        while (next < N) {
-          const i = next++;
-          const r = await kinds[i % kinds.length]!().catch(() => ({ status: -1 }) as Reply);
-          statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
-        }
-      }),
-    );
+    await hammer(N);
     const ms = Date.now() - t0;
     const health = await call(s.base, 'GET', '/healthz');
     assert.equal(health.status, 200, 'still up');
@@ -399,8 +408,8 @@ test('hostile requests against the real server, and thousands of malformed ones 
     console.log(`# ${N} malformed requests in ${ms} ms: ${JSON.stringify(Object.fromEntries(statuses))}; rss ${mb(mem0.rss)} -> ${mb(mem1.rss)} MiB, heapUsed ${mb(mem0.heap_used)} -> ${mb(mem1.heap_used)} MiB`);
     assert.ok(!statuses.has(-1) || statuses.get(-1)! < N / 100, `requests that got no answer: ${statuses.get(-1)}`);
     for (const st of statuses.keys()) assert.ok(st === -1 || (st >= 400 && st < 500), `only 4xx answers, got ${st}`);
-    assert.ok(mem1.heap_used - mem0.heap_used < 32 * 1048576, `heapUsed grew by ${mb(mem1.heap_used - mem0.heap_used)} MiB`);
-    assert.ok(mem1.rss - mem0.rss < 64 * 1048576, `rss grew by ${mb(mem1.rss - mem0.rss)} MiB`);
+    assert.ok(mem1.heap_used - mem0.heap_used < 24 * 1048576, `heapUsed grew by ${mb(mem1.heap_used - mem0.heap_used)} MiB`);
+    assert.ok(mem1.rss - mem0.rss < 48 * 1048576, `rss grew by ${mb(mem1.rss - mem0.rss)} MiB`);
     assert.equal(count(), before, 'nothing was recorded');
     assert.equal(health.json.running + health.json.waiting, 0, 'nothing was started');
     const out = s.out.join('\n');
