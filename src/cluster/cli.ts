@@ -52,8 +52,10 @@ export async function serverCommand(verb: 'server:add' | 'server:remove', args: 
   const lockTimeout = a['lock-timeout'] === undefined ? undefined : seconds(a['lock-timeout'], '--lock-timeout');
   const common = { defsDir, verbosity, lockTimeoutMs: lockTimeout, hostKeyPolicy: policy as HostKeyPolicy | undefined };
   const say = (obj: Record<string, unknown>, text: string) => process.stdout.write(`${output === 'json' ? JSON.stringify(obj) : text}\n`);
+  const t0 = Date.now();
   const reporter: ElasticReporter = {
-    step: (line) => say({ event: 'step', msg: line }, `==> ${line}`),
+    // Seconds since the start: where an add spends its time (apt, the wait for a release) shows.
+    step: (line) => say({ event: 'step', msg: line, s: (Date.now() - t0) / 1000 }, `==> +${((Date.now() - t0) / 1000).toFixed(1)}s ${line}`),
     playbook: () => reporterFor(output),
   };
   const words = a._.map(String);

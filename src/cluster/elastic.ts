@@ -131,7 +131,6 @@ export async function addServer(o: AddServerOptions, r: ElasticReporter): Promis
     });
     return { cluster: o.cluster, server: o.name, apps, ms: Date.now() - t0 };
   } catch (err) {
-    r.step(`failed: ${messageOf(err)}`);
     await leaveAfterFailure(s, joinedNow);
     await editRecord(defsDir, o.cluster, o.name, (rec) => ({ ...need(rec, o.name), status: 'failed', since: utcNow(), error: firstLine(messageOf(err)) })).catch((e: unknown) => {
       r.step(`could not record ${o.name} as failed: ${messageOf(e)}`);
@@ -151,6 +150,11 @@ export async function addServer(o: AddServerOptions, r: ElasticReporter): Promis
  */
 async function joinApp(s: Session, defs: Definitions, inventory: Inventory, app: string): Promise<string | null> {
   const { lockHost, home, newHost } = appHosts(defs, inventory, app, s.name);
+  if (!(await isSetUp(s, lockHost, home))) {
+    s.r.step(`${app}: not set up on ${lockHost.name} yet (never configured nor released): ${s.name} joins with nothing to copy`);
+    await setJoined(s, app, true);
+    return null;
+  }
   await takeLock(s, lockHost, app, home);
   try {
     const sha = await currentSha(s, lockHost, home);
@@ -198,6 +202,11 @@ async function leaveAfterFailure(s: Session, apps: string[]): Promise<void> {
  */
 async function leaveApp(s: Session, defs: Definitions, inventory: Inventory, app: string, stopWorkers: boolean): Promise<void> {
   const { lockHost, home } = appHosts(defs, inventory, app, s.name);
+  if (!(await isSetUp(s, lockHost, home))) {
+    await setJoined(s, app, false);
+    if (stopWorkers) await retire(s, inventory, app);
+    return;
+  }
   await takeLock(s, lockHost, app, home);
   try {
     await recordMembership(s, lockHost, home, 'left');
@@ -327,6 +336,16 @@ async function setJoined(s: Session, app: string, joined: boolean): Promise<void
     if (r.apps[app]) r.apps[app]!.joined = joined;
     return r;
   });
+}
+
+/**
+ * Whether the app was ever configured or released on the host (its .flight folder exists):
+ * if not, there is no release to copy and no lock to take, and taking one would create the
+ * app's home as root before its user exists.
+ */
+async function isSetUp(s: Session, host: Host, home: string): Promise<boolean> {
+  const ctx = await hostContext(s.pool, host);
+  return (await ctx.exec(argv('test', '-d', `${home}/.flight`))).code === 0;
 }
 
 /** The commit of the release `current` points to on a host, or null when there is none. */
