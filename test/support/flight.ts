@@ -55,6 +55,8 @@ export interface FlightOptions {
    * (stop a server, kill the run). Date.now() in the callback is the event's arrival time.
    */
   onEvent?: (e: RunEvent, child: ChildProcess) => void;
+  /** Called with every stdout line as it arrives, JSON or not (e.g. plain output's last line). */
+  onLine?: (line: string, child: ChildProcess) => void;
 }
 
 /**
@@ -78,10 +80,12 @@ export function flight(args: string[], opts: FlightOptions = {}): Promise<Flight
     let partial = '';
     child.stdout.on('data', (b: Buffer) => {
       out.push(b);
-      if (!json || !opts.onEvent) return;
+      if (!opts.onLine && (!json || !opts.onEvent)) return;
       const lines = (partial + b.toString('utf8')).split('\n');
       partial = lines.pop() ?? '';
       for (const line of lines) {
+        opts.onLine?.(line, child);
+        if (!json || !opts.onEvent) continue;
         let e: unknown;
         try {
           e = JSON.parse(line);
