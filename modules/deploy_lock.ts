@@ -23,20 +23,30 @@ export interface DeployLockParams {
 // $1 path $2 run $3 who $4 detail $5 force $6 check. First line of output is the outcome,
 // the rest is the lock's content as it was found. In check mode nothing is created, not even
 // the lock's folder (it may not exist yet on a new server).
+// The lock appears with its info already inside (a directory made aside, then renamed into
+// place; rename fails when the lock exists), so a run that finds it can always say whose it is:
+// with mkdir and then a write, a run arriving in between found a lock with no holder.
 const ACQUIRE = `
 path=$1 run=$2 who=$3 detail=$4 force=$5 check=$6
-write() { printf 'run=%s\\nwho=%s\\nsince=%s\\ndetail=%s\\n' "$run" "$who" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$detail" > "$path/info"; }
+take() {
+  tmp="$path.new-$run"
+  rm -rf "$tmp" && mkdir "$tmp" &&
+    printf 'run=%s\\nwho=%s\\nsince=%s\\ndetail=%s\\n' "$run" "$who" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$detail" > "$tmp/info" &&
+    mv -T "$tmp" "$path" 2>/dev/null && return 0
+  rm -rf "$tmp"
+  return 1
+}
 if [ "$check" = 1 ]; then
-  [ -d "$path" ] || { echo free; exit 0; }
+  [ -e "$path" ] || { echo free; exit 0; }
 else
   mkdir -p "$(dirname "$path")"
-  if mkdir "$path" 2>/dev/null; then write; echo acquired; exit 0; fi
+  if take; then echo acquired; exit 0; fi
 fi
 held=$(cat "$path/info" 2>/dev/null)
 if [ "$(printf '%s\\n' "$held" | sed -n 's/^run=//p')" = "$run" ]; then echo ours; exit 0; fi
 if [ "$force" = 1 ]; then
   if [ "$check" = 1 ]; then echo would-break; printf '%s\\n' "$held"; exit 0; fi
-  rm -rf "$path" && mkdir "$path" && write && echo broke && printf '%s\\n' "$held"; exit 0
+  rm -rf "$path" && take && echo broke && printf '%s\\n' "$held"; exit 0
 fi
 echo locked; printf '%s\\n' "$held"
 `;
