@@ -3,6 +3,8 @@
  * See bench/README.md for the method. Options:
  *
  *   --runs N          timed runs per tool and point (default 3)
+ *   --large-runs N    the same for the 25- and 50-server no-change points (default 2: Ansible
+ *                     takes minutes per run there on 2 cores)
  *   --only LIST       some of: no-change,change,release,fan-out (no-change and fan-out share a lab)
  *   --quick           a short trial: fewer sizes and runs
  *   --keep            leave the bench labs running afterwards
@@ -39,6 +41,7 @@ function options() {
   const { values } = parseArgs({
     options: {
       runs: { type: 'string' },
+      'large-runs': { type: 'string' },
       only: { type: 'string' },
       quick: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
@@ -48,19 +51,22 @@ function options() {
   const quick = values.quick ?? false;
   const runs = values.runs ? Number(values.runs) : quick ? 2 : 3;
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive whole number, not ${values.runs}`);
+  const largeRuns = values['large-runs'] ? Number(values['large-runs']) : Math.min(runs, 2);
+  if (!Number.isInteger(largeRuns) || largeRuns < 1) throw new Error(`--large-runs must be a positive whole number, not ${values['large-runs']}`);
   const only = (values.only?.split(',').map((p) => p.trim()).filter(Boolean) ?? [...ALL]) as Part[];
   const bad = only.filter((p) => !(ALL as readonly string[]).includes(p));
   if (bad.length) throw new Error(`--only: unknown part ${bad.join(', ')} (parts: ${ALL.join(', ')})`);
   const profile = (values.profile ?? (quick ? '5' : '10,50')).split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
   return {
     runs,
+    largeRuns,
     only: new Set(only),
     quick,
     keep: values.keep ?? false,
     profile,
     sizes: quick ? [1, 5] : [1, 5, 10, 25, 50],
-    fanSizes: quick ? [1, 3, 5] : [1, 2, 3, 5, 8, 10, 15, 20, 25, 30, 35, 40, 45, 50],
-    changeServers: quick ? 3 : 10,
+    fanSizes: quick ? [1, 3, 5] : [1, 2, 5, 10, 15, 20, 30, 40, 50],
+    changeServers: quick ? 3 : 5,
     partial: quick || only.length < ALL.length,
   };
 }
@@ -69,7 +75,10 @@ async function main(): Promise<number> {
   const o = options();
   if (process.getuid?.() !== 0) throw new Error('the benchmark runs lab servers in namespaces: run it as root');
   onPathOrThrow(['ansible-playbook', 'cap', 'ssh', 'git', 'tar']);
-  stageFlight(path.join(BENCH_DIR, 'flight'));
+  // One copy per bench process, removed at the end: two bench runs must not share one.
+  const stage = path.join(BENCH_DIR, `flight-${process.pid}`);
+  stageFlight(stage);
+  process.on('exit', () => fs.rmSync(stage, { recursive: true, force: true }));
   const machine: Machine = await describeMachine();
   log(`Flight benchmark on ${os.hostname()}: ${machineText(machine).split('\n').join('; ')}`);
   log(`runs per point: ${o.runs}; parts: ${[...o.only].join(', ')}`);
@@ -83,12 +92,14 @@ async function main(): Promise<number> {
       sizes: o.only.has('no-change') ? o.sizes : [],
       fanSizes: o.only.has('fan-out') ? o.fanSizes : [],
       runs: o.runs,
+      largeRuns: o.largeRuns,
       fanRuns: o.runs,
       log,
       keep: true, // the profile below runs on the same lab
     });
     measurements.push(...r.noChange, ...r.fanOut);
     details.converge = r.converge;
+    writeResults(false);
     const lab = new BenchLab(LABS.fanout(r.converge.servers), log);
     try {
       await lab.up();
@@ -104,49 +115,56 @@ async function main(): Promise<number> {
   if (o.only.has('change')) {
     await ensureImage(log);
     measurements.push(await changeRun({ servers: o.changeServers, runs: o.runs, log, keep: o.keep }));
+    writeResults(false);
   }
   if (o.only.has('release')) {
     const r = await releaseRun({ runs: o.runs, log, keep: o.keep });
     measurements.push(r.capistrano, r.floor);
+    writeResults(false);
   }
 
-  machine.loadEnd = Math.round(os.loadavg()[0]! * 100) / 100;
-  const order: Record<string, number> = { 'no-change': 0, change: 1, release: 2, 'fan-out': 3 };
-  measurements.sort((a, b) => order[a.scenario]! - order[b.scenario]! || a.servers - b.servers);
-  const rows = measurements.map(toRow);
-  const extras = measurements.map(extrasOf);
-  const checks = checkTargets(rows);
-  const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-
-  process.stdout.write(`\n${textTable(rows, extras)}\n${targetsText(checks)}`);
-
-  const outDir = o.partial ? path.join(BENCH_DIR, 'results') : path.join(ROOT, 'bench', 'results');
-  fs.mkdirSync(outDir, { recursive: true });
-  const md = [
-    `# Flight benchmark: ${date}`,
-    '',
-    '```',
-    machineText(machine),
-    '```',
-    '',
-    'Seconds are wall time of the whole command (median, then min-max over the runs); ratio is the',
-    "peer's median over Flight's (above 1: Flight is faster). SSH logins are counted in the servers'",
-    'sshd logs during one run (median), for every tool alike.',
-    '',
-    markdownTable(rows, extras),
-    targetsMarkdown(checks),
-    ...(profiles.length ? ['## Where Flight spends its time', '', '```', ...profiles.map((p) => profileText(p)), '```', ''] : []),
-    ...(rows.some((r) => r.scenario === 'fan-out') ? ['![fan-out](fan-out.svg)', ''] : []),
-  ].join('\n');
-  fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(rows, null, 2)}\n`);
-  fs.writeFileSync(path.join(outDir, 'latest.md'), md);
-  fs.writeFileSync(path.join(outDir, 'latest-details.json'), `${JSON.stringify({ date, machine, measurements, profiles, ...details }, null, 2)}\n`);
-  if (rows.some((r) => r.scenario === 'fan-out')) {
-    fs.writeFileSync(path.join(outDir, 'fan-out.svg'), fanOutSvg(rows, `${date}, ${machine.cpus} CPUs, load ${machine.loadStart}-${machine.loadEnd}; median and min-max of ${o.runs} runs`));
-  }
-  if (!o.partial) updateReadme(date, machine, markdownTable(rows, extras), targetsMarkdown(checks));
-  log(`results in ${outDir}`);
+  writeResults(true);
   return 0;
+
+  /** Called after each part too, so a run cut short still leaves what it measured. */
+  function writeResults(final: boolean): void {
+    machine.loadEnd = Math.round(os.loadavg()[0]! * 100) / 100;
+    const order: Record<string, number> = { 'no-change': 0, change: 1, release: 2, 'fan-out': 3 };
+    measurements.sort((a, b) => order[a.scenario]! - order[b.scenario]! || a.servers - b.servers);
+    const rows = measurements.map(toRow);
+    const extras = measurements.map(extrasOf);
+    const checks = checkTargets(rows);
+    const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+
+    process.stdout.write(`\n${textTable(rows, extras)}\n${targetsText(checks)}`);
+
+    const outDir = o.partial ? path.join(BENCH_DIR, 'results') : path.join(ROOT, 'bench', 'results');
+    fs.mkdirSync(outDir, { recursive: true });
+    const md = [
+      `# Flight benchmark: ${date}`,
+      '',
+      '```',
+      machineText(machine),
+      '```',
+      '',
+      'Seconds are wall time of the whole command (median, then min-max over the runs); ratio is the',
+      "peer's median over Flight's (above 1: Flight is faster). SSH logins are counted in the servers'",
+      'sshd logs during one run (median), for every tool alike.',
+      '',
+      markdownTable(rows, extras),
+      targetsMarkdown(checks),
+      ...(profiles.length ? ['## Where Flight spends its time', '', '```', ...profiles.map((p) => profileText(p)), '```', ''] : []),
+      ...(rows.some((r) => r.scenario === 'fan-out') ? ['![fan-out](fan-out.svg)', ''] : []),
+    ].join('\n');
+    fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(rows, null, 2)}\n`);
+    fs.writeFileSync(path.join(outDir, 'latest.md'), md);
+    fs.writeFileSync(path.join(outDir, 'latest-details.json'), `${JSON.stringify({ date, machine, measurements, profiles, ...details }, null, 2)}\n`);
+    if (rows.some((r) => r.scenario === 'fan-out')) {
+      fs.writeFileSync(path.join(outDir, 'fan-out.svg'), fanOutSvg(rows, `${date}, ${machine.cpus} CPUs, load ${machine.loadStart}-${machine.loadEnd}; median and min-max of ${o.runs} runs`));
+    }
+    if (!o.partial) updateReadme(date, machine, markdownTable(rows, extras), targetsMarkdown(checks));
+    log(`${final ? 'results' : 'results so far'} in ${outDir}`);
+  }
 }
 
 /** Replace the table between the markers in bench/README.md, so the page shows the latest run. */

@@ -40,6 +40,31 @@ const TAR_XATTRS = ['--xattrs', '--xattrs-include=*', '--numeric-owner'];
 
 type Log = (line: string) => void;
 
+/** USER_HZ: /proc reports times in these; 100 on every Linux this runs on. */
+const CLOCK_TICKS = 100;
+
+function childrenOf(pid: number): number[] {
+  try {
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** comm and the numeric fields after the state letter: fields[0] is ppid, [10..13] utime stime cutime cstime. */
+function readStat(pid: number): { comm: string; fields: number[] } | undefined {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const open = text.indexOf('(');
+    const close = text.lastIndexOf(')');
+    // After "pid (comm) S": ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime ...
+    const rest = text.slice(close + 2).split(' ');
+    return { comm: text.slice(open + 1, close), fields: rest.slice(1).map(Number) };
+  } catch {
+    return undefined;
+  }
+}
+
 export interface BenchLabSpec {
   /** Names the state dir under BENCH_DIR. */
   name: string;
@@ -125,6 +150,24 @@ export class BenchLab {
     return total;
   }
 
+  /**
+   * CPU seconds spent so far by everything sshd ran on the first `n` servers: the sshd listener's
+   * own time plus its reaped children's (every connection, session and command below it). Unlike
+   * wall time this hardly moves with other load on the machine. Read once the tool has exited and
+   * its connections are closed, or the last sessions are not counted yet.
+   */
+  serverCpu(n = this.spec.servers): number {
+    let ticks = 0;
+    for (const srv of this.servers.slice(0, n)) {
+      if (!srv.pid) continue;
+      for (const child of childrenOf(srv.pid)) {
+        const stat = readStat(child);
+        if (stat?.comm === 'sshd') ticks += stat.fields[10]! + stat.fields[11]! + stat.fields[12]! + stat.fields[13]!;
+      }
+    }
+    return ticks / CLOCK_TICKS;
+  }
+
   /** A definitions folder whose one cluster holds the first `n` servers. */
   flightDefs(n: number): string {
     const dir = path.join(this.dir, `defs-${n}`);
@@ -173,30 +216,64 @@ export function aptInstallLine(packages: string[]): string {
   return `(${install} || (apt-get update -q && ${install})) >/tmp/bench-apt.log 2>&1 || { tail -20 /tmp/bench-apt.log; exit 1; }; apt-get clean`;
 }
 
-/**
- * The bench image: built once per lab base and package list on a throwaway server, then kept in
- * BENCH_CACHE. Returns the tarball to seed fresh servers with.
- */
-export async function ensureImage(log: Log): Promise<string> {
+function imageKey(extra: unknown): string {
   const cache = labPaths().cache;
-  const key = crypto
+  return crypto
     .createHash('sha256')
-    .update(JSON.stringify({ v: IMAGE_VERSION, base: currentBase(cache).hash, packages: IMAGE_PACKAGES, excludes: SNAPSHOT_EXCLUDES }))
+    .update(JSON.stringify({ v: IMAGE_VERSION, base: currentBase(cache).hash, packages: IMAGE_PACKAGES, excludes: SNAPSHOT_EXCLUDES, extra }))
     .digest('hex')
     .slice(0, 12);
-  const file = path.join(BENCH_CACHE, `image-${key}.tar`);
+}
+
+/** Every file under `dirs`, hashed with its path: a changed playbook or template makes a new image. */
+export function treeHash(dirs: string[]): string {
+  const h = crypto.createHash('sha256');
+  const walk = (dir: string) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.isFile()) h.update(full).update('\0').update(fs.readFileSync(full)).update('\0');
+    }
+  };
+  for (const d of dirs) walk(d);
+  return h.digest('hex').slice(0, 16);
+}
+
+/**
+ * A bench image: built once on a throwaway server (lab base, then `build`), kept in BENCH_CACHE
+ * as a tarball of the server's overlay layer. Returns the tarball to seed servers with.
+ */
+async function ensureSnapshot(name: string, key: string, what: string, log: Log, seed: string | undefined, build: (lab: BenchLab) => Promise<void>): Promise<string> {
+  const file = path.join(BENCH_CACHE, `${name}-${key}.tar`);
   if (fs.existsSync(file)) return file;
-  log(`building the bench image (lab base + ${IMAGE_PACKAGES.join(', ')}): once, about a minute`);
+  log(`building the bench ${what}: once, then cached in ${BENCH_CACHE}`);
   const lab = new BenchLab({ name: 'image', first: '127.0.0.165', servers: 1 }, log);
-  await lab.up({ fresh: true });
+  await lab.up({ fresh: true, seed });
   try {
-    await lab.ssh('lab-1', aptInstallLine(IMAGE_PACKAGES));
+    await build(lab);
     await lab.down(false);
     await snapshotUpper(lab, 'lab-1', file);
   } finally {
     await lab.down(true);
   }
   return file;
+}
+
+/** Fresh servers: the lab's base plus IMAGE_PACKAGES. */
+export function ensureImage(log: Log): Promise<string> {
+  return ensureSnapshot('image', imageKey(null), `image (lab base + ${IMAGE_PACKAGES.join(', ')})`, log, undefined, async (lab) => {
+    await lab.ssh('lab-1', aptInstallLine(IMAGE_PACKAGES));
+  });
+}
+
+/**
+ * Converged servers: the bench image with `converge` (both tools' first applies) run on it.
+ * Seeding the no-change lab from this spares 50 first applies, which take Ansible minutes; the
+ * bench still checks every timed run changed nothing.
+ */
+export async function ensureConvergedImage(log: Log, inputs: string[], converge: (lab: BenchLab) => Promise<void>): Promise<string> {
+  const image = await ensureImage(log);
+  return ensureSnapshot('converged', imageKey(treeHash(inputs)), 'converged image (both playbooks applied)', log, image, converge);
 }
 
 /** Whether every listed server has the given executables (a cheap check that set-up is done). */

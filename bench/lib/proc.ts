@@ -40,6 +40,8 @@ export interface Timed {
   stderr: string;
   /** Wall seconds from spawn to exit. */
   seconds: number;
+  /** With `cpu`: user + system seconds of the command and every child it waited for. */
+  cpuSeconds?: number;
 }
 
 export interface RunOpts {
@@ -48,30 +50,52 @@ export interface RunOpts {
   input?: string | Buffer;
   /** Kill the run after this long: a hung peer must not hang the whole benchmark. */
   timeoutMs?: number;
+  /** Also measure CPU time, through bash's `times` (costs one bash start, a few ms, for every tool alike). */
+  cpu?: boolean;
 }
 
-export function timed(argv: string[], o: RunOpts = {}): Promise<Timed> {
+const TIMES = /(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/;
+
+export function timed(command: string[], o: RunOpts = {}): Promise<Timed> {
+  // `times` prints the shell's own times, then its children's: the last line is the command's.
+  const argv = o.cpu ? ['bash', '-c', '"$@"; rc=$?; times >&2; exit $rc', 'bench', ...command] : command;
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const child = spawn(argv[0]!, argv.slice(1), {
       stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       env: o.env ?? process.env,
       cwd: o.cwd,
+      // Its own process group, so a timeout ends the whole tree, not just the wrapper.
+      detached: true,
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout!.on('data', (b: Buffer) => out.push(b));
     child.stderr!.on('data', (b: Buffer) => err.push(b));
-    const timer = o.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), o.timeoutMs) : undefined;
+    const timer = o.timeoutMs
+      ? setTimeout(() => {
+          try {
+            process.kill(-child.pid!, 'SIGKILL');
+          } catch {
+            child.kill('SIGKILL');
+          }
+        }, o.timeoutMs)
+      : undefined;
     child.on('error', reject);
     child.on('close', (code, signal) => {
+      const seconds = (performance.now() - t0) / 1000;
       if (timer) clearTimeout(timer);
-      resolve({
-        code: code ?? (signal ? 128 : 1),
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-        seconds: (performance.now() - t0) / 1000,
-      });
+      let stderr = Buffer.concat(err).toString('utf8');
+      let cpuSeconds: number | undefined;
+      if (o.cpu) {
+        const lines = stderr.trimEnd().split('\n');
+        const m = TIMES.exec(lines[lines.length - 1] ?? '');
+        if (m) {
+          cpuSeconds = Number(m[1]) * 60 + Number(m[2]) + Number(m[3]) * 60 + Number(m[4]);
+          stderr = lines.slice(0, -2).join('\n');
+        }
+      }
+      resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr, seconds, cpuSeconds });
     });
     if (o.input !== undefined) child.stdin!.end(o.input);
   });

@@ -3,7 +3,7 @@
  * the console table, the markdown page and the fan-out chart. Everything here is pure, so it is
  * unit-tested without a lab.
  */
-import { ratio, round2, summarize, type Summary } from './stats.js';
+import { median, ratio, round2, summarize, type Summary } from './stats.js';
 
 export type Scenario = 'no-change' | 'change' | 'release' | 'fan-out';
 export type Peer = 'ansible' | 'capistrano' | 'floor';
@@ -20,6 +20,9 @@ export interface Measurement {
   /** SSH logins counted on the servers during each run. */
   flightConnections?: number[];
   peerConnections?: number[];
+  /** CPU seconds of each run: the tool's processes plus what sshd ran for it on the servers. */
+  flightCpu?: number[];
+  peerCpu?: number[];
 }
 
 /** A row of latest.json, shaped as issue 7 asks. Times are {median, min, max} in seconds. */
@@ -100,22 +103,28 @@ export function checkTargets(rows: ResultRow[]): TargetCheck[] {
 
 const secs = (s: Summary) => `${s.median.toFixed(2)} (${s.min.toFixed(2)}-${s.max.toFixed(2)})`;
 
-/** Extra figures per row that are not in latest.json: SSH logins per run (medians). */
+/** Extra figures per row that are not in latest.json (medians): SSH logins and CPU seconds per run. */
 export interface RowExtras {
   flightConnections?: number;
   peerConnections?: number;
+  flightCpu?: number;
+  peerCpu?: number;
 }
 
 export function extrasOf(m: Measurement): RowExtras {
-  const med = (xs?: number[]) => (xs && xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : undefined);
-  return { flightConnections: med(m.flightConnections), peerConnections: med(m.peerConnections) };
+  const med = (xs?: number[]) => (xs && xs.length ? median(xs) : undefined);
+  return { flightConnections: med(m.flightConnections), peerConnections: med(m.peerConnections), flightCpu: med(m.flightCpu), peerCpu: med(m.peerCpu) };
 }
 
-const HEAD = ['scenario', 'servers', 'Flight s', 'peer', 'peer s', 'ratio', 'SSH logins F/peer', 'runs'];
+const HEAD = ['scenario', 'servers', 'Flight s', 'peer', 'peer s', 'ratio', 'SSH logins F/peer', 'CPU s F/peer', 'runs'];
+
+function pair(a: number | undefined, b: number | undefined, digits: number): string {
+  if (a === undefined) return '-';
+  return `${a.toFixed(digits)}/${b === undefined ? '-' : b.toFixed(digits)}`;
+}
 
 function cells(row: ResultRow, extras: RowExtras = {}): string[] {
   const p = peerSummary(row);
-  const conns = extras.flightConnections === undefined ? '' : `${extras.flightConnections}/${extras.peerConnections ?? '-'}`;
   return [
     row.scenario,
     String(row.servers),
@@ -123,7 +132,8 @@ function cells(row: ResultRow, extras: RowExtras = {}): string[] {
     p?.peer ?? '-',
     p ? secs(p.s) : '-',
     p ? `${p.ratio.toFixed(2)}x` : '-',
-    conns || '-',
+    pair(extras.flightConnections, extras.peerConnections, 0),
+    pair(extras.flightCpu, extras.peerCpu, 1),
     String(row.runs),
   ];
 }

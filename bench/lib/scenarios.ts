@@ -7,10 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { currentBase } from '../../src/lab/base.js';
 import { labPaths } from '../../src/lab/index.js';
-import { BENCH_CACHE, BenchLab, ensureImage, haveAll, snapshotUpper } from './labs.js';
+import { BENCH_CACHE, BenchLab, ensureConvergedImage, ensureImage, haveAll, snapshotUpper } from './labs.js';
 import { flightCli, ROOT, timed, timedOk } from './proc.js';
 import type { Measurement } from './report.js';
-import { ANSIBLE_DIR, runAnsible, runFlightPlay, runFlightRelease, type RunOutcome } from './tools.js';
+import { ANSIBLE_DIR, runAnsible, runFlightPlay, runFlightRelease, serverCpuSince, type RunOutcome } from './tools.js';
 
 export type Log = (line: string) => void;
 
@@ -18,6 +18,8 @@ export const FLIGHT_PLAYBOOK = path.join(ROOT, 'bench', 'playbooks', 'flight-20.
 export const ANSIBLE_PLAYBOOK = path.join(ANSIBLE_DIR, 'site.yml');
 
 const s = (x: number) => `${x.toFixed(2)} s`;
+/** "1.20 s client + 0.80 s servers". */
+const cpu = (r: RunOutcome) => `${(r.clientCpu ?? 0).toFixed(2)} s client + ${(r.serverCpu ?? 0).toFixed(2)} s servers`;
 
 /** Lab instances, apart from the default lab (127.0.0.2-4) and from each other. */
 export const LABS = {
@@ -29,35 +31,42 @@ export const LABS = {
 export interface NoChangeResult {
   noChange: Measurement[];
   fanOut: Measurement[];
-  /** First applies that brought the lab to the converged state (not part of the table). */
+  /** The untimed runs that readied the lab: Flight on every server, Ansible on one. */
   converge: { flight: number; ansible: number; servers: number };
 }
 
 /**
  * No-change runs at each size, Flight vs Ansible, then Flight's fan-out curve, all on one lab of
- * `max` servers (runs on n servers use the first n). Both tools first converge the lab once.
+ * `max` servers (runs on n servers use the first n). The lab starts from the converged image, so
+ * both tools' state is already in place everywhere.
  */
-export async function noChangeAndFanOut(o: { sizes: number[]; fanSizes: number[]; runs: number; fanRuns: number; log: Log; keep: boolean }): Promise<NoChangeResult> {
+export async function noChangeAndFanOut(o: { sizes: number[]; fanSizes: number[]; runs: number; largeRuns: number; fanRuns: number; log: Log; keep: boolean }): Promise<NoChangeResult> {
   const max = Math.max(...o.sizes, ...o.fanSizes);
-  const image = await ensureImage(o.log);
+  const converged = await ensureConvergedImage(o.log, [path.join(ROOT, 'bench', 'playbooks'), ANSIBLE_DIR], async (tpl) => {
+    await runFlightPlay(tpl, 1, FLIGHT_PLAYBOOK, 'change');
+    await runAnsible(tpl, 1, ANSIBLE_PLAYBOOK, 'change');
+  });
   const lab = new BenchLab(LABS.fanout(max), o.log);
-  o.log(`fan-out lab: ${max} fresh servers from ${lab.spec.first}`);
-  await lab.up({ fresh: true, seed: image });
+  o.log(`fan-out lab: ${max} servers from ${lab.spec.first}, seeded with the converged image`);
+  await lab.up({ fresh: true, seed: converged });
   try {
-    o.log(`converging all ${max} servers (first apply, not timed for the table)`);
-    const fc = await runFlightPlay(lab, max, FLIGHT_PLAYBOOK, 'change');
-    o.log(`  flight first apply: ${s(fc.seconds)}`);
-    const ac = await runAnsible(lab, max, ANSIBLE_PLAYBOOK, 'change');
-    o.log(`  ansible first apply: ${s(ac.seconds)}`);
+    // /run is new at every server start: supervisord (and with it both worker programs) is not running.
+    await Promise.all(lab.servers.map((srv) => lab.ssh(srv.name, 'service supervisor start >/dev/null')));
+    // Untimed: Flight settles anything it renders differently since the image was built, and
+    // Ansible checks on one server that the seeded state is its converged state.
+    const fc = await runFlightPlay(lab, max, FLIGHT_PLAYBOOK, 'any');
+    const ac = await runAnsible(lab, 1, ANSIBLE_PLAYBOOK, 'no-change');
+    o.log(`lab ready: flight settle run on ${max} servers ${s(fc.seconds)} (${fc.changed} changed), ansible check on 1 server ${s(ac.seconds)}`);
 
     const noChange: Measurement[] = [];
     for (const n of o.sizes) {
       const m: Measurement = { scenario: 'no-change', servers: n, peer: 'ansible', flight: [], peerRuns: [], flightConnections: [], peerConnections: [] };
-      for (let r = 1; r <= o.runs; r++) {
+      const runs = n >= 25 ? o.largeRuns : o.runs;
+      for (let r = 1; r <= runs; r++) {
         const f = await runFlightPlay(lab, n, FLIGHT_PLAYBOOK, 'no-change');
         const a = await runAnsible(lab, n, ANSIBLE_PLAYBOOK, 'no-change');
         push(m, f, a);
-        o.log(`no-change ${n} servers, run ${r}/${o.runs}: flight ${s(f.seconds)} (${f.logins} logins, recap says ${f.reported}), ansible ${s(a.seconds)} (${a.logins} logins, ${a.sockets} control sockets)`);
+        o.log(`no-change ${n} servers, run ${r}/${runs}: flight ${s(f.seconds)} (${f.logins} logins, recap says ${f.reported}; CPU ${cpu(f)}), ansible ${s(a.seconds)} (${a.logins} logins, ${a.sockets} control sockets; CPU ${cpu(a)})`);
       }
       noChange.push(m);
     }
@@ -70,6 +79,7 @@ export async function noChangeAndFanOut(o: { sizes: number[]; fanSizes: number[]
         const f = await runFlightPlay(lab, m.servers, FLIGHT_PLAYBOOK, 'no-change');
         m.flight.push(f.seconds);
         m.flightConnections!.push(f.logins);
+        (m.flightCpu ??= []).push(cpuOf(f));
         line.push(`${m.servers}:${f.seconds.toFixed(2)}`);
       }
       o.log(`fan-out round ${r}/${o.fanRuns} (servers:seconds): ${line.join(' ')}`);
@@ -80,11 +90,15 @@ export async function noChangeAndFanOut(o: { sizes: number[]; fanSizes: number[]
   }
 }
 
+const cpuOf = (r: RunOutcome) => Math.round(((r.clientCpu ?? 0) + (r.serverCpu ?? 0)) * 100) / 100;
+
 function push(m: Measurement, f: RunOutcome, p: RunOutcome): void {
   m.flight.push(f.seconds);
   m.peerRuns!.push(p.seconds);
   m.flightConnections!.push(f.logins);
   m.peerConnections!.push(p.logins);
+  (m.flightCpu ??= []).push(cpuOf(f));
+  (m.peerCpu ??= []).push(cpuOf(p));
 }
 
 /** First apply on fresh servers: every run gets servers just made from the bench image. */
@@ -99,7 +113,7 @@ export async function changeRun(o: { servers: number; runs: number; log: Log; ke
       await lab.up({ fresh: true, seed: image });
       const a = await runAnsible(lab, o.servers, ANSIBLE_PLAYBOOK, 'change');
       push(m, f, a);
-      o.log(`change ${o.servers} fresh servers, run ${r}/${o.runs}: flight ${s(f.seconds)} (${f.logins} logins), ansible ${s(a.seconds)} (${a.logins} logins)`);
+      o.log(`change ${o.servers} fresh servers, run ${r}/${o.runs}: flight ${s(f.seconds)} (${f.logins} logins; CPU ${cpu(f)}), ansible ${s(a.seconds)} (${a.logins} logins; CPU ${cpu(a)})`);
     }
   } finally {
     if (!o.keep) await lab.down(true);
@@ -203,17 +217,19 @@ export async function releaseRun(o: { runs: number; log: Log; keep: boolean }): 
     const capDir = path.join(ROOT, 'bench', 'capistrano');
     const cap = async (): Promise<RunOutcome> => {
       const before = lab.logins();
-      const r = await timed(['cap', 'bench', 'deploy'], { cwd: capDir, env: capEnv, timeoutMs: 10 * 60_000 });
+      const cpu0 = lab.serverCpu();
+      const r = await timed(['cap', 'bench', 'deploy'], { cwd: capDir, env: capEnv, timeoutMs: 10 * 60_000, cpu: true });
       if (r.code !== 0) throw new Error(`cap bench deploy exited ${r.code}:\n${`${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-30).join('\n')}`);
-      return { seconds: r.seconds, logins: lab.logins() - before, changed: 1 };
+      return { seconds: r.seconds, logins: lab.logins() - before, changed: 1, clientCpu: r.cpuSeconds, serverCpu: await serverCpuSince(lab, 3, cpu0) };
     };
     const floor = async (): Promise<RunOutcome> => {
       const before = lab.logins();
+      const cpu0 = lab.serverCpu();
       const r = await timedOk([
         'bash', path.join(ROOT, 'bench', 'floor.sh'), repo, sha, FLOOR_HOME, lab.paths.key, lab.paths.knownHosts,
         ...lab.servers.map((srv) => `${srv.address}:${srv.port}`),
-      ], { timeoutMs: 5 * 60_000 });
-      return { seconds: r.seconds, logins: lab.logins() - before, changed: 1 };
+      ], { timeoutMs: 5 * 60_000, cpu: true });
+      return { seconds: r.seconds, logins: lab.logins() - before, changed: 1, clientCpu: r.cpuSeconds, serverCpu: await serverCpuSince(lab, 3, cpu0) };
     };
     const flight = () => runFlightRelease(lab, APP, sha);
 
@@ -231,7 +247,7 @@ export async function releaseRun(o: { runs: number; log: Log; keep: boolean }): 
       const fl = await floor();
       push(capM, f, c);
       push(floorM, f, fl);
-      o.log(`release 3 servers, run ${r}/${o.runs}: flight ${s(f.seconds)} (${f.logins} logins), capistrano ${s(c.seconds)} (${c.logins} logins), floor ${s(fl.seconds)} (${fl.logins} logins)`);
+      o.log(`release 3 servers, run ${r}/${o.runs}: flight ${s(f.seconds)} (${f.logins} logins; CPU ${cpu(f)}), capistrano ${s(c.seconds)} (${c.logins} logins; CPU ${cpu(c)}), floor ${s(fl.seconds)} (${fl.logins} logins; CPU ${cpu(fl)})`);
     }
     return { capistrano: capM, floor: floorM };
   } finally {

@@ -16,6 +16,21 @@ export interface RunOutcome {
   changed: number;
   /** Flight only: the recap's own count of connections opened. */
   reported?: number;
+  /** CPU seconds of the tool's process tree on the control machine. */
+  clientCpu?: number;
+  /** CPU seconds of everything sshd ran for it on the servers. */
+  serverCpu?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Server CPU used since `before`: waits a moment first, because sshd reaps a session (and counts
+ * its time) only after the client has gone.
+ */
+export async function serverCpuSince(lab: BenchLab, n: number, before: number): Promise<number> {
+  await sleep(300);
+  return Math.round((lab.serverCpu(n) - before) * 100) / 100;
 }
 
 export type Expect = 'no-change' | 'change' | 'any';
@@ -48,7 +63,7 @@ export function parseFlightRecap(stdout: string): Recap | undefined {
   return undefined;
 }
 
-function flightOutcome(r: Timed, expect: Expect, lab: BenchLab, n: number, before: number): RunOutcome {
+function flightOutcome(r: Timed, expect: Expect, lab: BenchLab, n: number, before: number, serverCpu: number): RunOutcome {
   const recap = parseFlightRecap(r.stdout);
   if (!recap) throw new Error(`flight exited ${r.code} without a recap:\n${tail(r)}`);
   const hosts = Object.values(recap.hosts);
@@ -57,22 +72,24 @@ function flightOutcome(r: Timed, expect: Expect, lab: BenchLab, n: number, befor
   const failures = () => r.stdout.split('\n').filter((l) => l.includes('"status":"failed"') || l.includes('"status":"unreachable"')).slice(0, 5).join('\n') || tail(r);
   judge('flight', expect, changed, failed, failures);
   if (r.code !== 0) throw new Error(`flight exited ${r.code}:\n${tail(r)}`);
-  return { seconds: r.seconds, logins: lab.logins(n) - before, changed, reported: recap.connections };
+  return { seconds: r.seconds, logins: lab.logins(n) - before, changed, reported: recap.connections, clientCpu: r.cpuSeconds, serverCpu };
 }
 
 /** `flight-play PLAYBOOK --defs DEFS --json --forks N` on the first n servers. */
 export async function runFlightPlay(lab: BenchLab, n: number, playbook: string, expect: Expect): Promise<RunOutcome> {
   const defs = lab.flightDefs(n);
   const before = lab.logins(n);
-  const r = await timed(['node', flightPlay(), playbook, '--defs', defs, '--json', '--forks', String(Math.max(n, 1))], { timeoutMs: 15 * 60_000 });
-  return flightOutcome(r, expect, lab, n, before);
+  const cpu0 = lab.serverCpu(n);
+  const r = await timed(['node', flightPlay(), playbook, '--defs', defs, '--json', '--forks', String(Math.max(n, 1))], { timeoutMs: 15 * 60_000, cpu: true });
+  return flightOutcome(r, expect, lab, n, before, await serverCpuSince(lab, n, cpu0));
 }
 
 /** `flight app:release APP SHA --defs DEFS --json`. */
 export async function runFlightRelease(lab: BenchLab, app: string, sha: string): Promise<RunOutcome> {
   const before = lab.logins();
-  const r = await timed(['node', flightCli(), 'app:release', app, sha, '--defs', lab.defs, '--json'], { timeoutMs: 15 * 60_000 });
-  return flightOutcome(r, 'change', lab, lab.spec.servers, before);
+  const cpu0 = lab.serverCpu();
+  const r = await timed(['node', flightCli(), 'app:release', app, sha, '--defs', lab.defs, '--json'], { timeoutMs: 15 * 60_000, cpu: true });
+  return flightOutcome(r, 'change', lab, lab.spec.servers, before, await serverCpuSince(lab, lab.spec.servers, cpu0));
 }
 
 export const ANSIBLE_DIR = path.join(ROOT, 'bench', 'ansible');
@@ -104,6 +121,7 @@ export async function runAnsible(lab: BenchLab, n: number, playbook: string, exp
   fs.mkdirSync(BENCH_DIR, { recursive: true });
   const cp = fs.mkdtempSync(path.join(BENCH_DIR, 'cp-'));
   const before = lab.logins(n);
+  const cpu0 = lab.serverCpu(n);
   const env = {
     ...process.env,
     ANSIBLE_CONFIG: path.join(ANSIBLE_DIR, 'ansible.cfg'),
@@ -115,7 +133,7 @@ export async function runAnsible(lab: BenchLab, n: number, playbook: string, exp
   let r: Timed;
   let sockets = 0;
   try {
-    r = await timed(['ansible-playbook', '-i', inventory, playbook], { env, cwd: ANSIBLE_DIR, timeoutMs: 20 * 60_000 });
+    r = await timed(['ansible-playbook', '-i', inventory, playbook], { env, cwd: ANSIBLE_DIR, timeoutMs: 20 * 60_000, cpu: true });
   } finally {
     const socks = fs.readdirSync(cp).filter((f) => f !== 'tmp');
     sockets = socks.length;
@@ -127,6 +145,7 @@ export async function runAnsible(lab: BenchLab, n: number, playbook: string, exp
   const failures = () => r.stdout.split('\n').filter((l) => /^(fatal|failed):/.test(l)).slice(0, 5).join('\n') || tail(r);
   judge('ansible', expect, recap.changed, recap.failed, failures);
   if (r.code !== 0) throw new Error(`ansible-playbook exited ${r.code}:\n${tail(r)}`);
-  return { seconds: r.seconds, logins: lab.logins(n) - before, changed: recap.changed, sockets };
+  const serverCpu = await serverCpuSince(lab, n, cpu0);
+  return { seconds: r.seconds, logins: lab.logins(n) - before, changed: recap.changed, sockets, clientCpu: r.cpuSeconds, serverCpu };
 }
 

@@ -53,11 +53,11 @@ test('targets: met and missed, from the medians', () => {
 
 test('tables show median (min-max), ratio and logins', () => {
   const rows = [toRow(noChange10)];
-  const text = textTable(rows, [{ flightConnections: 10, peerConnections: 10 }]);
-  assert.match(text, /no-change\s+10\s+1\.00 \(0\.80-1\.20\)\s+ansible\s+6\.00 \(5\.00-7\.00\)\s+6\.00x\s+10\/10\s+3/);
+  const text = textTable(rows, [{ flightConnections: 10, peerConnections: 10, flightCpu: 1.234, peerCpu: 30 }]);
+  assert.match(text, /no-change\s+10\s+1\.00 \(0\.80-1\.20\)\s+ansible\s+6\.00 \(5\.00-7\.00\)\s+6\.00x\s+10\/10\s+1\.2\/30\.0\s+3/);
   const md = markdownTable(rows).split('\n');
-  assert.equal(md[0], '| scenario | servers | Flight s | peer | peer s | ratio | SSH logins F/peer | runs |');
-  assert.equal(md[2], '| no-change | 10 | 1.00 (0.80-1.20) | ansible | 6.00 (5.00-7.00) | 6.00x | - | 3 |');
+  assert.equal(md[0], '| scenario | servers | Flight s | peer | peer s | ratio | SSH logins F/peer | CPU s F/peer | runs |');
+  assert.equal(md[2], '| no-change | 10 | 1.00 (0.80-1.20) | ansible | 6.00 (5.00-7.00) | 6.00x | - | - | 3 |');
 });
 
 test('axis ticks are round numbers covering the maximum', () => {
