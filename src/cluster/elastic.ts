@@ -34,7 +34,7 @@ import { joined_servers } from '../../modules/joined_servers.js';
 import { release_info, type ReleaseState } from '../../modules/release_info.js';
 import type { Reporter } from '../reporters/types.js';
 import { argv } from '../command.js';
-import { planAdd, type AddRequest } from './plan.js';
+import { planAdd, type AddPlan, type AddRequest } from './plan.js';
 import { callModule, hostContext, runBuiltin } from './run.js';
 import { editRecord, utcNow, whoAmI, type AddedRecordData } from './state-file.js';
 
@@ -93,11 +93,16 @@ interface Session {
   who: string;
 }
 
+/** What addServer would do, or the `invalid` error it would throw; nothing is written or touched. */
+export async function planServerAdd(o: AddServerOptions): Promise<AddPlan> {
+  const defs = await loadDefinitions(path.resolve(o.defsDir));
+  return planAdd(defs, o, { rawSsh: rawSsh(defs, o.cluster), now: utcNow(), by: whoAmI(), pid: process.pid, alive: processAlive });
+}
+
 export async function addServer(o: AddServerOptions, r: ElasticReporter): Promise<AddServerResult> {
   const t0 = Date.now();
   const defsDir = path.resolve(o.defsDir);
-  const defs = await loadDefinitions(defsDir);
-  const plan = planAdd(defs, o, { rawSsh: rawSsh(defs, o.cluster), now: utcNow(), by: whoAmI(), pid: process.pid, alive: processAlive });
+  const plan = await planServerAdd(o);
   r.step(`plan: ${o.name} (${o.host}${o.web ? ', web server' : ''}) joins cluster ${o.cluster} like ${plan.like}; apps: ${plan.apps.join(', ') || 'none'}${plan.resumes ? ` (resuming the add that ${plan.resumes.status === 'failed' ? `failed: ${plan.resumes.error ?? '?'}` : 'did not finish'})` : ''}`);
   for (const note of plan.notes) r.step(`  ${note}`);
   await editRecord(defsDir, o.cluster, o.name, () => plan.record);
@@ -263,11 +268,16 @@ export async function removeServer(o: RemoveServerOptions, r: ElasticReporter): 
 async function forget(s: Session, defs: Definitions): Promise<string[]> {
   const inventory = inventoryOf(defs, s.o.hostKeyPolicy);
   const found: string[] = [];
+  const unchecked: string[] = [];
   for (const app of defs.apps.values()) {
     if (app.cluster !== s.cluster) continue;
     const lockHost = inventory.select(`app_${app.name}`)[0];
     if (!lockHost) continue;
-    const res = await callModule(s.pool, lockHost, joined_servers, { path: `${app.home}/.flight/servers`, servers: [] });
+    const res = await callModule(s.pool, lockHost, joined_servers, { path: `${app.home}/.flight/servers`, servers: [] }).catch((err: unknown) => {
+      unchecked.push(`${app.name} on ${lockHost.name}: ${messageOf(err)}`);
+      return undefined;
+    });
+    if (!res) continue;
     const records = (res.data?.records ?? []) as { state: string; name: string }[];
     if (!records.some((x) => x.state === 'joined' && x.name === s.name)) continue;
     await takeLock(s, lockHost, app.name, app.home);
@@ -281,7 +291,8 @@ async function forget(s: Session, defs: Definitions): Promise<string[]> {
   }
   if (!found.length) {
     const names = defs.clusters.get(s.cluster)!.servers.map((x) => x.name);
-    throw invalid(`no server '${s.name}' in cluster '${s.cluster}' (its servers: ${names.join(', ')})`);
+    throw invalid(`no server '${s.name}' in cluster '${s.cluster}' (its servers: ${names.join(', ')})` +
+      (unchecked.length ? `; could not look for records of it beside the deploy locks of ${unchecked.join('; ')}` : ''));
   }
   return found;
 }

@@ -6,17 +6,20 @@ import path from 'node:path';
 import minimist from 'minimist';
 import { loadDefinitions } from '../definitions/index.js';
 import { invalid } from '../errors.js';
+import { ADMIN } from '../cluster/http.js';
 import { DeployServer } from './server.js';
 import { hashToken, newToken, TokenFile } from './tokens.js';
 
 export const SERVE_HELP = `Usage: flight serve [--defs DIR] [--host 127.0.0.1] [--port 8080] [--data DIR]
                     [--tls-cert FILE --tls-key FILE] [--drain-timeout SECONDS]
-       flight token:create APP [--defs DIR] [--data DIR]
-       flight token:revoke APP [--defs DIR] [--data DIR]
+       flight token:create APP|--admin [--defs DIR] [--data DIR]
+       flight token:revoke APP|--admin [--defs DIR] [--data DIR]
 
 The deploy server CI calls to release a commit (docs/serve.md):
   POST /apps/APP/deploys[?wait=1]   {"sha": "..."} with Authorization: Bearer TOKEN
   GET  /apps/APP/deploys[/ID[/log]] GET /healthz   POST /github
+  POST /clusters/C/servers, DELETE|GET /clusters/C/servers/NAME[/log]   with the --admin token
+                                    add and remove servers (docs/elastic.md)
 
   --host ADDR            address to listen on (default 127.0.0.1: loopback only)
   --port N               default 8080 (0: any free port)
@@ -29,7 +32,7 @@ export function defaultDataDir(): string {
   return process.env.FLIGHT_DATA || path.join(os.homedir(), '.local', 'state', 'flight');
 }
 
-const FLAGS = { string: ['defs', 'host', 'port', 'data', 'tls-cert', 'tls-key', 'drain-timeout'], boolean: ['help'], alias: { h: 'help' } };
+const FLAGS = { string: ['defs', 'host', 'port', 'data', 'tls-cert', 'tls-key', 'drain-timeout'], boolean: ['help', 'admin'], alias: { h: 'help' } };
 
 function parse(argv: string[]) {
   const unknown: string[] = [];
@@ -95,13 +98,15 @@ export async function serveCommand(argv: string[]): Promise<number> {
 export async function tokenCommand(verb: 'token:create' | 'token:revoke', argv: string[]): Promise<number> {
   const { help, defs: defsDir, data, a } = parse(argv);
   if (help) {
-    process.stdout.write(`Usage: flight ${verb} APP [--defs DIR] [--data DIR]\n`);
+    process.stdout.write(`Usage: flight ${verb} APP|--admin [--defs DIR] [--data DIR]\n`);
     return 0;
   }
-  const app = a._[0] === undefined ? undefined : String(a._[0]);
-  if (!app) throw invalid(`missing arguments: flight ${verb} APP`);
+  // --admin: the token for adding and removing servers (docs/elastic.md), kept under a name no
+  // app can have.
+  const app = a.admin ? ADMIN : a._[0] === undefined ? undefined : String(a._[0]);
+  if (!app) throw invalid(`missing arguments: flight ${verb} APP (or --admin)`);
   const defs = await loadDefinitions(defsDir);
-  if (!defs.apps.has(app)) throw invalid(`unknown app '${app}' in ${path.join(defs.dir, 'apps')} (apps: ${[...defs.apps.keys()].join(', ') || 'none'})`);
+  if (!a.admin && !defs.apps.has(app)) throw invalid(`unknown app '${app}' in ${path.join(defs.dir, 'apps')} (apps: ${[...defs.apps.keys()].join(', ') || 'none'})`);
   const file = TokenFile.in(data);
   const inFlightYml = defs.config.serve.tokens[app] !== undefined;
   if (verb === 'token:create') {

@@ -24,6 +24,7 @@ import { runRelease, type ReleaseRunner } from './release.js';
 import { DeployService } from './service.js';
 import { HistoryStore } from './store.js';
 import { authorize, bearerToken, TokenFile } from './tokens.js';
+import { ADMIN, ElasticApi } from '../cluster/http.js';
 import type { DeployRecord } from './types.js';
 
 export interface ServeOptions {
@@ -65,6 +66,8 @@ export class DeployServer {
   private tokens: TokenFile;
   private backoff: AuthBackoff;
   private store: HistoryStore;
+  /** Adding and removing servers (docs/elastic.md), with the admin token. */
+  private elastic: ElasticApi;
   readonly service: DeployService;
   private draining = false;
   private webhookReads = 0;
@@ -78,6 +81,7 @@ export class DeployServer {
     this.backoff = new AuthBackoff(o.backoff ?? DEFAULT_BACKOFF);
     this.store = new HistoryStore(o.dataDir, o.keep);
     this.service = new DeployService({ store: this.store, defsDir: o.defsDir, runner: o.runner ?? runRelease, say: this.say });
+    this.elastic = new ElasticApi({ defsDir: o.defsDir, dataDir: o.dataDir, say: this.say });
   }
 
   static async start(o: ServeOptions): Promise<DeployServer> {
@@ -144,8 +148,11 @@ export class DeployServer {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     this.service.cancelWaiting('the deploy server is stopping');
-    const drained = await this.service.drain(this.o.drainTimeoutMs);
-    if (!drained) this.service.interruptRunning(`the deploy server stopped after waiting ${Math.round(this.o.drainTimeoutMs / 1000)} s for this deploy`);
+    // An add or remove of a server cut short would leave an app's deploy lock held: it gets the
+    // same time as the deploys.
+    const [deploysDrained, serversDrained] = await Promise.all([this.service.drain(this.o.drainTimeoutMs), this.elastic.drain(this.o.drainTimeoutMs)]);
+    const drained = deploysDrained && serversDrained;
+    if (!deploysDrained) this.service.interruptRunning(`the deploy server stopped after waiting ${Math.round(this.o.drainTimeoutMs / 1000)} s for this deploy`);
     // Held ?wait=1 answers were sent as their deploys ended; a few ms for the last writes.
     await new Promise((r) => setTimeout(r, 50));
     this.server.closeAllConnections();
@@ -194,6 +201,7 @@ export class DeployServer {
       allow('POST');
       return this.github(req, res, addr, parts[1]);
     }
+    if (parts[0] === 'clusters') return this.elastic.handle(req, res, { parts, method, query, allow, authenticate: () => this.authenticate(req, addr, ADMIN) });
     if (parts[0] !== 'apps' || parts[2] !== 'deploys' || parts.length > 5) throw new HttpError(404, 'not found');
     const app = this.knownApp(parts[1]!);
     if (parts.length === 3) {

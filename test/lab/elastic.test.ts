@@ -1,8 +1,8 @@
 /**
- * Elastic clusters on a lab of its own (4 servers at 127.0.0.60-63): lab-1..3 form the cluster,
+ * Elastic clusters on a lab of its own (4 servers at 127.0.0.64-67; bench:opcache uses .60): lab-1..3 form the cluster,
  * lab-4 starts outside it. The test app `ela` (ela.flight.test) is provisioned, configured and
  * released on the three; then, while releases of `ela` run back to back in a loop, lab-4 is
- * added as a web server (`flight server:add lab lab-4 127.0.0.63 --web --copy queues`).
+ * added as a web server (`flight server:add lab lab-4 127.0.0.67 --web --copy queues`).
  *
  * Asserted: when server:add prints `ready: lab-4`, lab-4 serves through nginx the commit lab-1..3
  * serve (probed at once; if a release happens to be switching at that instant, probed again for
@@ -84,7 +84,7 @@ async function served(servers: LabServer[]): Promise<Record<string, string>> {
 test('a fourth server joins while releases run, serves the current commit when ready, and leaves', { skip, timeout: 75 * 60_000 }, async (t) => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'flight-elastic-'));
   const repo = makeFixtureRepo(work);
-  const lab = await makeLab({ first: '127.0.0.60', servers: 4, repo: repo.dir });
+  const lab = await makeLab({ first: '127.0.0.64', servers: 4, repo: repo.dir });
   t.after(async () => {
     const down = await lab.down();
     repo.cleanup();
@@ -93,7 +93,7 @@ test('a fourth server joins while releases run, serves the current commit when r
   });
   const D = ['--defs', lab.defs.dir];
   const [lab1, , , lab4] = lab.servers as [LabServer, LabServer, LabServer, LabServer];
-  assert.deepEqual(lab.servers.map((s) => s.address), ['127.0.0.60', '127.0.0.61', '127.0.0.62', '127.0.0.63']);
+  assert.deepEqual(lab.servers.map((s) => s.address), ['127.0.0.64', '127.0.0.65', '127.0.0.66', '127.0.0.67']);
 
   // lab-4 starts outside the cluster: only lab-1..3 stay in the cluster file the lab wrote.
   const clusterFile = path.join(lab.defs.dir, 'clusters', 'lab.yml');
