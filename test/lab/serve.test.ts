@@ -340,7 +340,7 @@ test('SIGTERM: stops taking requests, lets the running deploy finish, exits 0', 
   const waited = await held;
   assert.ok(!(waited instanceof Error) && waited.json.state === 'cancelled' && waited.status === 503, `the waiting request was cancelled: ${waited instanceof Error ? waited.message : describeDeploy(waited)}`);
   const rec = JSON.parse(fs.readFileSync(path.join(dataDir, 'deploys', 'srv2', `${r.json.id}.json`), 'utf8'));
-  assert.equal(rec.state, 'succeeded');
+  assert.equal(rec.state, 'succeeded', `${JSON.stringify(rec, null, 1)}\n${fs.readFileSync(path.join(dataDir, 'deploys', 'srv2', `${r.json.id}.log`), 'utf8').slice(-3000)}`);
   await assertServing('srv2', sha);
 });
 
