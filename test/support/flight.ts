@@ -61,9 +61,26 @@ export interface FlightOptions {
 
 /**
  * Run the real CLI (the compiled dist/ build) as a child process and parse what it printed.
- * Never throws for a non-zero exit: the exit code is part of what tests assert.
+ * Never throws for a non-zero exit: the exit code is part of what tests assert. A start that
+ * failed on a half-written build (see below) is retried.
  */
-export function flight(args: string[], opts: FlightOptions = {}): Promise<FlightRun> {
+export async function flight(args: string[], opts: FlightOptions = {}): Promise<FlightRun> {
+  for (let attempt = 1; ; attempt++) {
+    const run = await flightOnce(args, opts);
+    // dist/ is shared by everyone working in this checkout, and a `tsc` writing it while a test
+    // starts the CLI shows up as a module link error before Flight runs at all. That is never
+    // an outcome of Flight itself: wait for the build to finish and start again.
+    if (attempt < 4 && run.code === 1 && run.events.length === 0 && STALE_BUILD.test(run.stderr)) {
+      await new Promise((r) => setTimeout(r, 5000));
+      continue;
+    }
+    return run;
+  }
+}
+
+const STALE_BUILD = /SyntaxError: The requested module '[^']+' does not provide an export named|ERR_MODULE_NOT_FOUND/;
+
+function flightOnce(args: string[], opts: FlightOptions): Promise<FlightRun> {
   const bin = opts.bin === 'flight-play' ? FLIGHT_PLAY_BIN : FLIGHT_BIN;
   const json = opts.json ?? !(opts.bin !== 'flight-play' && args[0] === 'lab');
   const fullArgs = json && !args.includes('--json') ? [...args, '--json'] : args;
