@@ -3,6 +3,9 @@
  *
  *   npm run bench:opcache [-- --repeats 3 --files 400 --loops 4 --first 127.0.0.60 --keep --out FILE]
  *
+ * --keep leaves the lab running (provisioning it is most of a first run's time); --lab DIR runs
+ * on such a kept lab (its state dir) again, and leaves it running.
+ *
  * 1. Latency and errors in the 10 seconds after the switch, for release_strategy `releases` and
  *    `alternate`, each without and with the OPcache warm-up (p50/p99/max of the requests that
  *    started in those 10 s; the steady state before the release for comparison). Repeated, the
@@ -20,17 +23,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import minimist from 'minimist';
-import { describeRun, flight, hostResults, httpGet, makeFixtureRepo, makeLab, parsePage, type FlightRun } from '../test/support/flight.js';
+import { describeRun, flight, hostResults, httpGet, labServers, makeDefs, makeFixtureRepo, makeLab, parsePage, type FlightRun } from '../test/support/flight.js';
 import { sshRun, type LabServer } from '../test/support/lab.js';
 import { now, percentile, startLoad, isError, type LoadSample } from '../test/support/load.js';
 
 const args = minimist(process.argv.slice(2), {
-  string: ['first', 'out', 'repeats', 'files', 'loops', 'seconds'],
+  string: ['first', 'out', 'repeats', 'files', 'loops', 'seconds', 'lab'],
   boolean: ['keep', 'help'],
   default: { first: '127.0.0.60', repeats: '3', files: '400', loops: '4', seconds: '10' },
 });
 if (args.help) {
-  process.stdout.write('npm run bench:opcache [-- --repeats N --files N --loops N --seconds S --first 127.0.0.60 --keep --out FILE]\n');
+  process.stdout.write('npm run bench:opcache [-- --repeats N --files N --loops N --seconds S --first 127.0.0.60 --keep | --lab STATE_DIR --out FILE]\n');
   process.exit(0);
 }
 const REPEATS = Number(args.repeats);
@@ -254,7 +257,13 @@ async function main(): Promise<void> {
   repoDir = repo.dir;
   let counter = 0;
   repo.commit('bench-0', benchFiles(repo.dir));
-  const lab = await makeLab({ first: FIRST, servers: 1 });
+  const lab = args.lab
+    ? await (async () => {
+        const labDir = String(args.lab);
+        const defs = await makeDefs({ labDir, first: FIRST, servers: 1 });
+        return { labDir, defs, servers: await labServers(labDir), down: async () => (defs.cleanup(), { code: 0 } as FlightRun) };
+      })()
+    : await makeLab({ first: FIRST, servers: 1 });
   const results: Record<string, unknown> = { files: FILES, loops: LOOPS, repeats: REPEATS, window_s: WINDOW_MS / 1000 };
   try {
     for (const f of fs.readdirSync(path.join(lab.defs.dir, 'apps'))) fs.rmSync(path.join(lab.defs.dir, 'apps', f));
@@ -370,7 +379,7 @@ async function main(): Promise<void> {
     if (args.out) fs.writeFileSync(String(args.out), JSON.stringify({ ...results, table }, null, 2));
   } finally {
     repo.cleanup();
-    if (args.keep) log(`lab kept: flight lab down --dir ${lab.labDir} --purge (definitions: ${lab.defs.dir})`);
+    if (args.keep || args.lab) log(`lab kept: flight lab down --dir ${lab.labDir} --purge (definitions: ${lab.defs.dir})`);
     else {
       const down = await lab.down();
       if (down.code !== 0) log(`lab down failed: ${describeRun(down)}`);
