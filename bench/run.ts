@@ -9,6 +9,9 @@
  *   --quick           a short trial: fewer sizes and runs
  *   --keep            leave the bench labs running afterwards
  *   --profile N,M     server counts for the Flight profile (default 10,50)
+ *   --budget MIN      soft limit for the whole run (default 30): the 25- and 50-server Ansible
+ *                     points, which come last, are skipped (and said so) when the time Ansible
+ *                     took per server so far says they would not fit
  *
  * A full run writes bench/results/ (latest.json, latest.md, latest-details.json, fan-out.svg) and
  * the table in bench/README.md; a --quick or --only run writes under FLIGHT_BENCH_DIR/results.
@@ -17,15 +20,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { BENCH_DIR, BenchLab, ensureImage } from './lib/labs.js';
+import { labDown } from '../src/lab/index.js';
+import { BENCH_DIR, type BenchLab } from './lib/labs.js';
 import { describeMachine, machineText, type Machine } from './lib/machine.js';
 import { onPathOrThrow } from './lib/prereq.js';
 import { profileRun, profileText, type Profile } from './lib/profile.js';
-import { ROOT, stageFlight } from './lib/proc.js';
+import { killRunning, ROOT, stageFlight } from './lib/proc.js';
 import {
   checkTargets, extrasOf, fanOutSvg, markdownTable, targetsMarkdown, targetsText, textTable, toRow, type Measurement,
 } from './lib/report.js';
-import { changeRun, FLIGHT_PLAYBOOK, LABS, noChangeAndFanOut, releaseRun } from './lib/scenarios.js';
+import { changeRun, fanOutCurve, FLIGHT_PLAYBOOK, noChangeLab, noChangePoint, releaseRun } from './lib/scenarios.js';
 
 const ALL = ['no-change', 'change', 'release', 'fan-out'] as const;
 type Part = (typeof ALL)[number];
@@ -46,6 +50,7 @@ function options() {
       quick: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       profile: { type: 'string' },
+      budget: { type: 'string' },
     },
   });
   const quick = values.quick ?? false;
@@ -57,7 +62,10 @@ function options() {
   const bad = only.filter((p) => !(ALL as readonly string[]).includes(p));
   if (bad.length) throw new Error(`--only: unknown part ${bad.join(', ')} (parts: ${ALL.join(', ')})`);
   const profile = (values.profile ?? (quick ? '5' : '10,50')).split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
+  const budget = values.budget ? Number(values.budget) : 30;
+  if (!(budget > 0)) throw new Error(`--budget must be a number of minutes, not ${values.budget}`);
   return {
+    budgetMs: budget * 60_000,
     runs,
     largeRuns,
     only: new Set(only),
@@ -79,6 +87,15 @@ async function main(): Promise<number> {
   const stage = path.join(BENCH_DIR, `flight-${process.pid}`);
   stageFlight(stage);
   process.on('exit', () => fs.rmSync(stage, { recursive: true, force: true }));
+  // Interrupted: the bench labs go down with it (unless --keep), the results so far stay.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      log(`${sig}: stopping`);
+      killRunning();
+      const downs = o.keep ? [] : ['fanout', 'change', 'release', 'image'].map((name) => labDown({ dir: path.join(BENCH_DIR, name), purge: true }).catch(() => {}));
+      void Promise.all(downs).finally(() => process.exit(130));
+    });
+  }
   const machine: Machine = await describeMachine();
   log(`Flight benchmark on ${os.hostname()}: ${machineText(machine).split('\n').join('; ')}`);
   log(`runs per point: ${o.runs}; parts: ${[...o.only].join(', ')}`);
@@ -86,43 +103,64 @@ async function main(): Promise<number> {
   const measurements: Measurement[] = [];
   const details: Record<string, unknown> = {};
   const profiles: Profile[] = [];
+  const notes: string[] = [];
 
-  if (o.only.has('no-change') || o.only.has('fan-out')) {
-    const r = await noChangeAndFanOut({
-      sizes: o.only.has('no-change') ? o.sizes : [],
-      fanSizes: o.only.has('fan-out') ? o.fanSizes : [],
-      runs: o.runs,
-      largeRuns: o.largeRuns,
-      fanRuns: o.runs,
-      log,
-      keep: true, // the profile below runs on the same lab
-    });
-    measurements.push(...r.noChange, ...r.fanOut);
-    details.converge = r.converge;
-    writeResults(false);
-    const lab = new BenchLab(LABS.fanout(r.converge.servers), log);
-    try {
-      await lab.up();
-      for (const n of o.profile.filter((p) => p <= r.converge.servers)) {
+  // Order: what the targets need most first, and the slowest part (Ansible on 25 and 50 servers)
+  // last, so a run cut short still has everything else. Results are written after each step.
+  const wantNoChange = o.only.has('no-change');
+  const small = wantNoChange ? o.sizes.filter((n) => n < 25) : [];
+  const large = wantNoChange ? o.sizes.filter((n) => n >= 25) : [];
+  const fanSizes = o.only.has('fan-out') ? o.fanSizes : [];
+  const max = Math.max(0, ...small, ...large, ...fanSizes);
+  let lab: BenchLab | undefined;
+  try {
+    if (max > 0) {
+      const ready = await noChangeLab(max, log);
+      lab = ready.lab;
+      details.readied = ready.readied;
+      for (const n of small) {
+        measurements.push(await noChangePoint(lab, n, o.runs, log));
+        writeResults(false);
+      }
+      if (fanSizes.length) {
+        measurements.push(...(await fanOutCurve(lab, fanSizes, o.runs, log)));
+        writeResults(false);
+      }
+      for (const n of o.profile.filter((p) => p <= max)) {
         const p = await profileRun(lab.flightDefs(n), FLIGHT_PLAYBOOK, n, lab.servers.slice(0, n), { key: lab.paths.key, knownHosts: lab.paths.knownHosts });
         profiles.push(p);
         log(profileText(p).trimEnd());
       }
-    } finally {
-      if (!o.keep) await lab.down(true);
+      if (o.profile.length) writeResults(false);
     }
+    if (o.only.has('release')) {
+      const r = await releaseRun({ runs: o.runs, log, keep: o.keep });
+      measurements.push(r.capistrano, r.floor);
+      writeResults(false);
+    }
+    if (o.only.has('change')) {
+      measurements.push(await changeRun({ servers: o.changeServers, runs: o.runs, log, keep: o.keep }));
+      writeResults(false);
+    }
+    for (const n of large) {
+      // Ansible's time grows with the servers (a process per task per host, on 2 cores): project
+      // this point from the largest one measured, and skip it if it would break the budget.
+      const known = measurements.filter((m) => m.scenario === 'no-change' && m.peerRuns?.length).sort((a, b) => b.servers - a.servers)[0];
+      const perServer = known ? Math.max(...known.peerRuns!) / known.servers : 0;
+      const projectedMs = perServer * n * o.largeRuns * 1000 * 1.1;
+      const leftMs = o.budgetMs - (Date.now() - t0);
+      if (projectedMs > leftMs) {
+        const note = `no-change at ${n} servers skipped: Ansible took ${perServer.toFixed(1)} s per server at ${known!.servers} servers, so ${o.largeRuns} runs would take about ${Math.round(projectedMs / 60_000)} min, and ${Math.max(0, Math.round(leftMs / 60_000))} min of the ${Math.round(o.budgetMs / 60_000)}-minute budget are left (--budget)`;
+        log(note);
+        notes.push(note);
+        continue;
+      }
+      measurements.push(await noChangePoint(lab!, n, o.largeRuns, log));
+      writeResults(false);
+    }
+  } finally {
+    if (lab && !o.keep) await lab.down(true);
   }
-  if (o.only.has('change')) {
-    await ensureImage(log);
-    measurements.push(await changeRun({ servers: o.changeServers, runs: o.runs, log, keep: o.keep }));
-    writeResults(false);
-  }
-  if (o.only.has('release')) {
-    const r = await releaseRun({ runs: o.runs, log, keep: o.keep });
-    measurements.push(r.capistrano, r.floor);
-    writeResults(false);
-  }
-
   writeResults(true);
   return 0;
 
@@ -153,22 +191,23 @@ async function main(): Promise<number> {
       '',
       markdownTable(rows, extras),
       targetsMarkdown(checks),
+      ...(notes.length ? [...notes.map((n) => `- ${n}`), ''] : []),
       ...(profiles.length ? ['## Where Flight spends its time', '', '```', ...profiles.map((p) => profileText(p)), '```', ''] : []),
       ...(rows.some((r) => r.scenario === 'fan-out') ? ['![fan-out](fan-out.svg)', ''] : []),
     ].join('\n');
     fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(rows, null, 2)}\n`);
     fs.writeFileSync(path.join(outDir, 'latest.md'), md);
-    fs.writeFileSync(path.join(outDir, 'latest-details.json'), `${JSON.stringify({ date, machine, measurements, profiles, ...details }, null, 2)}\n`);
+    fs.writeFileSync(path.join(outDir, 'latest-details.json'), `${JSON.stringify({ date, machine, measurements, profiles, notes, ...details }, null, 2)}\n`);
     if (rows.some((r) => r.scenario === 'fan-out')) {
       fs.writeFileSync(path.join(outDir, 'fan-out.svg'), fanOutSvg(rows, `${date}, ${machine.cpus} CPUs, load ${machine.loadStart}-${machine.loadEnd}; median and min-max of ${o.runs} runs`));
     }
-    if (!o.partial) updateReadme(date, machine, markdownTable(rows, extras), targetsMarkdown(checks));
+    if (!o.partial) updateReadme(date, machine, markdownTable(rows, extras), targetsMarkdown(checks) + notes.map((n) => `- ${n}\n`).join(''), final);
     log(`${final ? 'results' : 'results so far'} in ${outDir}`);
   }
 }
 
 /** Replace the table between the markers in bench/README.md, so the page shows the latest run. */
-function updateReadme(date: string, machine: Machine, table: string, targets: string): void {
+function updateReadme(date: string, machine: Machine, table: string, targets: string, complete: boolean): void {
   const file = path.join(ROOT, 'bench', 'README.md');
   if (!fs.existsSync(file)) return;
   const text = fs.readFileSync(file, 'utf8');
@@ -177,7 +216,8 @@ function updateReadme(date: string, machine: Machine, table: string, targets: st
   const a = text.indexOf(start);
   const b = text.indexOf(end);
   if (a < 0 || b < a) return;
-  const block = [start, '', `Latest run: ${date}, on ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, load average ${machine.loadStart} at the start and ${machine.loadEnd} at the end.`, '', table, targets, end].join('\n');
+  const state = complete ? '' : ' (incomplete: the run was cut short, or is still going)';
+  const block = [start, '', `Latest run${state}: ${date}, on ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, load average ${machine.loadStart} at the start and ${machine.loadEnd} at the end.`, '', table, targets, end].join('\n');
   fs.writeFileSync(file, text.slice(0, a) + block + text.slice(b + end.length));
 }
 

@@ -54,6 +54,19 @@ export interface RunOpts {
   cpu?: boolean;
 }
 
+/** Process groups of the commands running now, so an interrupted bench can end them. */
+const running = new Set<number>();
+
+export function killRunning(): void {
+  for (const pid of running) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
 const TIMES = /(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/;
 
 export function timed(command: string[], o: RunOpts = {}): Promise<Timed> {
@@ -68,6 +81,7 @@ export function timed(command: string[], o: RunOpts = {}): Promise<Timed> {
       // Its own process group, so a timeout ends the whole tree, not just the wrapper.
       detached: true,
     });
+    if (child.pid) running.add(child.pid);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout!.on('data', (b: Buffer) => out.push(b));
@@ -83,6 +97,7 @@ export function timed(command: string[], o: RunOpts = {}): Promise<Timed> {
       : undefined;
     child.on('error', reject);
     child.on('close', (code, signal) => {
+      if (child.pid) running.delete(child.pid);
       const seconds = (performance.now() - t0) / 1000;
       if (timer) clearTimeout(timer);
       let stderr = Buffer.concat(err).toString('utf8');

@@ -28,66 +28,62 @@ export const LABS = {
   release: { name: 'release', first: '127.0.0.160', servers: 3 },
 };
 
-export interface NoChangeResult {
-  noChange: Measurement[];
-  fanOut: Measurement[];
-  /** The untimed runs that readied the lab: Flight on every server, Ansible on one. */
-  converge: { flight: number; ansible: number; servers: number };
+/** The untimed runs that readied the no-change lab: Flight on every server, Ansible on one. */
+export interface Readied {
+  flight: number;
+  ansible: number;
+  servers: number;
 }
 
 /**
- * No-change runs at each size, Flight vs Ansible, then Flight's fan-out curve, all on one lab of
- * `max` servers (runs on n servers use the first n). The lab starts from the converged image, so
- * both tools' state is already in place everywhere.
+ * The no-change lab: `max` servers seeded with the converged image, so both tools' state is
+ * already in place everywhere (runs on n servers use the first n).
  */
-export async function noChangeAndFanOut(o: { sizes: number[]; fanSizes: number[]; runs: number; largeRuns: number; fanRuns: number; log: Log; keep: boolean }): Promise<NoChangeResult> {
-  const max = Math.max(...o.sizes, ...o.fanSizes);
-  const converged = await ensureConvergedImage(o.log, [path.join(ROOT, 'bench', 'playbooks'), ANSIBLE_DIR], async (tpl) => {
+export async function noChangeLab(max: number, log: Log): Promise<{ lab: BenchLab; readied: Readied }> {
+  const converged = await ensureConvergedImage(log, [path.join(ROOT, 'bench', 'playbooks'), ANSIBLE_DIR], async (tpl) => {
     await runFlightPlay(tpl, 1, FLIGHT_PLAYBOOK, 'change');
     await runAnsible(tpl, 1, ANSIBLE_PLAYBOOK, 'change');
   });
-  const lab = new BenchLab(LABS.fanout(max), o.log);
-  o.log(`fan-out lab: ${max} servers from ${lab.spec.first}, seeded with the converged image`);
+  const lab = new BenchLab(LABS.fanout(max), log);
+  log(`no-change lab: ${max} servers from ${lab.spec.first}, seeded with the converged image`);
   await lab.up({ fresh: true, seed: converged });
-  try {
-    // /run is new at every server start: supervisord (and with it both worker programs) is not running.
-    await Promise.all(lab.servers.map((srv) => lab.ssh(srv.name, 'service supervisor start >/dev/null')));
-    // Untimed: Flight settles anything it renders differently since the image was built, and
-    // Ansible checks on one server that the seeded state is its converged state.
-    const fc = await runFlightPlay(lab, max, FLIGHT_PLAYBOOK, 'any');
-    const ac = await runAnsible(lab, 1, ANSIBLE_PLAYBOOK, 'no-change');
-    o.log(`lab ready: flight settle run on ${max} servers ${s(fc.seconds)} (${fc.changed} changed), ansible check on 1 server ${s(ac.seconds)}`);
+  // /run is new at every server start: supervisord (and with it both worker programs) is not running.
+  await Promise.all(lab.servers.map((srv) => lab.ssh(srv.name, 'service supervisor start >/dev/null')));
+  // Untimed: Flight settles anything it renders differently since the image was built, and
+  // Ansible checks on one server that the seeded state is its converged state.
+  const fc = await runFlightPlay(lab, max, FLIGHT_PLAYBOOK, 'any');
+  const ac = await runAnsible(lab, 1, ANSIBLE_PLAYBOOK, 'no-change');
+  log(`lab ready: flight settle run on ${max} servers ${s(fc.seconds)} (${fc.changed} changed), ansible check on 1 server ${s(ac.seconds)}`);
+  return { lab, readied: { flight: fc.seconds, ansible: ac.seconds, servers: max } };
+}
 
-    const noChange: Measurement[] = [];
-    for (const n of o.sizes) {
-      const m: Measurement = { scenario: 'no-change', servers: n, peer: 'ansible', flight: [], peerRuns: [], flightConnections: [], peerConnections: [] };
-      const runs = n >= 25 ? o.largeRuns : o.runs;
-      for (let r = 1; r <= runs; r++) {
-        const f = await runFlightPlay(lab, n, FLIGHT_PLAYBOOK, 'no-change');
-        const a = await runAnsible(lab, n, ANSIBLE_PLAYBOOK, 'no-change');
-        push(m, f, a);
-        o.log(`no-change ${n} servers, run ${r}/${runs}: flight ${s(f.seconds)} (${f.logins} logins, recap says ${f.reported}; CPU ${cpu(f)}), ansible ${s(a.seconds)} (${a.logins} logins, ${a.sockets} control sockets; CPU ${cpu(a)})`);
-      }
-      noChange.push(m);
-    }
-
-    // Sizes inside each round, rounds outside: a slow minute on the machine bends no single point.
-    const fanOut = o.fanSizes.map((n): Measurement => ({ scenario: 'fan-out', servers: n, flight: [], flightConnections: [] }));
-    for (let r = 1; r <= o.fanRuns; r++) {
-      const line: string[] = [];
-      for (const m of fanOut) {
-        const f = await runFlightPlay(lab, m.servers, FLIGHT_PLAYBOOK, 'no-change');
-        m.flight.push(f.seconds);
-        m.flightConnections!.push(f.logins);
-        (m.flightCpu ??= []).push(cpuOf(f));
-        line.push(`${m.servers}:${f.seconds.toFixed(2)}`);
-      }
-      o.log(`fan-out round ${r}/${o.fanRuns} (servers:seconds): ${line.join(' ')}`);
-    }
-    return { noChange, fanOut, converge: { flight: fc.seconds, ansible: ac.seconds, servers: max } };
-  } finally {
-    if (!o.keep) await lab.down(true);
+/** No-change runs on the first n servers, Flight and Ansible in turn. */
+export async function noChangePoint(lab: BenchLab, n: number, runs: number, log: Log): Promise<Measurement> {
+  const m: Measurement = { scenario: 'no-change', servers: n, peer: 'ansible', flight: [], peerRuns: [], flightConnections: [], peerConnections: [] };
+  for (let r = 1; r <= runs; r++) {
+    const f = await runFlightPlay(lab, n, FLIGHT_PLAYBOOK, 'no-change');
+    const a = await runAnsible(lab, n, ANSIBLE_PLAYBOOK, 'no-change');
+    push(m, f, a);
+    log(`no-change ${n} servers, run ${r}/${runs}: flight ${s(f.seconds)} (${f.logins} logins, recap says ${f.reported}; CPU ${cpu(f)}), ansible ${s(a.seconds)} (${a.logins} logins, ${a.sockets} control sockets; CPU ${cpu(a)})`);
   }
+  return m;
+}
+
+/** Flight's no-change curve. Sizes inside each round, rounds outside: a slow minute bends no single point. */
+export async function fanOutCurve(lab: BenchLab, sizes: number[], rounds: number, log: Log): Promise<Measurement[]> {
+  const fanOut = sizes.map((n): Measurement => ({ scenario: 'fan-out', servers: n, flight: [], flightConnections: [] }));
+  for (let r = 1; r <= rounds; r++) {
+    const line: string[] = [];
+    for (const m of fanOut) {
+      const f = await runFlightPlay(lab, m.servers, FLIGHT_PLAYBOOK, 'no-change');
+      m.flight.push(f.seconds);
+      m.flightConnections!.push(f.logins);
+      (m.flightCpu ??= []).push(cpuOf(f));
+      line.push(`${m.servers}:${f.seconds.toFixed(2)}`);
+    }
+    log(`fan-out round ${r}/${rounds} (servers:seconds): ${line.join(' ')}`);
+  }
+  return fanOut;
 }
 
 const cpuOf = (r: RunOutcome) => Math.round(((r.clientCpu ?? 0) + (r.serverCpu ?? 0)) * 100) / 100;
