@@ -133,14 +133,28 @@ async function main(): Promise<number> {
       }
       if (o.profile.length) writeResults(false);
     }
-    if (o.only.has('release')) {
-      const r = await releaseRun({ runs: o.runs, log, keep: o.keep });
-      measurements.push(r.capistrano, r.floor);
+    // A part that fails is reported and the others still run: one broken peer set-up must not
+    // throw away an hour of measurements.
+    const part = async (name: string, fn: () => Promise<void>) => {
+      try {
+        await fn();
+      } catch (err) {
+        const note = `${name} failed: ${err instanceof Error ? err.message : String(err)}`;
+        log(note);
+        notes.push(note.split('\n').slice(0, 8).join(' / '));
+      }
       writeResults(false);
+    };
+    if (o.only.has('release')) {
+      await part('release', async () => {
+        const r = await releaseRun({ runs: o.runs, log, keep: o.keep });
+        measurements.push(r.capistrano, r.floor);
+      });
     }
     if (o.only.has('change')) {
-      measurements.push(await changeRun({ servers: o.changeServers, runs: o.runs, log, keep: o.keep }));
-      writeResults(false);
+      await part('change', async () => {
+        measurements.push(await changeRun({ servers: o.changeServers, runs: o.runs, log, keep: o.keep }));
+      });
     }
     for (const n of large) {
       // Ansible's time grows with the servers (a process per task per host, on 2 cores): project
