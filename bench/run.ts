@@ -3,6 +3,8 @@
  * See bench/README.md for the method. Options:
  *
  *   --runs N          timed runs per tool and point (default 3)
+ *   --ansible-runs N  runs per point where Ansible is the peer (default: --runs); the Flight-only
+ *                     fan-out curve and the release keep --runs
  *   --large-runs N    the same for the 25- and 50-server no-change points (default 2: Ansible
  *                     takes minutes per run there on 2 cores)
  *   --only LIST       some of: no-change,change,release,fan-out (no-change and fan-out share a lab)
@@ -46,6 +48,7 @@ function options() {
     options: {
       runs: { type: 'string' },
       'large-runs': { type: 'string' },
+      'ansible-runs': { type: 'string' },
       only: { type: 'string' },
       quick: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
@@ -56,7 +59,9 @@ function options() {
   const quick = values.quick ?? false;
   const runs = values.runs ? Number(values.runs) : quick ? 2 : 3;
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive whole number, not ${values.runs}`);
-  const largeRuns = values['large-runs'] ? Number(values['large-runs']) : Math.min(runs, 2);
+  const ansibleRuns = values['ansible-runs'] ? Number(values['ansible-runs']) : runs;
+  if (!Number.isInteger(ansibleRuns) || ansibleRuns < 1) throw new Error(`--ansible-runs must be a positive whole number, not ${values['ansible-runs']}`);
+  const largeRuns = values['large-runs'] ? Number(values['large-runs']) : Math.min(ansibleRuns, 2);
   if (!Number.isInteger(largeRuns) || largeRuns < 1) throw new Error(`--large-runs must be a positive whole number, not ${values['large-runs']}`);
   const only = (values.only?.split(',').map((p) => p.trim()).filter(Boolean) ?? [...ALL]) as Part[];
   const bad = only.filter((p) => !(ALL as readonly string[]).includes(p));
@@ -67,6 +72,7 @@ function options() {
   return {
     budgetMs: budget * 60_000,
     runs,
+    ansibleRuns,
     largeRuns,
     only: new Set(only),
     quick,
@@ -98,7 +104,7 @@ async function main(): Promise<number> {
   }
   const machine: Machine = await describeMachine();
   log(`Flight benchmark on ${os.hostname()}: ${machineText(machine).split('\n').join('; ')}`);
-  log(`runs per point: ${o.runs}; parts: ${[...o.only].join(', ')}`);
+  log(`runs per point: ${o.runs} (with Ansible: ${o.ansibleRuns}, at 25+ servers: ${o.largeRuns}); parts: ${[...o.only].join(', ')}; budget ${Math.round(o.budgetMs / 60_000)} min`);
 
   const measurements: Measurement[] = [];
   const details: Record<string, unknown> = {};
@@ -119,7 +125,7 @@ async function main(): Promise<number> {
       lab = ready.lab;
       details.readied = ready.readied;
       for (const n of small) {
-        measurements.push(await noChangePoint(lab, n, o.runs, log));
+        measurements.push(await noChangePoint(lab, n, o.ansibleRuns, log));
         writeResults(false);
       }
       if (fanSizes.length) {
@@ -153,7 +159,7 @@ async function main(): Promise<number> {
     }
     if (o.only.has('change')) {
       await part('change', async () => {
-        measurements.push(await changeRun({ servers: o.changeServers, runs: o.runs, log, keep: o.keep }));
+        measurements.push(await changeRun({ servers: o.changeServers, runs: o.ansibleRuns, log, keep: o.keep }));
       });
     }
     for (const n of large) {
