@@ -179,7 +179,10 @@ test('a fourth server joins while releases run, serves the current commit when r
     // What lab-4 got of lab-1's entry: the web pool and the queue worker (--copy queues), the
     // .env in use; not the scheduler, not the migrations.
     assert.equal((await fetchPage(lab4.address, DOMAIN)).greeting, GREETING, 'the .env was copied');
-    assert.match(await onHost(lab4, 'supervisorctl status'), /^ela-default\S*\s+RUNNING/m, 'the queue worker runs on lab-4');
+    // Each release's queue:restart has the worker exit and supervisor start it again (STARTING
+    // for a second): RUNNING is waited for.
+    const running = await waitFor(async () => (/^ela-default\S*\s+RUNNING/m.test(await onHost(lab4, 'supervisorctl status')) ? true : undefined), { timeoutMs: 30_000, intervalMs: 500 });
+    assert.ok(running, `the queue worker runs on lab-4:\n${await onHost(lab4, 'supervisorctl status')}`);
     assert.equal((await onHost(lab4, 'test -e /etc/cron.d/flight-ela-scheduler && echo yes || echo no')).trim(), 'no', 'no scheduler on lab-4');
     assert.equal((await onHost(lab4, 'test -e /home/ela/shared/storage/logs/migrate.log && echo yes || echo no')).trim(), 'no', 'no migrations ran on lab-4');
     assert.match(await onHost(lab1, 'cat /home/ela/shared/storage/logs/migrate.log'), /./, 'migrations ran on lab-1');
