@@ -27,6 +27,7 @@ import { BENCH_DIR, type BenchLab } from './lib/labs.js';
 import { describeMachine, machineText, type Machine } from './lib/machine.js';
 import { onPathOrThrow } from './lib/prereq.js';
 import { profileRun, profileText, type Profile } from './lib/profile.js';
+import { sessionCost, sessionCostText, type SessionCost } from './lib/session-cost.js';
 import { killRunning, ROOT, stageFlight } from './lib/proc.js';
 import {
   checkTargets, extrasOf, fanOutSvg, markdownTable, targetsMarkdown, targetsText, textTable, toRow, type Measurement,
@@ -110,6 +111,7 @@ async function main(): Promise<number> {
   const details: Record<string, unknown> = {};
   const profiles: Profile[] = [];
   const notes: string[] = [];
+  let session: SessionCost | undefined;
 
   // Order: what the targets need most first, and the slowest part (Ansible on 25 and 50 servers)
   // last, so a run cut short still has everything else. Results are written after each step.
@@ -137,7 +139,11 @@ async function main(): Promise<number> {
         profiles.push(p);
         log(profileText(p).trimEnd());
       }
-      if (o.profile.length) writeResults(false);
+      if (o.profile.length) {
+        session = await sessionCost(lab);
+        log(sessionCostText(session).trimEnd());
+        writeResults(false);
+      }
     }
     // A part that fails is reported and the others still run: one broken peer set-up must not
     // throw away an hour of measurements.
@@ -212,12 +218,12 @@ async function main(): Promise<number> {
       markdownTable(rows, extras),
       targetsMarkdown(checks),
       ...(notes.length ? [...notes.map((n) => `- ${n}`), ''] : []),
-      ...(profiles.length ? ['## Where Flight spends its time', '', '```', ...profiles.map((p) => profileText(p)), '```', ''] : []),
+      ...(profiles.length ? ['## Where Flight spends its time', '', '```', ...profiles.map((p) => profileText(p)), ...(session ? [sessionCostText(session)] : []), '```', ''] : []),
       ...(rows.some((r) => r.scenario === 'fan-out') ? ['![fan-out](fan-out.svg)', ''] : []),
     ].join('\n');
     fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(rows, null, 2)}\n`);
     fs.writeFileSync(path.join(outDir, 'latest.md'), md);
-    fs.writeFileSync(path.join(outDir, 'latest-details.json'), `${JSON.stringify({ date, machine, measurements, profiles, notes, ...details }, null, 2)}\n`);
+    fs.writeFileSync(path.join(outDir, 'latest-details.json'), `${JSON.stringify({ date, machine, measurements, profiles, session, notes, ...details }, null, 2)}\n`);
     if (rows.some((r) => r.scenario === 'fan-out')) {
       fs.writeFileSync(path.join(outDir, 'fan-out.svg'), fanOutSvg(rows, `${date}, ${machine.cpus} CPUs, load ${machine.loadStart}-${machine.loadEnd}; median and min-max of ${o.runs} runs`));
     }

@@ -168,6 +168,20 @@ export class BenchLab {
     return ticks / CLOCK_TICKS;
   }
 
+  /**
+   * Wait (up to `ms`) until sshd on the first `n` servers has no connection left: only then has
+   * the listener reaped the sessions, and serverCpu counts their time.
+   */
+  async settled(n = this.spec.servers, ms = 15_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    const listeners = (): number[] =>
+      this.servers.slice(0, n).flatMap((srv) => (srv.pid ? childrenOf(srv.pid).filter((c) => readStat(c)?.comm === 'sshd') : []));
+    while (Date.now() < deadline) {
+      if (listeners().every((l) => childrenOf(l).length === 0)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   /** A definitions folder whose one cluster holds the first `n` servers. */
   flightDefs(n: number): string {
     const dir = path.join(this.dir, `defs-${n}`);

@@ -22,14 +22,12 @@ export interface RunOutcome {
   serverCpu?: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /**
- * Server CPU used since `before`: waits a moment first, because sshd reaps a session (and counts
- * its time) only after the client has gone.
+ * Server CPU used since `before`: waits for sshd to reap the tool's connections first, since
+ * their time is only counted then.
  */
 export async function serverCpuSince(lab: BenchLab, n: number, before: number): Promise<number> {
-  await sleep(300);
+  await lab.settled(n);
   return Math.round((lab.serverCpu(n) - before) * 100) / 100;
 }
 
