@@ -99,8 +99,18 @@ export class BenchLab {
       await labDown({ dir: this.dir, purge: true });
       if (o.seed) await this.seed(o.seed);
     }
-    const res = await labUp({ dir: this.dir, servers: this.spec.servers, first: this.spec.first, defs: this.defs, parallel: 25 });
-    this.servers = res.servers;
+    // On a busy machine a server's sshd can miss the lab's start deadline; `up` again restarts
+    // exactly the servers that do not answer and keeps the rest.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await labUp({ dir: this.dir, servers: this.spec.servers, first: this.spec.first, defs: this.defs, parallel: 8 });
+        this.servers = res.servers;
+        return;
+      } catch (err) {
+        if (attempt >= 4) throw err;
+        this.log(`${this.spec.name} lab: some servers did not start (${(err as Error).message.split('\n')[0]}); trying again`);
+      }
+    }
   }
 
   private async seed(seed: string | ((name: string) => string | undefined)): Promise<void> {
