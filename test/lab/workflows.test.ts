@@ -6,8 +6,9 @@
  * 1. On the default lab (3 servers: lab-1 and lab-2 web, lab-3 worker), with a private
  *    definitions folder whose apps release commits of a private fixture repository: provision,
  *    configure, release, a second release, the queue workers and the scheduler, a second run of
- *    each playbook changing nothing, check mode changing nothing, env push and pull, isolation
- *    between two apps on one server, and bad input refused before any server is touched.
+ *    provision and configure changing nothing, check mode of every playbook changing nothing,
+ *    env push and pull, isolation between two apps on one server, and bad input refused before
+ *    any server is touched.
  * 2. On a fresh lab of its own (127.0.0.20-22, torn down at the end): `--check` of provision,
  *    configure and release changes nothing on any server.
  *
