@@ -361,7 +361,9 @@ export function makeFixtureRepo(parent: string = os.tmpdir()): FixtureRepo {
       fs.rmSync(dir, { recursive: true, force: true });
       // Where git_archive keeps its mirror (one per repository URL) and archives (one per commit).
       const cache = path.join(os.homedir(), '.cache', 'flight');
-      fs.rmSync(path.join(cache, 'mirrors', `${Buffer.from(dir).toString('base64url')}.git`), { recursive: true, force: true });
+      const mirror = path.join(cache, 'mirrors', `${Buffer.from(dir).toString('base64url')}.git`);
+      fs.rmSync(mirror, { recursive: true, force: true });
+      fs.rmSync(`${mirror}.lock`, { force: true });
       for (const sha of shas) fs.rmSync(path.join(cache, 'archives', `${sha}.tar.gz`), { force: true });
     },
   };
