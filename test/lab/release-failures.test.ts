@@ -136,12 +136,12 @@ after(() => {
   repo?.cleanup();
 });
 
-test(`fault: ${VICTIM}'s SSH daemon stops during the prepare phase`, { skip, timeout: 8 * 60_000 }, async () => {
+test(`fault: ${VICTIM}'s SSH daemon stops during the prepare phase`, { skip, timeout: 20 * 60_000 }, async () => {
   // A slow release command keeps every server in the prepare phase long enough to act.
   setApp({ releaseCommands: ['artisan sleep 4'] });
   sha.C = repo!.commit('v3');
   const before = await currents(all(), APP);
-  const load = startLoad({ targets: web().map((s) => ({ name: s.name, address: s.address, host: DOMAIN })), loopsPerTarget: 2, maxMs: 5 * 60_000 });
+  const load = startLoad({ targets: web().map((s) => ({ name: s.name, address: s.address, host: DOMAIN })), loopsPerTarget: 2, maxMs: 15 * 60_000 });
   let stopping: Promise<void> | undefined;
   let restarting: Promise<void> | undefined;
   let stoppedAt = 0;
@@ -205,7 +205,7 @@ test(`fault: ${VICTIM}'s SSH daemon stops during the prepare phase`, { skip, tim
   for (const id of left[VICTIM]!) assert.ok(!dirs.some((d) => d.id === id), `${VICTIM}: the half-made ${id} is gone after the next release: ${JSON.stringify(dirs)}`);
 });
 
-test(`fault: a release command fails on ${VICTIM} only`, { skip, timeout: 5 * 60_000 }, async () => {
+test(`fault: a release command fails on ${VICTIM} only`, { skip, timeout: 20 * 60_000 }, async () => {
   setApp({ releaseCommands: [`artisan fail --on-host=${VICTIM} --message=disk-full-on-purpose`] });
   sha.D = repo!.commit('v4');
   const before = await currents(all(), APP);
@@ -223,7 +223,7 @@ test(`fault: a release command fails on ${VICTIM} only`, { skip, timeout: 5 * 60
   await assertUnlocked();
 });
 
-test('lock: two releases at once, then a killed run and --force-unlock', { skip, timeout: 8 * 60_000 }, async () => {
+test('lock: two releases at once, then a killed run and --force-unlock', { skip, timeout: 20 * 60_000 }, async () => {
   setApp({ releaseCommands: ['artisan sleep 4'] });
   // Started together; each notes when it ended.
   const timed = async (p: Promise<FlightRun>) => {
@@ -290,7 +290,7 @@ test('lock: two releases at once, then a killed run and --force-unlock', { skip,
   assert.deepEqual(await dirsOf(all(), APP, sha.D!), Object.fromEntries(ALL.map((n) => [n, []])), "the killed run's half-made release is removed");
 });
 
-test('rollback: to the previous release, to a named one, and refusals that change nothing', { skip, timeout: 5 * 60_000 }, async () => {
+test('rollback: to the previous release, to a named one, and refusals that change nothing', { skip, timeout: 20 * 60_000 }, async () => {
   // What the servers hold, read from the servers: complete releases (with REVISION), by id.
   const cur = await currents(all(), APP);
   const current = cur['lab-1']!;
@@ -335,7 +335,7 @@ test('rollback: to the previous release, to a named one, and refusals that chang
   assert.deepEqual(await currents(all(), APP), cur);
 });
 
-test('health check: a release that fails it is switched back everywhere', { skip, timeout: 5 * 60_000 }, async () => {
+test('health check: a release that fails it is switched back everywhere', { skip, timeout: 20 * 60_000 }, async () => {
   // A commit whose /health answers 500 (the page itself still works).
   const index = fs.readFileSync(path.join(repo!.dir, 'public', 'index.php'), 'utf8');
   const broken = index.replace(`    echo "ok\\n";\n    return;`, `    http_response_code(500);\n    echo "unhealthy\\n";\n    return;`);
