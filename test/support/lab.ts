@@ -5,16 +5,10 @@
 import { spawn } from 'node:child_process';
 import type { Host } from '../../src/inventory/types.js';
 import { labUp } from '../../src/lab/index.js';
+import type { LabServerInfo } from '../../src/lab/types.js';
 
-export interface LabServer {
-  name: string;
-  address: string;
-  port: number;
-  user: string;
-  key: string;
-  knownHosts: string;
-  web: boolean;
-}
+/** A lab server as tests see it: how to reach it, and whether it is a web server. */
+export type LabServer = Omit<LabServerInfo, 'pid'>;
 
 let pending: Promise<LabServer[] | null> | undefined;
 
