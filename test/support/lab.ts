@@ -8,7 +8,7 @@ import { labUp } from '../../src/lab/index.js';
 import type { LabServerInfo } from '../../src/lab/types.js';
 
 /** A lab server as tests see it: how to reach it, and whether it is a web server. */
-export type LabServer = Omit<LabServerInfo, 'pid'>;
+export type LabServer = Pick<LabServerInfo, 'name' | 'address' | 'port' | 'user' | 'key' | 'knownHosts' | 'web'>;
 
 let pending: Promise<LabServer[] | null> | undefined;
 
