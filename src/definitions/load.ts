@@ -44,14 +44,34 @@ const CONFIG_FILES = ['flight.yml', 'flight.yaml'];
 const isYaml = (f: string) => f.endsWith('.yml') || f.endsWith('.yaml');
 const baseName = (f: string) => path.posix.basename(f).replace(/\.ya?ml$/, '');
 
-let validators: { config: ValidateFunction; cluster: ValidateFunction; app: ValidateFunction; added: ValidateFunction } | undefined;
-function getValidators() {
-  if (!validators) {
+const SCHEMAS = { config: configSchema, cluster: clusterSchema, app: appSchema, added: addedSchema };
+type SchemaKind = keyof typeof SCHEMAS;
+let ajv: ReturnType<typeof createAjv> | undefined;
+const compiled = new Map<SchemaKind, ValidateFunction>();
+
+/**
+ * Each schema is compiled on first use: compiling costs every command tens of milliseconds of
+ * CPU per schema, and most definitions folders have no file of some kinds (flight.yml, added
+ * servers, or no app at all).
+ */
+function validator(kind: SchemaKind): ValidateFunction {
+  let fn = compiled.get(kind);
+  if (!fn) {
     // useDefaults: the schemas are the one place where defaults are written down.
-    const ajv = createAjv({ useDefaults: true });
-    validators = { config: ajv.compile(configSchema), cluster: ajv.compile(clusterSchema), app: ajv.compile(appSchema), added: ajv.compile(addedSchema) };
+    ajv ??= createAjv({ useDefaults: true });
+    fn = ajv.compile(SCHEMAS[kind]);
+    compiled.set(kind, fn);
   }
-  return validators;
+  return fn;
+}
+
+function getValidators(): Record<SchemaKind, ValidateFunction> {
+  return {
+    get config() { return validator('config'); },
+    get cluster() { return validator('cluster'); },
+    get app() { return validator('app'); },
+    get added() { return validator('added'); },
+  };
 }
 
 /** Validates against a schema; returns the data with defaults applied, or undefined. */
