@@ -1,18 +1,21 @@
 /**
  * OPcache after a release, measured in a lab of its own under a steady load:
  *
- *   npm run bench:opcache [-- --repeats 3 --files 400 --loops 4 --first 127.0.0.60 --keep --out FILE]
+ *   npm run bench:opcache [-- --repeats 3 --files 400 --rate 10 --first 127.0.0.60 --keep --out FILE]
  *
  * --keep leaves the lab running (provisioning it is most of a first run's time); --lab DIR runs
  * on such a kept lab (its state dir) again, and leaves it running.
  *
  * 1. Latency and errors in the 10 seconds after the switch, for release_strategy `releases` and
  *    `alternate`, each without and with the OPcache warm-up (p50/p99/max of the requests that
- *    started in those 10 s; the steady state before the release for comparison). Repeated, the
- *    median of the repeats shown.
+ *    started in those 10 s; the steady state before the release for comparison), under a steady
+ *    load: --rate requests per second, sent on schedule whether or not earlier ones have
+ *    answered (as visitors do), well under what the server can serve, so that latency shows
+ *    the cost of a cold cache rather than a queue. Repeated, the median of the repeats shown.
  * 2. OPcache memory after 10 releases under each strategy, from a freshly reloaded PHP-FPM.
  * 3. The cost of opcache.validate_timestamps per request: the page's time to load its files from
- *    the cache, measured inside PHP, and the load generator's throughput, with it on and off.
+ *    the cache, measured inside PHP, and the throughput of --loops clients sending requests back
+ *    to back, with it on and off.
  *
  * The app is the fixture app made framework-sized: FILES generated classes (about 4 KB of PHP
  * each) that every request loads, as a Laravel request loads 300-600 files. Everything runs in a
@@ -25,18 +28,20 @@ import path from 'node:path';
 import minimist from 'minimist';
 import { describeRun, flight, hostResults, httpGet, labServers, makeDefs, makeFixtureRepo, makeLab, parsePage, type FlightRun } from '../test/support/flight.js';
 import { sshRun, type LabServer } from '../test/support/lab.js';
+import http from 'node:http';
 import { now, percentile, startLoad, isError, type LoadSample } from '../test/support/load.js';
 
 const args = minimist(process.argv.slice(2), {
-  string: ['first', 'out', 'repeats', 'files', 'loops', 'seconds', 'lab'],
+  string: ['first', 'out', 'repeats', 'files', 'loops', 'seconds', 'lab', 'rate'],
   boolean: ['keep', 'help'],
-  default: { first: '127.0.0.60', repeats: '3', files: '400', loops: '4', seconds: '10' },
+  default: { first: '127.0.0.60', repeats: '3', files: '400', loops: '4', seconds: '10', rate: '10' },
 });
 if (args.help) {
-  process.stdout.write('npm run bench:opcache [-- --repeats N --files N --loops N --seconds S --first 127.0.0.60 --keep | --lab STATE_DIR --out FILE]\n');
+  process.stdout.write('npm run bench:opcache [-- --repeats N --files N --rate R --loops N --seconds S --first 127.0.0.60 --keep | --lab STATE_DIR --out FILE]\n');
   process.exit(0);
 }
 const REPEATS = Number(args.repeats);
+const RATE = Number(args.rate);
 const FILES = Number(args.files);
 const LOOPS = Number(args.loops);
 const WINDOW_MS = Number(args.seconds) * 1000;
@@ -116,6 +121,61 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
+/**
+ * An open-loop load: one request every 1000/rate ms on keep-alive connections, sent on time
+ * even while earlier ones are still waiting, so a slow moment shows as latency (and as more
+ * requests in flight), not as fewer requests. Samples in the load generator's shape.
+ */
+function pacedLoad(address: string, host: string, rate: number, maxMs: number): { samples: LoadSample[]; stop(): Promise<LoadSample[]> } {
+  if (!address.startsWith('127.')) throw new Error(`refusing to send load to ${address}`);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const samples: LoadSample[] = [];
+  const pending = new Set<Promise<void>>();
+  const one = (): Promise<void> =>
+    new Promise((resolve) => {
+      const start = now();
+      const done = (status: number, body: string, error?: string) => {
+        const field = (k: string) => new RegExp(`^${k}: (.*)$`, 'm').exec(body)?.[1]?.trim();
+        samples.push({ target: address, start, end: now(), status, delayed: false, sha: field('sha'), marker: field('marker'), ...(error ? { error } : {}) });
+        resolve();
+      };
+      const req = http.request({ host: address, port: 80, path: '/', headers: { Host: host }, agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (b: Buffer) => chunks.push(b));
+        res.on('end', () => done(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8')));
+        res.on('error', (e) => done(res.statusCode ?? 0, '', e.message));
+      });
+      req.setTimeout(30_000, () => req.destroy(new Error('timed out after 30 s')));
+      req.on('error', (e) => done(0, '', e.message));
+      req.end();
+    });
+  const t0 = now();
+  let sent = 0;
+  let stopped = false;
+  const tick = () => {
+    if (stopped) return;
+    if (now() - t0 > maxMs) return void (stopped = true);
+    // Catch up on schedule after a timer ran late, so the rate holds.
+    while (sent < ((now() - t0) * rate) / 1000) {
+      sent++;
+      const p = one();
+      pending.add(p);
+      void p.then(() => pending.delete(p));
+    }
+    setTimeout(tick, Math.max(1, 1000 / rate / 2));
+  };
+  tick();
+  return {
+    samples,
+    async stop() {
+      stopped = true;
+      await Promise.all([...pending]);
+      agent.destroy();
+      return samples;
+    },
+  };
+}
+
 interface SwitchRun {
   baseline: Stats;
   after: Stats;
@@ -142,7 +202,8 @@ function writeApp(ctx: Context, strategy: 'releases' | 'alternate', warmup: bool
       'release_commands: ["artisan config:cache"]',
       'shared: [storage/framework/cache, storage/logs, .env]',
       `release_strategy: ${strategy}`,
-      `opcache_warmup: ${warmup}`,
+      // The time limit up to the pool's own (request_duration 30 s): a busy machine compiles slowly.
+      `opcache_warmup: ${warmup ? '{ timeout: 30 }' : 'false'}`,
       'servers:',
       '  - name: lab-1',
       '',
@@ -168,8 +229,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One release under load: the requests before it, and those in the window after the switch. */
 async function measureSwitch(ctx: Context, label: string): Promise<SwitchRun> {
-  const load = startLoad({ targets: target(ctx), loopsPerTarget: LOOPS, delayEvery: 0, maxMs: 5 * 60_000 });
-  await sleep(3000);
+  const load = pacedLoad(ctx.server.address, DOMAIN, RATE, 5 * 60_000);
+  await sleep(5000);
   const releaseStart = now();
   let switched = NaN;
   const run = await release(ctx, label, (t) => (switched = t));
@@ -180,7 +241,7 @@ async function measureSwitch(ctx: Context, label: string): Promise<SwitchRun> {
   const warm = hostResults(run, { task: 'Warm up OPcache with the new release' }).find((e) => e.status !== 'skipped');
   const startedIn = (from: number, to: number) => samples.filter((s) => s.start >= from && s.start < to);
   return {
-    baseline: stats(samples.filter((s) => s.end < releaseStart && s.start > releaseStart - 2500)),
+    baseline: stats(samples.filter((s) => s.end < releaseStart && s.start > releaseStart - 4000)),
     after: stats(startedIn(switched, switched + WINDOW_MS)),
     firstSecond: stats(startedIn(switched, switched + 1000)),
     warmup: warm?.msg,
@@ -252,7 +313,7 @@ const mb = (b: number) => (b / 1048576).toFixed(1);
 
 async function main(): Promise<void> {
   const t0 = Date.now();
-  log(`lab at ${FIRST} (1 web server), ${FILES} generated files, ${LOOPS} loops, ${REPEATS} repeats`);
+  log(`lab at ${FIRST} (1 web server), ${FILES} generated files, ${RATE} requests/s, ${REPEATS} repeats`);
   const repo = makeFixtureRepo();
   repoDir = repo.dir;
   let counter = 0;
@@ -306,7 +367,7 @@ async function main(): Promise<void> {
       await reloadFpm(ctx);
       await includeTimes(ctx, 3);
       const start = await poolNumbers(ctx);
-      const load = startLoad({ targets: target(ctx), loopsPerTarget: 1, delayEvery: 0, maxMs: 15 * 60_000 });
+      const load = pacedLoad(ctx.server.address, DOMAIN, 2, 15 * 60_000);
       for (let i = 0; i < 10; i++) {
         log(`memory: ${strategy}, release ${i + 1}/10`);
         await release(ctx, `${strategy}-mem`);
@@ -349,7 +410,7 @@ async function main(): Promise<void> {
 
     // The tables.
     const lines: string[] = [];
-    lines.push(`OPcache after a switch: ${FILES} files of PHP per request, ${LOOPS} concurrent clients, requests that started in the ${WINDOW_MS / 1000} s after the switch (median of ${REPEATS} releases; steady state before the release in parentheses)`);
+    lines.push(`OPcache after a switch: ${FILES} files of PHP per request, a steady ${RATE} requests/s, requests that started in the ${WINDOW_MS / 1000} s after the switch (median of ${REPEATS} releases; steady state before the release in parentheses)`);
     lines.push('');
     lines.push('| strategy | warm-up | p50 ms | p99 ms | max ms | p99 ms, 1st second | errors | requests |');
     lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
@@ -372,6 +433,7 @@ async function main(): Promise<void> {
     lines.push('| validate_timestamps | loading the files, µs (median, in PHP) | requests/s | p50 ms |');
     lines.push('| --- | ---: | ---: | ---: |');
     for (const m of ['on', 'off'] as const) lines.push(`| ${m} | ${f0(inc(m))} | ${f0(median(vt[m].rps))} | ${f1(median(vt[m].p50))} |`);
+    lines.push('', `(requests/s and p50: ${LOOPS} clients sending requests back to back for 8 s, twice each way.)`);
     lines.push('', `Cost of validate_timestamps: ${f0(inc('on') - inc('off'))} µs per request (${f1(((inc('on') - inc('off')) / (FILES + 6)) * 1000)} ns per file).`);
     lines.push('', `Measured in ${((Date.now() - t0) / 60_000).toFixed(1)} min; machine load average at the end: ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}.`);
     const table = lines.join('\n');

@@ -18,6 +18,12 @@ import { timed, timedOk } from './proc.js';
 
 export const BENCH_DIR = path.resolve(process.env.FLIGHT_BENCH_DIR || '/var/lib/flight-bench');
 export const BENCH_CACHE = path.resolve(process.env.FLIGHT_BENCH_CACHE || '/var/cache/flight-bench');
+/**
+ * The first three parts of the bench labs' addresses (.100-.149 no-change, .150-.159 change,
+ * .160-.162 release, .165 image builds). Another value (with another FLIGHT_BENCH_DIR) lets two
+ * bench runs share the machine.
+ */
+export const BENCH_NET = process.env.FLIGHT_BENCH_NET || '127.0.0';
 
 /** Packages the bench image adds to the lab's base. python3-apt: Ansible's apt module needs it. */
 export const IMAGE_PACKAGES = ['supervisor', 'cron', 'tree', 'python3-apt'];
@@ -271,7 +277,7 @@ async function ensureSnapshot(name: string, key: string, what: string, log: Log,
   const file = path.join(BENCH_CACHE, `${name}-${key}.tar`);
   if (fs.existsSync(file)) return file;
   log(`building the bench ${what}: once, then cached in ${BENCH_CACHE}`);
-  const lab = new BenchLab({ name: 'image', first: '127.0.0.165', servers: 1 }, log);
+  const lab = new BenchLab({ name: 'image', first: `${BENCH_NET}.165`, servers: 1 }, log);
   await lab.up({ fresh: true, seed });
   try {
     await build(lab);

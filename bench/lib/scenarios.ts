@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { currentBase } from '../../src/lab/base.js';
 import { labPaths } from '../../src/lab/index.js';
-import { BENCH_CACHE, BenchLab, ensureConvergedImage, ensureImage, haveAll, snapshotUpper } from './labs.js';
+import { BENCH_CACHE, BENCH_NET, BenchLab, ensureConvergedImage, ensureImage, haveAll, snapshotUpper } from './labs.js';
 import { flightCli, ROOT, timed, timedOk } from './proc.js';
 import type { Measurement } from './report.js';
 import { ANSIBLE_DIR, runAnsible, runFlightPlay, runFlightRelease, serverCpuSince, type RunOutcome } from './tools.js';
@@ -23,9 +23,9 @@ const cpu = (r: RunOutcome) => `${(r.clientCpu ?? 0).toFixed(2)} s client + ${(r
 
 /** Lab instances, apart from the default lab (127.0.0.2-4) and from each other. */
 export const LABS = {
-  fanout: (servers: number) => ({ name: 'fanout', first: '127.0.0.100', servers }),
-  change: (servers: number) => ({ name: 'change', first: '127.0.0.150', servers }),
-  release: { name: 'release', first: '127.0.0.160', servers: 3 },
+  fanout: (servers: number) => ({ name: 'fanout', first: `${BENCH_NET}.100`, servers }),
+  change: (servers: number) => ({ name: 'change', first: `${BENCH_NET}.150`, servers }),
+  release: { name: 'release', first: `${BENCH_NET}.160`, servers: 3 },
 };
 
 /** The untimed runs that readied the no-change lab: Flight on every server, Ansible on one. */
