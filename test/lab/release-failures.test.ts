@@ -145,6 +145,7 @@ test(`fault: ${VICTIM}'s SSH daemon stops during the prepare phase`, { skip, tim
   let stopping: Promise<void> | undefined;
   let restarting: Promise<void> | undefined;
   let stoppedAt = 0;
+  let runEnd = 0;
   let run: FlightRun;
   const pidBefore = await serverPid(VICTIM);
   try {
@@ -162,6 +163,7 @@ test(`fault: ${VICTIM}'s SSH daemon stops during the prepare phase`, { skip, tim
           }
         },
       });
+      runEnd = now();
       await stopping;
     } finally {
       await load.stop();
@@ -174,8 +176,8 @@ test(`fault: ${VICTIM}'s SSH daemon stops during the prepare phase`, { skip, tim
   // A lab server whose sshd is silent is restarted whole by `flight lab up` (ensureLab): if a test
   // running beside this one did that, what follows would fail for reasons of its own.
   assert.equal(await serverPid(VICTIM), pidBefore, `${VICTIM} was restarted by someone else while its sshd was stopped`);
-  const r = report(load.samples, stoppedAt ? [[stoppedAt, stoppedAt + run.ms]] : []);
-  console.log(`\nfault mid-release: exit ${run.code} in ${(run.ms / 1000).toFixed(1)} s; load while it ran:\n${formatReport(r)}\n`);
+  const r = report(load.samples, stoppedAt ? [[stoppedAt, runEnd]] : []);
+  console.log(`\nfault mid-release: exit ${run.code} in ${(run.ms / 1000).toFixed(1)} s; load while it ran:\n${formatReport(r, `${VICTIM} cut off`)}\n`);
 
   assert.ok(stopping, `the run reached the release commands, where ${VICTIM}'s sshd was stopped\n${describeRun(run)}`);
   assert.equal(run.code, 4, `the run fails as unreachable (exit 4)\n${describeRun(run)}`);

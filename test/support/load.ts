@@ -234,15 +234,16 @@ export function report(samples: LoadSample[], windows: Array<[number, number]>):
   };
 }
 
-/** The report as a small text table for the test's output. */
-export function formatReport(r: LoadReport): string {
+/** The report as a small text table for the test's output; `during` names what the windows were. */
+export function formatReport(r: LoadReport, during = 'during switches'): string {
   const f = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
+  const w = Math.max(16, during.length);
   const row = (name: string, s: LatencyStats) =>
-    `${name.padEnd(16)} ${String(s.requests).padStart(8)} ${String(s.errors).padStart(7)} ${String(s.mixed).padStart(6)} ${f(s.p50).padStart(8)} ${f(s.p99).padStart(8)} ${f(s.max).padStart(8)}`;
+    `${name.padEnd(w)} ${String(s.requests).padStart(8)} ${String(s.errors).padStart(7)} ${String(s.mixed).padStart(6)} ${f(s.p50).padStart(8)} ${f(s.p99).padStart(8)} ${f(s.max).padStart(8)}`;
   return [
-    `${'requests'.padEnd(16)} ${'count'.padStart(8)} ${'errors'.padStart(7)} ${'mixed'.padStart(6)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'max ms'.padStart(8)}`,
+    `${'requests'.padEnd(w)} ${'count'.padStart(8)} ${'errors'.padStart(7)} ${'mixed'.padStart(6)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'max ms'.padStart(8)}`,
     row('all', r.all),
-    row('during switches', r.during),
+    row(during, r.during),
     row('outside', r.outside),
     ...Object.entries(r.perTarget).map(([t, s]) => row(`  ${t}`, s)),
     `${r.seconds.toFixed(1)} s of load, ${(r.all.requests / Math.max(r.seconds, 0.001)).toFixed(0)} req/s; ${r.retried} resent after a keep-alive connection closed under them`,
