@@ -11,6 +11,7 @@
  *   --quick           a short trial: fewer sizes and runs
  *   --keep            leave the bench labs running afterwards
  *   --profile N,M     server counts for the Flight profile (default 10,50)
+ *   --merge A,B       no runs: combine the latest-details.json of separate runs into bench/results
  *   --budget MIN      soft limit for the whole run (default 30): the 25- and 50-server Ansible
  *                     points, which come last, are skipped (and said so) when the time Ansible
  *                     took per server so far says they would not fit
@@ -55,6 +56,7 @@ function options() {
       keep: { type: 'boolean', default: false },
       profile: { type: 'string' },
       budget: { type: 'string' },
+      merge: { type: 'string' },
     },
   });
   const quick = values.quick ?? false;
@@ -71,6 +73,7 @@ function options() {
   const budget = values.budget ? Number(values.budget) : 30;
   if (!(budget > 0)) throw new Error(`--budget must be a number of minutes, not ${values.budget}`);
   return {
+    merge: values.merge?.split(',').filter(Boolean),
     budgetMs: budget * 60_000,
     runs,
     ansibleRuns,
@@ -88,6 +91,10 @@ function options() {
 
 async function main(): Promise<number> {
   const o = options();
+  if (o.merge) {
+    merge(o.merge);
+    return 0;
+  }
   if (process.getuid?.() !== 0) throw new Error('the benchmark runs lab servers in namespaces: run it as root');
   onPathOrThrow(['ansible-playbook', 'cap', 'ssh', 'git', 'tar']);
   // One copy per bench process, removed at the end: two bench runs must not share one.
@@ -193,43 +200,81 @@ async function main(): Promise<number> {
   /** Called after each part too, so a run cut short still leaves what it measured. */
   function writeResults(final: boolean): void {
     machine.loadEnd = Math.round(os.loadavg()[0]! * 100) / 100;
-    const order: Record<string, number> = { 'no-change': 0, change: 1, release: 2, 'fan-out': 3 };
-    measurements.sort((a, b) => order[a.scenario]! - order[b.scenario]! || a.servers - b.servers);
-    const rows = measurements.map(toRow);
-    const extras = measurements.map(extrasOf);
-    const checks = checkTargets(rows);
-    const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-
-    process.stdout.write(`\n${textTable(rows, extras)}\n${targetsText(checks)}`);
-
     const outDir = o.partial ? path.join(BENCH_DIR, 'results') : path.join(ROOT, 'bench', 'results');
-    fs.mkdirSync(outDir, { recursive: true });
-    const md = [
-      `# Flight benchmark: ${date}`,
-      '',
-      '```',
-      machineText(machine),
-      '```',
-      '',
-      'Seconds are wall time of the whole command (median, then min-max over the runs); ratio is the',
-      "peer's median over Flight's (above 1: Flight is faster). SSH logins are counted in the servers'",
-      'sshd logs during one run (median), for every tool alike.',
-      '',
-      markdownTable(rows, extras),
-      targetsMarkdown(checks),
-      ...(notes.length ? [...notes.map((n) => `- ${n}`), ''] : []),
-      ...(profiles.length ? ['## Where Flight spends its time', '', '```', ...profiles.map((p) => profileText(p)), ...(session ? [sessionCostText(session)] : []), '```', ''] : []),
-      ...(rows.some((r) => r.scenario === 'fan-out') ? ['![fan-out](fan-out.svg)', ''] : []),
-    ].join('\n');
-    fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(rows, null, 2)}\n`);
-    fs.writeFileSync(path.join(outDir, 'latest.md'), md);
-    fs.writeFileSync(path.join(outDir, 'latest-details.json'), `${JSON.stringify({ date, machine, measurements, profiles, session, notes, ...details }, null, 2)}\n`);
-    if (rows.some((r) => r.scenario === 'fan-out')) {
-      fs.writeFileSync(path.join(outDir, 'fan-out.svg'), fanOutSvg(rows, `${date}, ${machine.cpus} CPUs, load ${machine.loadStart}-${machine.loadEnd}; median and min-max of ${o.runs} runs`));
-    }
-    if (!o.partial) updateReadme(date, machine, markdownTable(rows, extras), targetsMarkdown(checks) + notes.map((n) => `- ${n}\n`).join(''), final);
-    log(`${final ? 'results' : 'results so far'} in ${outDir}`);
+    render(outDir, { machine, measurements, profiles, session, notes, ...details }, { final, readme: !o.partial });
   }
+}
+
+/** Everything a run leaves, as latest-details.json keeps it. */
+interface Details {
+  date?: string;
+  machine: Machine;
+  measurements: Measurement[];
+  profiles: Profile[];
+  session?: SessionCost;
+  notes: string[];
+  [more: string]: unknown;
+}
+
+/** Write latest.json, latest.md, latest-details.json and fan-out.svg to `outDir` (and the README's table). */
+function render(outDir: string, d: Details, o: { final: boolean; readme: boolean }): void {
+  const { machine, measurements, profiles, session, notes } = d;
+  const order: Record<string, number> = { 'no-change': 0, change: 1, release: 2, 'fan-out': 3 };
+  measurements.sort((a, b) => order[a.scenario]! - order[b.scenario]! || a.servers - b.servers || (a.peer ?? '').localeCompare(b.peer ?? ''));
+  const rows = measurements.map(toRow);
+  const extras = measurements.map(extrasOf);
+  const checks = checkTargets(rows);
+  const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+
+  process.stdout.write(`\n${textTable(rows, extras)}\n${targetsText(checks)}`);
+  fs.mkdirSync(outDir, { recursive: true });
+  const md = [
+    `# Flight benchmark: ${date}`,
+    '',
+    '```',
+    machineText(machine),
+    '```',
+    '',
+    'Seconds are wall time of the whole command (median, then min-max over the runs); ratio is the',
+    "peer's median over Flight's (above 1: Flight is faster). SSH logins are counted in the servers'",
+    'sshd logs during one run (median), for every tool alike. CPU is the tool\'s processes plus what',
+    'sshd ran for it on the servers, in CPU seconds (median).',
+    '',
+    markdownTable(rows, extras),
+    targetsMarkdown(checks),
+    ...(notes.length ? [...notes.map((n) => `- ${n}`), ''] : []),
+    ...(profiles.length ? ['## Where Flight spends its time', '', '```', ...profiles.map((p) => profileText(p)), ...(session ? [sessionCostText(session)] : []), '```', ''] : []),
+    ...(rows.some((r) => r.scenario === 'fan-out') ? ['![fan-out](fan-out.svg)', ''] : []),
+  ].join('\n');
+  fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(rows, null, 2)}\n`);
+  fs.writeFileSync(path.join(outDir, 'latest.md'), md);
+  fs.writeFileSync(path.join(outDir, 'latest-details.json'), `${JSON.stringify({ ...d, date }, null, 2)}\n`);
+  const fan = rows.filter((r) => r.scenario === 'fan-out');
+  if (fan.length) {
+    const runs = Math.max(...fan.map((r) => r.runs));
+    fs.writeFileSync(path.join(outDir, 'fan-out.svg'), fanOutSvg(rows, `${date}, ${machine.cpus} CPUs, load average ${machine.loadStart}-${machine.loadEnd}; median and min-max of ${runs} runs`));
+  }
+  if (o.readme) updateReadme(date, machine, markdownTable(rows, extras), targetsMarkdown(checks) + notes.map((n) => `- ${n}\n`).join(''), o.final);
+  log(`${o.final ? 'results' : 'results so far'} in ${outDir}`);
+}
+
+/**
+ * `--merge A.json,B.json`: combine the latest-details.json of runs made apart (say, parts run at
+ * the same time on separate lab addresses) into bench/results. A later file's measurement of the
+ * same scenario, size and peer replaces an earlier one's.
+ */
+function merge(files: string[]): void {
+  const all = files.map((f) => JSON.parse(fs.readFileSync(f, 'utf8')) as Details);
+  const key = (m: Measurement) => `${m.scenario}/${m.servers}/${m.peer ?? ''}`;
+  const byKey = new Map<string, Measurement>();
+  for (const d of all) for (const m of d.measurements) byKey.set(key(m), m);
+  const withProfiles = [...all].reverse().find((d) => d.profiles?.length);
+  const machine = { ...all[0]!.machine, loadStart: Math.max(...all.map((d) => d.machine.loadStart)), loadEnd: Math.max(...all.map((d) => d.machine.loadEnd ?? 0)) };
+  const notes = [...new Set(all.flatMap((d) => d.notes ?? [])), `merged from ${all.length} runs made at the same time on separate bench labs: ${files.map((f) => path.basename(path.dirname(path.dirname(f))) + '/' + path.basename(f)).join(', ')}`];
+  render(path.join(ROOT, 'bench', 'results'), {
+    machine, measurements: [...byKey.values()], profiles: withProfiles?.profiles ?? [], session: withProfiles?.session, notes,
+    merged: all.map((d) => ({ date: d.date, machine: d.machine, notes: d.notes })),
+  }, { final: true, readme: true });
 }
 
 /** Replace the table between the markers in bench/README.md, so the page shows the latest run. */
