@@ -341,12 +341,16 @@ async function main(): Promise<void> {
     // 1. The 10 seconds after a switch.
     const switchRows: Array<{ strategy: string; warmup: boolean; runs: SwitchRun[] }> = [];
     for (const strategy of ['releases', 'alternate'] as const) {
-      // Two releases first: `alternate` then has both directories, each cached once.
-      writeApp(ctx, strategy, false);
-      for (let i = 0; i < 2; i++) await release(ctx, `${strategy}-prime`);
-      await includeTimes(ctx, 5);
       for (const warmup of [false, true]) {
+        // Each case from a fresh cache: one that earlier cases filled up would restart (or stop
+        // caching) in the middle of a measurement. Then two releases with traffic: `alternate`
+        // has both directories cached once, `releases` a serving release whose files are hot.
         writeApp(ctx, strategy, warmup);
+        await reloadFpm(ctx);
+        for (let i = 0; i < 2; i++) {
+          await release(ctx, `${strategy}-prime`);
+          await includeTimes(ctx, 3);
+        }
         const runs: SwitchRun[] = [];
         for (let r = 0; r < REPEATS; r++) {
           log(`switch: ${strategy}, warm-up ${warmup ? 'on' : 'off'}, run ${r + 1}/${REPEATS}`);
