@@ -215,7 +215,8 @@ let repoDir = '';
 
 async function release(ctx: Context, label: string, onSwitch?: (t: number) => void): Promise<FlightRun> {
   const sha = ctx.commit(label);
-  const run = await flight(['app:release', APP, sha, '--defs', ctx.defs], {
+  // --force-unlock: the lab is the bench's own, and a bench stopped mid-release leaves its lock.
+  const run = await flight(['app:release', APP, sha, '--defs', ctx.defs, '--force-unlock'], {
     onEvent: (e) => {
       if (e.event === 'host_result' && e.task === 'Switch to the new release' && e.status === 'changed') onSwitch?.(now());
     },

@@ -216,9 +216,12 @@ $in = explode("\\n", (string) stream_get_contents(STDIN));
 $worker = base64_decode($in[0] ?? '', true);
 $request = base64_decode($in[1] ?? '', true);
 if ($worker === false || $request === false || $request === '') { fwrite(STDERR, "bad input\\n"); exit(2); }
+// The folder belongs to the app's user: refuse one it has swapped for a link elsewhere.
+if (is_link(dirname($file)) || !is_dir(dirname($file))) { fwrite(STDERR, dirname($file) . " is not a folder\n"); exit(2); }
 umask(077);
 $tmp = $file . '.' . getmypid() . '.tmp';
-if (file_put_contents($tmp, $worker) !== strlen($worker) || !chgrp($tmp, $group) || !chmod($tmp, 0640) || !rename($tmp, $file)) {
+$h = @fopen($tmp, 'x');
+if ($h === false || fwrite($h, $worker) !== strlen($worker) || !fclose($h) || !chgrp($tmp, $group) || !chmod($tmp, 0640) || !rename($tmp, $file)) {
   @unlink($tmp); fwrite(STDERR, "cannot write $file\\n"); exit(2);
 }
 $s = @stream_socket_client('unix://' . $sock, $errno, $errstr, 5);

@@ -226,6 +226,14 @@ test('the relay: writes the worker 0640, sends the request, returns the answer, 
     assert.match((half as { msg: string }).msg, /closed the connection before the end of its answer/);
     await cut.close();
     assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.php')), [], 'no worker left behind by a failed request');
+
+    // The folder is the app's: one swapped for a link to elsewhere is refused, nothing written there.
+    const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), 'flight-elsewhere-'));
+    fs.symlinkSync(elsewhere, path.join(dir, 'linked'));
+    const linked = await askPool(conn, { socket: sock, php: '8.2', dir: path.join(dir, 'linked'), group }, { action: 'status' });
+    assert.match((linked as { msg: string }).msg, /linked is not a folder/);
+    assert.deepEqual(fs.readdirSync(elsewhere), []);
+    fs.rmSync(elsewhere, { recursive: true, force: true });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
