@@ -340,26 +340,30 @@ async function main(): Promise<void> {
     results.opcache_ini = ini.trim().split('\n');
 
     // 1. The 10 seconds after a switch.
-    const switchRows: Array<{ strategy: string; warmup: boolean; runs: SwitchRun[] }> = [];
-    for (const strategy of ['releases', 'alternate'] as const) {
-      for (const warmup of [false, true]) {
-        // Each case from a fresh cache: one that earlier cases filled up would restart (or stop
-        // caching) in the middle of a measurement. Then two releases with traffic: `alternate`
-        // has both directories cached once, `releases` a serving release whose files are hot.
-        writeApp(ctx, strategy, warmup);
-        await reloadFpm(ctx);
-        for (let i = 0; i < 2; i++) {
-          await release(ctx, `${strategy}-prime`);
+    // The cases take turns, round after round, so that each round's four measurements see the
+    // machine in about the same state (other work on it comes and goes). Each round starts from
+    // a fresh cache (one that earlier rounds filled up would restart, or stop caching, in the
+    // middle of a measurement), and primes what each case finds in production: `releases` a
+    // serving release whose files are hot; `alternate` both directories cached by traffic.
+    const cases = [
+      { strategy: 'releases', warmup: false, primes: 1 },
+      { strategy: 'releases', warmup: true, primes: 0 },
+      { strategy: 'alternate', warmup: false, primes: 2 },
+      { strategy: 'alternate', warmup: true, primes: 0 },
+    ] as const;
+    const switchRows = cases.map((c) => ({ strategy: c.strategy, warmup: c.warmup, runs: [] as SwitchRun[] }));
+    for (let r = 0; r < REPEATS; r++) {
+      await reloadFpm(ctx);
+      for (const [i, c] of cases.entries()) {
+        writeApp(ctx, c.strategy, c.warmup);
+        for (let p = 0; p < c.primes; p++) {
+          await release(ctx, `${c.strategy}-prime`);
           await includeTimes(ctx, 3);
         }
-        const runs: SwitchRun[] = [];
-        for (let r = 0; r < REPEATS; r++) {
-          log(`switch: ${strategy}, warm-up ${warmup ? 'on' : 'off'}, run ${r + 1}/${REPEATS}`);
-          runs.push(await measureSwitch(ctx, `${strategy}-${warmup ? 'warm' : 'cold'}`));
-          const last = runs.at(-1)!;
-          log(`  after: p50 ${f1(last.after.p50)} p99 ${f1(last.after.p99)} max ${f1(last.after.max)} errors ${last.after.errors}${last.warmup ? `; ${last.warmup}` : ''}`);
-        }
-        switchRows.push({ strategy, warmup, runs });
+        log(`switch: ${c.strategy}, warm-up ${c.warmup ? 'on' : 'off'}, round ${r + 1}/${REPEATS}`);
+        const last = await measureSwitch(ctx, `${c.strategy}-${c.warmup ? 'warm' : 'cold'}`);
+        switchRows[i]!.runs.push(last);
+        log(`  before: p50 ${f1(last.baseline.p50)} p99 ${f1(last.baseline.p99)}; after: p50 ${f1(last.after.p50)} p99 ${f1(last.after.p99)} max ${f1(last.after.max)} errors ${last.after.errors}${last.warmup ? `; ${last.warmup}` : ''}`);
       }
     }
     results.switch = switchRows;
@@ -415,7 +419,7 @@ async function main(): Promise<void> {
 
     // The tables.
     const lines: string[] = [];
-    lines.push(`OPcache after a switch: ${FILES} files of PHP per request, a steady ${RATE} requests/s, requests that started in the ${WINDOW_MS / 1000} s after the switch (median of ${REPEATS} releases; steady state before the release in parentheses)`);
+    lines.push(`OPcache after a switch: ${FILES} files of PHP per request, a steady ${RATE} requests/s, requests that started in the ${WINDOW_MS / 1000} s after the switch (median of ${REPEATS} rounds; steady state before the release in parentheses)`);
     lines.push('');
     lines.push('| strategy | warm-up | p50 ms | p99 ms | max ms | p99 ms, 1st second | errors | requests |');
     lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
