@@ -269,7 +269,9 @@ function merge(files: string[]): void {
   const byKey = new Map<string, Measurement>();
   for (const d of all) for (const m of d.measurements) byKey.set(key(m), m);
   const withProfiles = [...all].reverse().find((d) => d.profiles?.length);
-  const machine = { ...all[0]!.machine, loadStart: Math.max(...all.map((d) => d.machine.loadStart)), loadEnd: Math.max(...all.map((d) => d.machine.loadEnd ?? 0)) };
+  // Every start and end reading of the merged runs: the lowest and the highest stand for them all.
+  const loads = all.flatMap((d) => [d.machine.loadStart, d.machine.loadEnd ?? d.machine.loadStart]);
+  const machine = { ...all[0]!.machine, loadStart: Math.min(...loads), loadEnd: Math.max(...loads) };
   const notes = [...new Set(all.flatMap((d) => d.notes ?? [])), `merged from ${all.length} runs made at the same time on separate bench labs: ${files.map((f) => path.basename(path.dirname(path.dirname(f))) + '/' + path.basename(f)).join(', ')}`];
   render(path.join(ROOT, 'bench', 'results'), {
     machine, measurements: [...byKey.values()], profiles: withProfiles?.profiles ?? [], session: withProfiles?.session, notes,
@@ -288,7 +290,7 @@ function updateReadme(date: string, machine: Machine, table: string, targets: st
   const b = text.indexOf(end);
   if (a < 0 || b < a) return;
   const state = complete ? '' : ' (incomplete: the run was cut short, or is still going)';
-  const block = [start, '', `Latest run${state}: ${date}, on ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, load average ${machine.loadStart} at the start and ${machine.loadEnd} at the end.`, '', table, targets, end].join('\n');
+  const block = [start, '', `Latest run${state}: ${date}, on ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB; 1-minute load average read at the start and end: ${machine.loadStart} to ${machine.loadEnd}.`, '', table, targets, end].join('\n');
   fs.writeFileSync(file, text.slice(0, a) + block + text.slice(b + end.length));
 }
 

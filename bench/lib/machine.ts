@@ -54,6 +54,6 @@ export function machineText(m: Machine): string {
   return [
     `${m.cpus} x ${m.cpuModel}, ${m.memoryGiB} GiB memory, Linux ${m.kernel}, Debian ${m.debian}`,
     `Node ${m.node}; ${m.ansible}; ${m.capistrano}; ${m.ruby}; ${m.openssh}`,
-    `load average (1 min): ${m.loadStart} at the start, ${m.loadEnd ?? '?'} at the end`,
+    `1-minute load average read at the start and end: ${m.loadStart} to ${m.loadEnd ?? '?'}`,
   ].join('\n');
 }
