@@ -10,7 +10,9 @@
  * at most 3 s: every release that switches after the add includes lab-4, so the four agree again
  * unless lab-4 was left behind); it got the app's .env and queue worker, but neither the
  * scheduler nor the deploy commands (migrations) of lab-1; a later release of the loop reaches
- * it; after `flight server:remove lab lab-4` its worker is gone and a release no longer touches it.
+ * it; a release with definitions read before the add is refused without changing anything; after
+ * `flight server:remove lab lab-4` its worker is gone, a release with definitions read before
+ * the remove is refused, and a release no longer touches it.
  *
  * The loop and the add share the app's deploy lock: a release that finds it held (by another
  * release or by the add joining lab-4) fails at once, and one that read the definitions just
@@ -82,7 +84,7 @@ async function served(servers: LabServer[]): Promise<Record<string, string>> {
   return Object.fromEntries(pages);
 }
 
-test('a fourth server joins while releases run, serves the current commit when ready, and leaves', { skip, timeout: 150 * 60_000 }, async (t) => {
+test('a fourth server joins while releases run, serves the current commit when ready, and leaves', { skip, timeout: 240 * 60_000 }, async (t) => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'flight-elastic-'));
   const repo = makeFixtureRepo(work);
   const lab = await makeLab({ first: '127.0.0.64', servers: 4, repo: repo.dir });
@@ -106,8 +108,8 @@ test('a fourth server joins while releases run, serves the current commit when r
   fs.writeFileSync(lab.defs.appFile(APP), appFile(repo.dir));
   const shas = [repo.shas[0]!, repo.commit('v2'), repo.commit('v3'), repo.commit('v4'), repo.commit('v5')];
 
-  // apt on fresh servers is slow on a busy machine: runs that install packages get 45 minutes.
-  const INSTALLS = 45 * 60_000;
+  // apt on fresh servers is slow on a busy machine: runs that install packages get 75 minutes.
+  const INSTALLS = 75 * 60_000;
   const timed = async (label: string, args: string[]) => {
     const r = await flight([...args, ...D], { timeoutMs: INSTALLS });
     assert.equal(r.code, 0, describeRun(r));
@@ -139,6 +141,10 @@ test('a fourth server joins while releases run, serves the current commit when r
   try {
     assert.ok(await waitFor(async () => (attempts.some((a) => a.outcome === 'ok') ? true : undefined), { timeoutMs: 120_000 }), 'the release loop runs');
 
+    // The definitions as they are before the add: what a CI checkout without the state file, or
+    // a run that read them just before lab-4 joined, would release with.
+    const stale = lab.defs.copy();
+    t.after(() => stale.cleanup());
     const steps: { s: number; line: string }[] = [];
     let readyAt = 0;
     let atReady: Promise<{ tries: number; shas: Record<string, string> }> | undefined;
@@ -199,6 +205,12 @@ test('a fourth server joins while releases run, serves the current commit when r
     const last = attempts.filter((a) => a.outcome === 'ok').at(-1)!;
     assert.deepEqual(await served(lab.servers), Object.fromEntries(lab.servers.map((s) => [s.name, last.sha])), 'all four serve the last release');
 
+    // Such a release is refused once it holds the lock, before it changes anything.
+    const staleRun = await flight(['app:release', APP, shas[4]!, '--defs', stale.dir]);
+    assert.equal(staleRun.code, 2, describeRun(staleRun));
+    assert.match(failures(staleRun).join('\n'), /server 'lab-4' joined this app at .* this run's definitions do not list it/);
+    assert.deepEqual(await served(lab.servers), Object.fromEntries(lab.servers.map((s) => [s.name, last.sha])), 'the refused release switched nothing');
+
     const count = (o: Attempt['outcome']) => attempts.filter((a) => a.outcome === o).length;
     t.diagnostic(`release loop: ${attempts.length} runs: ${count('ok')} released, ${count('lock')} found the deploy lock held, ` +
       `${count('stale')} refused for definitions read before lab-4 joined, ${count('other')} other failures`);
@@ -212,12 +224,18 @@ test('a fourth server joins while releases run, serves the current commit when r
 
   // Remove: the worker stops, the record goes, and the next release leaves lab-4 alone.
   const before = (await fetchPage(lab4.address, DOMAIN)).sha!;
+  const listing = lab.defs.copy();
+  t.after(() => listing.cleanup());
   const remove = await flight(['server:remove', 'lab', 'lab-4', ...D], { json: false });
   assert.equal(remove.code, 0, describeRun(remove));
   assert.equal(remove.stdout.trimEnd().split('\n').at(-1), 'removed: lab-4');
   t.diagnostic(`server:remove: ${(remove.ms / 1000).toFixed(1)} s`);
   assert.ok(!fs.existsSync(path.join(lab.defs.dir, 'clusters', 'lab.servers.yml')), 'the state file went with its last server');
   assert.doesNotMatch(await onHost(lab4, 'supervisorctl status || true'), /^ela-default/m, 'the worker is gone from lab-4');
+  // Definitions read before the remove still list lab-4: a release with them is refused.
+  const late = await flight(['app:release', APP, shas[4]!, '--defs', listing.dir]);
+  assert.equal(late.code, 2, describeRun(late));
+  assert.match(failures(late).join('\n'), /server 'lab-4' left this app at .* still list it/);
   const next = shas.find((sha) => sha !== before)!;
   const release = await flight(['app:release', APP, next, ...D]);
   assert.equal(release.code, 0, describeRun(release));
