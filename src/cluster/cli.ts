@@ -49,7 +49,7 @@ export async function serverCommand(verb: 'server:add' | 'server:remove', args: 
   const defsDir = path.resolve(a.defs ?? process.env.FLIGHT_DEFS ?? process.cwd());
   const policy = a['host-key-policy'] as string | undefined;
   if (policy !== undefined && !['strict', 'accept-new', 'off'].includes(policy)) throw invalid(`--host-key-policy: expected strict, accept-new or off, got '${policy}'`);
-  const lockTimeout = a['lock-timeout'] === undefined ? undefined : seconds(a['lock-timeout'], '--lock-timeout');
+  const lockTimeout = a['lock-timeout'] === undefined ? undefined : secondsToMs(a['lock-timeout'], '--lock-timeout');
   const common = { defsDir, verbosity, lockTimeoutMs: lockTimeout, hostKeyPolicy: policy as HostKeyPolicy | undefined };
   const say = (obj: Record<string, unknown>, text: string) => process.stdout.write(`${output === 'json' ? JSON.stringify(obj) : text}\n`);
   const t0 = Date.now();
@@ -83,7 +83,7 @@ export async function serverCommand(verb: 'server:add' | 'server:remove', args: 
   return 0;
 }
 
-function seconds(v: unknown, flag: string): number {
+function secondsToMs(v: unknown, flag: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0) throw invalid(`${flag}: expected seconds >= 0, got '${String(v)}'`);
   return n * 1000;

@@ -88,6 +88,7 @@ interface Session {
   pool: ConnectionPool;
   cluster: string;
   name: string;
+  action: 'add' | 'remove';
   /** Names this add or remove in deploy locks and release logs. */
   runId: string;
   who: string;
@@ -108,7 +109,7 @@ export async function addServer(o: AddServerOptions, r: ElasticReporter): Promis
   await editRecord(defsDir, o.cluster, o.name, () => plan.record);
   r.step(`recorded ${o.name} as joining in ${addedFileOf(o.cluster)}`);
 
-  const s: Session = { o: { ...o, defsDir }, r, pool: new ConnectionPool(), cluster: o.cluster, name: o.name, runId: randomBytes(8).toString('hex'), who: `${whoAmI()} (server:add ${o.name})` };
+  const s: Session = { o: { ...o, defsDir }, r, pool: new ConnectionPool(), cluster: o.cluster, name: o.name, action: 'add', runId: randomBytes(8).toString('hex'), who: `${whoAmI()} (server:add ${o.name})` };
   const joinedNow: string[] = [];
   try {
     const full = await loadDefinitions(defsDir, { include: [o.name] });
@@ -230,7 +231,7 @@ export async function removeServer(o: RemoveServerOptions, r: ElasticReporter): 
   const cluster = defs.clusters.get(o.cluster);
   if (!cluster) throw invalid(`unknown cluster '${o.cluster}' (clusters: ${[...defs.clusters.keys()].join(', ') || 'none'})`);
   const rec = defs.added.find((x) => x.name === o.name && x.cluster === o.cluster);
-  const s: Session = { o: { ...o, defsDir }, r, pool: new ConnectionPool(), cluster: o.cluster, name: o.name, runId: randomBytes(8).toString('hex'), who: `${whoAmI()} (server:remove ${o.name})` };
+  const s: Session = { o: { ...o, defsDir }, r, pool: new ConnectionPool(), cluster: o.cluster, name: o.name, action: 'remove', runId: randomBytes(8).toString('hex'), who: `${whoAmI()} (server:remove ${o.name})` };
   try {
     if (!rec) {
       if (cluster.servers.some((x) => x.name === o.name)) {
@@ -316,7 +317,7 @@ async function takeLock(s: Session, host: Host, app: string, home: string): Prom
   const deadline = Date.now() + timeout;
   let shown = '';
   for (;;) {
-    const res = await callModule(s.pool, host, deploy_lock, { path: `${home}/.flight/deploy.lock`, state: 'present', run: s.runId, who: s.who, detail: `${s.who.includes('server:add') ? 'add' : 'remove'} server ${s.name}` });
+    const res = await callModule(s.pool, host, deploy_lock, { path: `${home}/.flight/deploy.lock`, state: 'present', run: s.runId, who: s.who, detail: `${s.action} server ${s.name}` });
     if (!res.failed) return;
     const holder = res.data?.holder as string | undefined;
     if (holder === undefined) throw failed(`${app}: deploy lock on ${host.name}: ${res.msg}`);
