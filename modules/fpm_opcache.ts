@@ -162,11 +162,11 @@ export interface WarmupReport {
   compiled: number;
   already_cached: number;
   not_cached: number;
+  not_cached_files?: string[];
   failed: number;
   left: number;
   stopped: BudgetStop;
   bytes: number;
-  waited_s: number;
   ms: number;
   errors: string[];
   status: OpcacheNumbers | null;
@@ -183,7 +183,7 @@ const STOPS: Record<Exclude<BudgetStop, null>, (p: { budget: number; floor: numb
 export function describeWarmup(r: WarmupReport, limits: { budget: number; floor: number }): string {
   const parts = [`compiled ${r.compiled} PHP file${r.compiled === 1 ? '' : 's'} into OPcache (${mb(r.bytes)}) in ${(r.ms / 1000).toFixed(1)} s`];
   if (r.already_cached) parts.push(`${r.already_cached} already cached`);
-  if (r.not_cached) parts.push(`${r.not_cached} not cached`);
+  if (r.not_cached) parts.push(`${r.not_cached} not cached${r.not_cached_files?.[0] ? ` (${r.not_cached_files[0]})` : ''}`);
   if (r.failed) parts.push(`${r.failed} failed to compile${r.errors[0] ? ` (${r.errors[0]})` : ''}`);
   let line = parts.join(', ');
   if (r.stopped) line += `; ${STOPS[r.stopped](limits)}, ${r.left} file${r.left === 1 ? '' : 's'} left`;

@@ -179,26 +179,18 @@ function flight_warmup(array $in): array
 
     $files = flight_candidates($release, $serving === false ? null : $serving);
 
-    // OPcache does not cache a file modified in the last opcache.file_update_protection seconds
-    // (it might still be being written). Release commands have just written some (config
-    // cache, composer's autoloader): wait until the newest one is old enough, a few seconds at most.
-    $protection = (int) ini_get('opcache.file_update_protection');
-    $newest = 0;
-    foreach ($files as $path => $_) {
-        $newest = max($newest, (int) @filemtime($path));
-    }
-    $waited = 0;
-    $wait = $newest + $protection + 1 - time();
-    if ($protection > 0 && $wait > 0) {
-        $waited = min($wait, $protection + 1);
-        sleep($waited);
-    }
+    // OPcache does not cache a file modified less than opcache.file_update_protection seconds
+    // before the request started (it might still be being written), and the request's start
+    // time is fixed, so waiting here would not help. Release commands have just written some
+    // files (config cache, composer's autoloader), but a release is complete before it is
+    // warmed and never written again: the protection has nothing to protect here.
+    ini_set('opcache.file_update_protection', '0');
 
     // Never past the pool's own time limit: PHP would stop the request and report nothing.
     $limitMs = (int) (1000 * (float) ($in['time_limit'] ?? 20));
     $maxExec = (int) ini_get('max_execution_time');
     if ($maxExec > 0) {
-        $limitMs = min($limitMs, max(1000, ($maxExec - 1) * 1000 - $waited * 1000));
+        $limitMs = min($limitMs, max(1000, ($maxExec - 1) * 1000));
     }
     $floor = (int) ($in['floor_bytes'] ?? 0);
     $budget = (int) ($in['budget_bytes'] ?? PHP_INT_MAX);
@@ -219,6 +211,7 @@ function flight_warmup(array $in): array
     // OPcache bytes per byte of source, learned as files compile; a cautious first guess.
     $ratio = 4.0;
     $compiled = $already = $notCached = $failed = 0;
+    $notCachedFiles = [];
     $stopped = null;
     $tried = 0;
     foreach ($files as $path => $size) {
@@ -253,7 +246,11 @@ function flight_warmup(array $in): array
         $free = $now['memory']['free'];
         $keys = $now['keys'];
         if (!opcache_is_script_cached($path)) {
+            // Compiled but not kept: the cache is full, or the file changed meanwhile.
             $notCached++;
+            if (count($notCachedFiles) < 3) {
+                $notCachedFiles[] = substr($path, strlen($release) + 1);
+            }
             continue;
         }
         $compiled++;
@@ -271,11 +268,11 @@ function flight_warmup(array $in): array
         'compiled' => $compiled,
         'already_cached' => $already,
         'not_cached' => $notCached,
+        'not_cached_files' => $notCachedFiles,
         'failed' => $failed,
         'left' => count($files) - $tried,
         'stopped' => $stopped,
         'bytes' => $free0 - $end['memory']['free'],
-        'waited_s' => $waited,
         'ms' => intdiv(hrtime(true) - $t0, 1_000_000),
         'errors' => $errors,
         'status' => $end,

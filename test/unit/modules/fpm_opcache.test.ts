@@ -151,7 +151,7 @@ test('the worker script: valid PHP that does nothing on the command line; releas
 
 const report = (over: Partial<WarmupReport> = {}): WarmupReport => ({
   ok: true, candidates: 500, compiled: 412, already_cached: 0, not_cached: 0, failed: 0, left: 0, stopped: null,
-  bytes: 5.25 * MB, waited_s: 0, ms: 870, errors: [], status: numbers(), ...over,
+  bytes: 5.25 * MB, ms: 870, errors: [], status: numbers(), ...over,
 });
 
 test('the warm-up message: files compiled and memory used first, then anything unusual', () => {
@@ -162,6 +162,7 @@ test('the warm-up message: files compiled and memory used first, then anything u
     'compiled 1 PHP file into OPcache (5.3 MB) in 0.9 s, 40 already cached, 2 failed to compile (vendor/x.php: syntax error); stopped at the 64 MB budget, 300 files left; OPcache 25% used',
   );
   assert.match(describeWarmup(report({ stopped: 'floor', left: 1 }), limits), /stopped to keep 32 MB of OPcache free, 1 file left/);
+  assert.match(describeWarmup(report({ not_cached: 3, not_cached_files: ['config/app.php'] }), limits), /, 3 not cached \(config\/app\.php\);/);
 });
 
 /**
