@@ -6,7 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_OPCACHE_WARMUP } from './schemas/app.js';
-import type { App, AppServer, Cluster, FlightConfig, HealthCheck, OpcacheWarmup, ReleaseStrategy, Server, SshOptions } from './types.js';
+import type { App, AppServer, AutoRollback, Cluster, FlightConfig, HealthCheck, OpcacheWarmup, ReleaseStrategy, Server, SshOptions } from './types.js';
 
 /** `~/x` is the user's home; relative paths are relative to the definitions folder. */
 export function resolveLocalPath(p: string, dir: string): string {
@@ -88,6 +88,7 @@ interface AppData {
   release_strategy: ReleaseStrategy;
   health_check?: HealthCheck;
   opcache_warmup?: boolean | Partial<OpcacheWarmup>;
+  auto_rollback?: AutoRollback;
   servers: AppServer[];
 }
 
@@ -114,6 +115,7 @@ export function toApp(name: string, file: string, data: unknown, config: FlightC
     release_strategy: d.release_strategy,
     health_check: d.health_check ? { ...d.health_check } : null,
     opcache_warmup: toOpcacheWarmup(d.opcache_warmup),
+    auto_rollback: d.auto_rollback ? { ...d.auto_rollback } : null,
     home: `/home/${name}`,
     servers: d.servers.map((s) => ({
       name: s.name,

@@ -115,6 +115,16 @@ export interface OpcacheWarmup {
   timeout: number;
 }
 
+/** When `flight serve` rolls a release back on an error-rate signal from monitoring. */
+export interface AutoRollback {
+  /** A signal above this fraction of failing requests (0 < x <= 1) rolls the release back. */
+  error_rate: number;
+  /** Seconds after a release ends during which signals can roll it back. */
+  window: number;
+  /** Signals covering fewer requests are not acted on (0: any). */
+  min_requests: number;
+}
+
 export interface App {
   /** From the file name: apps/<name>.yml. Also the app's Linux user. */
   name: string;
@@ -134,6 +144,8 @@ export interface App {
   health_check: HealthCheck | null;
   /** null: no warm-up. */
   opcache_warmup: OpcacheWarmup | null;
+  /** null: signals are refused. */
+  auto_rollback: AutoRollback | null;
   /** /home/<name> */
   home: string;
   servers: AppServer[];

@@ -8,16 +8,19 @@ import { loadDefinitions } from '../definitions/index.js';
 import { invalid } from '../errors.js';
 import { ADMIN } from '../cluster/http.js';
 import { DeployServer } from './server.js';
-import { hashToken, newToken, TokenFile } from './tokens.js';
+import { hashToken, newToken, signalKey, TokenFile } from './tokens.js';
 
 export const SERVE_HELP = `Usage: flight serve [--defs DIR] [--host 127.0.0.1] [--port 8080] [--data DIR]
                     [--tls-cert FILE --tls-key FILE] [--drain-timeout SECONDS]
-       flight token:create APP|--admin [--defs DIR] [--data DIR]
-       flight token:revoke APP|--admin [--defs DIR] [--data DIR]
+       flight token:create APP [--signal] | --admin [--defs DIR] [--data DIR]
+       flight token:revoke APP [--signal] | --admin [--defs DIR] [--data DIR]
 
 The deploy server CI calls to release a commit (docs/serve.md):
   POST /apps/APP/deploys[?wait=1]   {"sha": "..."} with Authorization: Bearer TOKEN
   GET  /apps/APP/deploys[/ID[/log]] GET /healthz   POST /github
+  POST /apps/APP/signals[?wait=1]   {"error_rate": 0.12} from monitoring, with the app's token or
+                                    its --signal token: rolls the last release back when the rate
+                                    passes the app's auto_rollback threshold (docs/serve.md)
   POST /clusters/C/servers, DELETE|GET /clusters/C/servers/NAME[/log]   with the --admin token
                                     add and remove servers (docs/elastic.md)
 
@@ -32,7 +35,7 @@ export function defaultDataDir(): string {
   return process.env.FLIGHT_DATA || path.join(os.homedir(), '.local', 'state', 'flight');
 }
 
-const FLAGS = { string: ['defs', 'host', 'port', 'data', 'tls-cert', 'tls-key', 'drain-timeout'], boolean: ['help', 'admin'], alias: { h: 'help' } };
+const FLAGS = { string: ['defs', 'host', 'port', 'data', 'tls-cert', 'tls-key', 'drain-timeout'], boolean: ['help', 'admin', 'signal'], alias: { h: 'help' } };
 
 function parse(argv: string[]) {
   const unknown: string[] = [];
@@ -98,15 +101,19 @@ export async function serveCommand(argv: string[]): Promise<number> {
 export async function tokenCommand(verb: 'token:create' | 'token:revoke', argv: string[]): Promise<number> {
   const { help, defs: defsDir, data, a } = parse(argv);
   if (help) {
-    process.stdout.write(`Usage: flight ${verb} APP|--admin [--defs DIR] [--data DIR]\n`);
+    process.stdout.write(`Usage: flight ${verb} APP [--signal] | --admin [--defs DIR] [--data DIR]\n`);
     return 0;
   }
-  // --admin: the token for adding and removing servers (docs/elastic.md), kept under a name no
-  // app can have.
-  const app = a.admin ? ADMIN : a._[0] === undefined ? undefined : String(a._[0]);
-  if (!app) throw invalid(`missing arguments: flight ${verb} APP (or --admin)`);
+  // --admin: the token for adding and removing servers (docs/elastic.md); --signal: an app's
+  // token for monitoring, which can report error rates but not deploy. Both are kept under
+  // names no app can have.
+  const name = a._[0] === undefined ? undefined : String(a._[0]);
+  if (a.admin && (name !== undefined || a.signal)) throw invalid(`flight ${verb} --admin takes no app and no --signal`);
+  if (!a.admin && name === undefined) throw invalid(`missing arguments: flight ${verb} APP [--signal] (or --admin)`);
   const defs = await loadDefinitions(defsDir);
-  if (!a.admin && !defs.apps.has(app)) throw invalid(`unknown app '${app}' in ${path.join(defs.dir, 'apps')} (apps: ${[...defs.apps.keys()].join(', ') || 'none'})`);
+  if (name !== undefined && !defs.apps.has(name)) throw invalid(`unknown app '${name}' in ${path.join(defs.dir, 'apps')} (apps: ${[...defs.apps.keys()].join(', ') || 'none'})`);
+  const app = a.admin ? ADMIN : a.signal ? signalKey(name!) : name!;
+  const what = a.admin ? 'the admin token' : a.signal ? `the signal token of ${name}` : `the deploy token of ${name}`;
   const file = TokenFile.in(data);
   const inFlightYml = defs.config.serve.tokens[app] !== undefined;
   if (verb === 'token:create') {
@@ -115,13 +122,13 @@ export async function tokenCommand(verb: 'token:create' | 'token:revoke', argv: 
     file.set(app, hashToken(token));
     // The token goes to stdout alone (for `TOKEN=$(flight token:create app)`); the rest to stderr.
     process.stdout.write(`${token}\n`);
-    process.stderr.write(`${replaced ? 'replaced the' : 'new'} deploy token for ${app}: stored only as its sha256 in ${file.file}; it is shown this once.\n`);
+    process.stderr.write(`${replaced ? 'replaced' : 'new:'} ${what}, stored only as its sha256 in ${file.file}; it is shown this once.\n`);
     if (inFlightYml) process.stderr.write(`note: flight.yml also has a token for ${app} (serve.tokens), which still works too.\n`);
     return 0;
   }
   const had = file.read()[app] !== undefined;
   if (had) file.set(app, undefined);
-  process.stderr.write(had ? `revoked the deploy token of ${app} in ${file.file}\n` : `no token for ${app} in ${file.file}\n`);
+  process.stderr.write(had ? `revoked ${what} in ${file.file}\n` : `no such token (${what.slice(4)}) in ${file.file}\n`);
   if (inFlightYml) {
     process.stderr.write(`flight.yml still has a token for ${app} (serve.tokens.${app}): remove that line to revoke it.\n`);
     return 5;

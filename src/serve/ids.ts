@@ -23,3 +23,8 @@ export function isDeployId(s: string): boolean {
 
 /** What a commit sha must look like; same rule as `flight app:release`. */
 export const SHA = /^[0-9a-f]{4,40}$/;
+
+/** Two shas name the same commit when one abbreviates the other. */
+export function sameCommit(a: string, b: string): boolean {
+  return a.length <= b.length ? b.startsWith(a) : a.startsWith(b);
+}

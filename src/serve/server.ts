@@ -3,7 +3,7 @@
  * JSON (or the log as text); errors name what was wrong and nothing else. Checks run cheapest
  * first, and nothing is started or recorded for a request that fails one:
  *   route -> app exists (404) -> declared size (413) -> token (429 while backed off, 401, 403)
- *   -> body size (413) -> JSON (400) -> fields (422).
+ *   -> body size (413) -> JSON (400) -> fields (422) -> a commit rolled back before (409).
  * Nothing here logs a header, a body or a query string: the access log has the method, the
  * path, the status and the time.
  */
@@ -20,10 +20,11 @@ import { githubRepository, pushDecision, verifySignature } from './github.js';
 import { HttpError, loggablePath, MAX_BODY, parseJsonObject, readBody, sendJson } from './http.js';
 import { isDeployId, SHA } from './ids.js';
 import { streamFile } from './log.js';
-import { runRelease, type ReleaseRunner } from './release.js';
+import { runDeploy, type DeployRunner } from './run.js';
 import { DeployService } from './service.js';
 import { HistoryStore } from './store.js';
-import { authorize, bearerToken, TokenFile } from './tokens.js';
+import { parseSignal } from './signals.js';
+import { authorize, bearerToken, signalKey, TokenFile } from './tokens.js';
 import { ADMIN, ElasticApi } from '../cluster/http.js';
 import type { DeployRecord } from './types.js';
 
@@ -37,7 +38,7 @@ export interface ServeOptions {
   drainTimeoutMs: number;
   /** Deploys kept per app in the history. */
   keep?: number;
-  runner?: ReleaseRunner;
+  runner?: DeployRunner;
   say?: (line: string) => void;
   backoff?: BackoffOptions;
 }
@@ -80,7 +81,7 @@ export class DeployServer {
     this.tokens = TokenFile.in(o.dataDir);
     this.backoff = new AuthBackoff(o.backoff ?? DEFAULT_BACKOFF);
     this.store = new HistoryStore(o.dataDir, o.keep);
-    this.service = new DeployService({ store: this.store, defsDir: o.defsDir, runner: o.runner ?? runRelease, say: this.say });
+    this.service = new DeployService({ store: this.store, defsDir: o.defsDir, runner: o.runner ?? runDeploy, say: this.say });
     this.elastic = new ElasticApi({ defsDir: o.defsDir, dataDir: o.dataDir, say: this.say });
   }
 
@@ -202,6 +203,11 @@ export class DeployServer {
       return this.github(req, res, addr, parts[1]);
     }
     if (parts[0] === 'clusters') return this.elastic.handle(req, res, { parts, method, query, allow, authenticate: () => this.authenticate(req, addr, ADMIN) });
+    if (parts[0] === 'apps' && parts[2] === 'signals' && parts.length === 3) {
+      const app = this.knownApp(parts[1]!);
+      allow('POST');
+      return this.postSignal(req, res, addr, app, query.get('wait'));
+    }
     if (parts[0] !== 'apps' || parts[2] !== 'deploys' || parts.length > 5) throw new HttpError(404, 'not found');
     const app = this.knownApp(parts[1]!);
     if (parts.length === 3) {
@@ -245,10 +251,11 @@ export class DeployServer {
     if (wait > 0) throw new HttpError(429, 'too many failed attempts; retry later', { 'Retry-After': String(Math.ceil(wait / 1000)) });
   }
 
-  private authenticate(req: http.IncomingMessage, addr: string, app: string): void {
+  /** `app` may be several token store keys, any of which will do (an app's deploy or signal token). */
+  private authenticate(req: http.IncomingMessage, addr: string, app: string, ...also: string[]): void {
     this.checkBackoff(addr);
     const token = bearerToken(req.headers.authorization);
-    const result = authorize(app, token, this.tokenHashes());
+    const result = authorize([app, ...also], token, this.tokenHashes());
     if (result === 'ok') {
       this.backoff.success(addr);
       return;
@@ -263,11 +270,15 @@ export class DeployServer {
     if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY / 1024} KiB`, { Connection: 'close' });
     this.authenticate(req, addr, app);
     const body = parseJsonObject(await readBody(req));
-    const unknown = Object.keys(body).filter((k) => k !== 'sha');
+    const unknown = Object.keys(body).filter((k) => k !== 'sha' && k !== 'force');
     if (unknown.length) throw new HttpError(422, `unknown field: ${unknown[0]!.slice(0, 40)}`);
     if (typeof body.sha !== 'string' || !SHA.test(body.sha.toLowerCase())) throw new HttpError(422, 'sha must be a commit sha (4 to 40 hex characters)');
+    if (body.force !== undefined && typeof body.force !== 'boolean') throw new HttpError(422, 'force must be true or false');
+    const sha = body.sha.toLowerCase();
+    const bad = this.store.rolledBack(app, sha);
+    if (bad && body.force !== true) throw new HttpError(409, `${rolledBackLine(bad)}; send "force": true to deploy it anyway`);
     if (this.draining) throw new HttpError(503, 'the deploy server is stopping', { Connection: 'close' });
-    const rec = this.service.request(app, body.sha.toLowerCase(), 'api');
+    const rec = this.service.request(app, sha, 'api', body.force === true);
     const urls = this.urls(rec);
     if (wait !== '1' && wait !== 'true') {
       sendJson(res, 202, this.view(rec), { Location: urls.status });
@@ -275,6 +286,21 @@ export class DeployServer {
     }
     const done = await this.service.whenDone(app, rec.id);
     sendJson(res, statusFor(done), this.view(done), { Location: urls.status });
+  }
+
+  private async postSignal(req: http.IncomingMessage, res: http.ServerResponse, addr: string, app: string, wait: string | null): Promise<void> {
+    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY / 1024} KiB`, { Connection: 'close' });
+    this.authenticate(req, addr, app, signalKey(app));
+    const policy = this.defs.apps.get(app)!.auto_rollback;
+    if (!policy) throw new HttpError(409, `automatic rollback is not set up for ${app} (auto_rollback in apps/${app}.yml)`);
+    const signal = parseSignal(parseJsonObject(await readBody(req)));
+    if (this.draining) throw new HttpError(503, 'the deploy server is stopping', { Connection: 'close' });
+    const { decision, rollback } = this.service.signal(app, policy, signal);
+    if (!rollback) return sendJson(res, 200, { action: 'none', reason: decision.reason });
+    const location = { Location: this.urls(rollback).status };
+    if (wait !== '1' && wait !== 'true') return sendJson(res, 202, { action: 'rollback', reason: decision.reason, rollback: this.view(rollback) }, location);
+    const done = await this.service.whenDone(app, rollback.id);
+    sendJson(res, statusFor(done), { action: 'rollback', reason: decision.reason, rollback: this.view(done) }, location);
   }
 
   private async github(req: http.IncomingMessage, res: http.ServerResponse, addr: string, only: string | undefined): Promise<void> {
@@ -310,7 +336,9 @@ export class DeployServer {
     const ignored: Record<string, string> = {};
     for (const h of matched) {
       const d = pushDecision(payload, h.branch, h.repository);
+      const bad = d.deploy ? this.store.rolledBack(h.app, d.sha) : undefined;
       if (!d.deploy) ignored[h.app] = d.reason;
+      else if (bad) ignored[h.app] = `${rolledBackLine(bad)}; deploy it through the API with "force": true if it must go out`;
       else if (this.draining) ignored[h.app] = 'the deploy server is stopping';
       else deploys.push(this.view(this.service.request(h.app, d.sha, 'github')));
     }
@@ -348,6 +376,10 @@ export function statusFor(rec: DeployRecord): number {
     case 'failed': return 502;
     default: return 503; // cancelled, interrupted: the server stopped
   }
+}
+
+function rolledBackLine(rec: DeployRecord): string {
+  return `${rec.sha} was rolled back automatically at ${rec.rollback!.at} (${rec.rollback!.reason})`;
 }
 
 function readSecret(app: string, h: GithubHook): string {

@@ -3,18 +3,20 @@
  * nothing of this beyond request(), whenDone() and the log to follow.
  */
 import { randomBytes } from 'node:crypto';
+import type { AutoRollback } from '../definitions/index.js';
 import { messageOf } from '../errors.js';
 import { newDeployId } from './ids.js';
 import { DeployLog } from './log.js';
 import { DeployQueue } from './queue.js';
-import type { ReleaseRunner } from './release.js';
+import type { DeployRunner } from './run.js';
+import { decideSignal, type Signal, type SignalDecision } from './signals.js';
 import type { HistoryStore } from './store.js';
 import { FINAL_STATES, type DeployRecord } from './types.js';
 
 export interface ServiceOptions {
   store: HistoryStore;
   defsDir: string;
-  runner: ReleaseRunner;
+  runner: DeployRunner;
   /** One line for the server's own log (never a token: nothing here ever sees one). */
   say: (line: string) => void;
 }
@@ -27,13 +29,38 @@ export class DeployService {
 
   constructor(private o: ServiceOptions) {}
 
-  /** Record a new deploy request and queue it; returns its record (queued or already running). */
-  request(app: string, sha: string, source: DeployRecord['source']): DeployRecord {
-    const rec: DeployRecord = { id: newDeployId(), app, sha, state: 'queued', source, requested_at: new Date().toISOString() };
+  /** Record a new release request and queue it; returns its record (queued or already running). */
+  request(app: string, sha: string, source: 'api' | 'github', force = false): DeployRecord {
+    const rec: DeployRecord = { id: newDeployId(), app, kind: 'release', sha, state: 'queued', source, requested_at: new Date().toISOString(), ...(force ? { force: true as const } : {}) };
+    return this.enqueue(rec, `deploy ${rec.id}: ${app} ${sha} (requested ${rec.requested_at} via ${source}${force ? ', forced' : ''})`);
+  }
+
+  /**
+   * An error-rate signal from monitoring: decide (signals.ts) and, when the app's last release
+   * must go, record why on it and queue its rollback, which starts at once (nothing of the app
+   * is running or waiting, or the decision would have been to wait).
+   */
+  signal(app: string, policy: AutoRollback, signal: Signal): { decision: SignalDecision; rollback?: DeployRecord } {
+    const decision = decideSignal({ policy, signal, last: this.o.store.lastRelease(app), busy: this.queue.runningOf(app) ?? this.queue.waitingOf(app), now: Date.now() });
+    if (!decision.rollback) {
+      this.o.say(`signal for ${app}: no rollback: ${decision.reason}`);
+      return { decision };
+    }
+    const now = new Date().toISOString();
+    const rec: DeployRecord = { id: newDeployId(), app, kind: 'rollback', sha: decision.of.sha, state: 'queued', source: 'signal', requested_at: now, rollback_of: decision.of.id, reason: decision.reason };
+    decision.of.rollback = { id: rec.id, at: now, reason: decision.reason };
+    this.o.store.save(decision.of);
+    this.enqueue(rec, `rollback ${rec.id} of release ${decision.of.id}: ${app} ${decision.of.sha}: ${decision.reason}`);
+    this.o.say(`signal for ${app}: rolling back release ${decision.of.id}: ${decision.reason}`);
+    return { decision, rollback: rec };
+  }
+
+  private enqueue(rec: DeployRecord, firstLine: string): DeployRecord {
+    const { app, sha } = rec;
     this.o.store.save(rec);
     const log = new DeployLog(this.o.store.logFile(app, rec.id));
     this.logs.set(rec.id, log);
-    log.write(`deploy ${rec.id}: ${app} ${sha} (requested ${rec.requested_at} via ${source})`);
+    log.write(firstLine);
     const { start, superseded } = this.queue.enqueue(app, rec);
     if (superseded) {
       this.finish(superseded, { state: 'superseded', superseded_by: rec.id }, `superseded by deploy ${rec.id} (${sha}) before it started`);
@@ -41,7 +68,7 @@ export class DeployService {
     }
     if (start) this.launch(start);
     else log.write(`waiting for deploy ${this.queue.runningOf(app)?.id} to end`);
-    this.o.say(`deploy ${rec.id} (${app} ${sha}) ${start ? 'started' : 'queued'}`);
+    this.o.say(`${rec.kind} ${rec.id} (${app} ${sha}) ${start ? 'started' : 'queued'}`);
     return rec;
   }
 
@@ -109,14 +136,15 @@ export class DeployService {
     const run = (async () => {
       let outcome;
       try {
-        outcome = await this.o.runner({ defsDir: this.o.defsDir, app: rec.app, sha: rec.sha, runId: rec.run_id!, deployId: rec.id, write: (l) => log.write(l) });
+        const who = rec.kind === 'release' ? `deploy ${rec.id}` : `rollback ${rec.id} of deploy ${rec.rollback_of}`;
+        outcome = await this.o.runner({ defsDir: this.o.defsDir, app: rec.app, kind: rec.kind, sha: rec.sha, who, runId: rec.run_id!, write: (l) => log.write(l) });
       } catch (err) {
         outcome = { ok: false, error: messageOf(err), servers: {} };
       }
       if (rec.state !== 'running') return; // interrupted by a shutdown that gave up waiting
       rec.servers = outcome.servers;
       this.finish(rec, outcome.ok ? { state: 'succeeded' } : { state: 'failed', error: outcome.error ?? 'failed' }, outcome.ok ? 'succeeded' : `failed: ${outcome.error ?? ''}`);
-      this.o.say(`deploy ${rec.id} (${rec.app} ${rec.sha}) ${rec.state}`);
+      this.o.say(`${rec.kind} ${rec.id} (${rec.app} ${rec.sha}) ${rec.state}`);
     })();
     this.runs.add(run);
     void run.finally(() => {

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from './files.js';
-import { isDeployId } from './ids.js';
+import { isDeployId, sameCommit } from './ids.js';
 import type { DeployRecord } from './types.js';
 
 export class HistoryStore {
@@ -34,6 +34,7 @@ export class HistoryStore {
           continue; // an unreadable record is skipped, not fatal: atomic writes make it unlikely
         }
         if (rec.app !== app || rec.id !== f.slice(0, -5)) continue;
+        rec.kind ??= 'release';
         if (rec.state === 'running') {
           rec.state = 'interrupted';
           rec.finished_at = now.toISOString();
@@ -90,6 +91,24 @@ export class HistoryStore {
     return last?.state === 'interrupted' && last.run_id ? { id: last.id, run_id: last.run_id } : undefined;
   }
 
+  /** The app's newest successful release: the one an error-rate signal can be about. */
+  lastRelease(app: string): DeployRecord | undefined {
+    let last: DeployRecord | undefined;
+    for (const r of this.byApp.get(app)?.values() ?? []) {
+      if (r.kind === 'release' && r.state === 'succeeded' && r.finished_at && (!last || r.finished_at > last.finished_at!)) last = r;
+    }
+    return last;
+  }
+
+  /** The newest release of this commit that a signal rolled back, if any: it is not deployed again unless forced. */
+  rolledBack(app: string, sha: string): DeployRecord | undefined {
+    let found: DeployRecord | undefined;
+    for (const r of this.byApp.get(app)?.values() ?? []) {
+      if (r.kind === 'release' && r.rollback && sameCommit(r.sha, sha) && (!found || r.id > found.id)) found = r;
+    }
+    return found;
+  }
+
   /** Keep the newest `keep` finished deploys of an app (and their logs). */
   prune(app: string): void {
     const m = this.byApp.get(app);
@@ -98,8 +117,8 @@ export class HistoryStore {
     for (const id of ids.slice(0, ids.length - this.keep)) {
       const r = m.get(id)!;
       if (r.state === 'running' || r.state === 'queued') continue;
-      // Never drop the record the lock rule depends on.
-      if (this.staleRun(app)?.id === id) continue;
+      // Never drop the record the lock rule depends on, nor one that keeps a bad commit out.
+      if (this.staleRun(app)?.id === id || r.rollback) continue;
       m.delete(id);
       fs.rmSync(path.join(this.root, app, `${id}.json`), { force: true });
       fs.rmSync(this.logFile(app, id), { force: true });

@@ -25,6 +25,12 @@ export function sameHash(a: string, b: string): boolean {
   return eq && okA && okB;
 }
 
+/**
+ * The key of an app's signal token in the token store: monitoring holding it can report error
+ * rates (and so trigger a rollback) but not deploy. No app name contains ':'.
+ */
+export const signalKey = (app: string): string => `signal:${app}`;
+
 /** `Authorization: Bearer <token>` -> the token; undefined for anything else. */
 export function bearerToken(header: string | undefined): string | undefined {
   if (!header || header.length > 512) return undefined;
@@ -38,15 +44,16 @@ export type AuthResult = 'ok' | 'missing' | 'wrong' | 'other-app';
  * Which app a token belongs to, checked against every app's hashes (not only the one asked for),
  * so a token of another app is told apart from a wrong one: 403, not 401.
  */
-export function authorize(app: string, token: string | undefined, hashes: ReadonlyArray<readonly [app: string, hash: string]>): AuthResult {
+export function authorize(accept: string | readonly string[], token: string | undefined, hashes: ReadonlyArray<readonly [app: string, hash: string]>): AuthResult {
   if (token === undefined) return 'missing';
+  const accepted = typeof accept === 'string' ? [accept] : accept;
   const h = hashToken(token);
   let mine = false;
   let other = false;
   // Every hash is compared, whatever matched earlier: the time taken does not depend on which.
   for (const [a, stored] of hashes) {
     const eq = sameHash(h, stored);
-    if (a === app) mine = eq || mine;
+    if (accepted.includes(a)) mine = eq || mine;
     else other = eq || other;
   }
   return mine ? 'ok' : other ? 'other-app' : 'wrong';

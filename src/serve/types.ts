@@ -17,14 +17,28 @@ export interface ServerResult extends HostStats {
   error?: string;
 }
 
+/**
+ * A release of a commit (what CI asks for), or the automatic rollback of one (an error-rate
+ * signal asked for it). Both take the app's turn in the queue and its deploy lock.
+ */
+export type DeployKind = 'release' | 'rollback';
+
 export interface DeployRecord {
   id: string;
   app: string;
-  /** Full or abbreviated commit sha, lowercase, as requested. */
+  kind: DeployKind;
+  /** Full or abbreviated commit sha, lowercase, as requested; for a rollback, the commit rolled back. */
   sha: string;
   state: DeployState;
-  /** `api` (a token) or `github` (a verified webhook). */
-  source: 'api' | 'github';
+  /** `api` (a token), `github` (a verified webhook) or `signal` (an automatic rollback). */
+  source: 'api' | 'github' | 'signal';
+  /** A release of a commit that was rolled back before, asked for anyway. */
+  force?: true;
+  /** On a release that a signal rolled back: the rollback's id, when, and why. */
+  rollback?: { id: string; at: string; reason: string };
+  /** On a rollback: the release it undoes, and why. */
+  rollback_of?: string;
+  reason?: string;
   requested_at: string;
   started_at?: string;
   finished_at?: string;

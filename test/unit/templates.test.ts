@@ -28,6 +28,7 @@ function demoApp(): HostApp {
     release_strategy: 'releases',
     health_check: null,
     opcache_warmup: null,
+    auto_rollback: null,
     home: '/home/demo',
     servers: [],
     server: {

@@ -57,6 +57,9 @@ const sharedPath = {
  * OPcache warm-up before the switch (see docs/opcache.md): `true` for the defaults, or the
  * limits. No schema defaults inside anyOf (ajv cannot apply them there): toApp fills them in.
  */
+/** `flight serve` rolls a release back on an error-rate signal (docs/serve.md, automatic rollback). */
+export const DEFAULT_AUTO_ROLLBACK = { window: 900, min_requests: 0 } as const;
+
 export const DEFAULT_OPCACHE_WARMUP = { budget_mb: 64, min_free_mb: 32, timeout: 20 } as const;
 
 const opcacheWarmup = {
@@ -102,6 +105,17 @@ export const appSchema = {
         path: { type: 'string', pattern: '^/', default: '/', expected: "a URL path starting with '/'" },
         status: { type: 'integer', minimum: 100, maximum: 599, default: 200 },
         timeout: { type: 'number', exclusiveMinimum: 0, default: 10, expected: 'a number of seconds > 0' },
+      },
+    },
+    auto_rollback: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['error_rate'],
+      expected: 'a mapping with error_rate, window, min_requests',
+      properties: {
+        error_rate: { type: 'number', exclusiveMinimum: 0, maximum: 1, expected: 'the fraction of failing requests that triggers a rollback, > 0 and <= 1 (0.05 for 5%)' },
+        window: { type: 'integer', minimum: 1, default: DEFAULT_AUTO_ROLLBACK.window, expected: 'seconds after a release during which signals can roll it back (integer >= 1)' },
+        min_requests: { type: 'integer', minimum: 0, default: DEFAULT_AUTO_ROLLBACK.min_requests, expected: 'the fewest requests a signal must cover to count (integer >= 0)' },
       },
     },
     servers: { type: 'array', minItems: 1, items: appServer },

@@ -74,3 +74,20 @@ test('opcache_warmup: bad values name the file, line, key and what is expected',
     assert.ok(lines.some((l) => want.test(l)), `${extra.trim()}\n  want ${want}\n  got:\n    ${lines.join('\n    ')}`);
   }
 });
+
+test('auto_rollback: off when absent; defaults under what the mapping leaves out; bad values located', () => {
+  assert.equal(load('').definitions!.apps.get('opc')!.auto_rollback, null);
+  assert.deepEqual(load('auto_rollback: { error_rate: 0.05 }\n').definitions!.apps.get('opc')!.auto_rollback, { error_rate: 0.05, window: 900, min_requests: 0 });
+  assert.deepEqual(load('auto_rollback:\n  error_rate: 1\n  window: 60\n  min_requests: 20\n').definitions!.apps.get('opc')!.auto_rollback, { error_rate: 1, window: 60, min_requests: 20 });
+  const cases: Array<[string, RegExp]> = [
+    ['auto_rollback: { window: 60 }\n', /^apps\/opc\.yml:7:16: auto_rollback: missing required key 'error_rate'/],
+    ['auto_rollback:\n  error_rate: 5%\n', /^apps\/opc\.yml:8:15: auto_rollback\.error_rate: must be the fraction of failing requests that triggers a rollback, > 0 and <= 1 \(0\.05 for 5%\)/],
+    ['auto_rollback:\n  error_rate: 0\n', /auto_rollback\.error_rate: must be the fraction/],
+    ['auto_rollback:\n  error_rate: 0.1\n  window: 1.5\n', /^apps\/opc\.yml:9:11: auto_rollback\.window: must be seconds after a release/],
+    ['auto_rollback:\n  error_rate: 0.1\n  treshold: 3\n', /auto_rollback: unknown key 'treshold' \(expected one of: error_rate, window, min_requests\)/],
+  ];
+  for (const [extra, want] of cases) {
+    const lines = load(extra).problems.map(formatProblem);
+    assert.ok(lines.some((l) => want.test(l)), `${extra.trim()}\n  want ${want}\n  got:\n    ${lines.join('\n    ')}`);
+  }
+});

@@ -85,6 +85,7 @@ test('host variables: cluster settings, the server, and each app with this host\
       keep_releases: 4,
       release_strategy: 'releases',
       opcache_warmup: null,
+      auto_rollback: null,
       health_check: { path: '/up', status: 200, timeout: 10 },
       home: '/home/shop',
       servers: undefined,

@@ -9,14 +9,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { signBody } from '../../../src/serve/github.js';
-import type { ReleaseOutcome, ReleaseRequest } from '../../../src/serve/release.js';
+import type { DeployOutcome, DeployRequest } from '../../../src/serve/run.js';
 import { DeployServer } from '../../../src/serve/server.js';
-import { hashToken, newToken, TokenFile } from '../../../src/serve/tokens.js';
+import { hashToken, newToken, signalKey, TokenFile } from '../../../src/serve/tokens.js';
 import { call } from '../../support/serve.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'flight-serve-unit-'));
 const defsDir = path.join(tmp, 'defs');
-const tokens = { alpha: newToken(), beta: newToken(), ymltoken: newToken() };
+const tokens = { alpha: newToken(), beta: newToken(), delta: newToken(), deltaSignal: newToken(), ymltoken: newToken() };
 const HOOK_SECRET = 'hook-secret-for-tests';
 
 function writeDefs(): void {
@@ -24,20 +24,22 @@ function writeDefs(): void {
   fs.mkdirSync(path.join(defsDir, 'apps'), { recursive: true });
   fs.writeFileSync(path.join(defsDir, 'flight.yml'), `serve:\n  tokens:\n    gamma: ${hashToken(tokens.ymltoken)}\n  github:\n    alpha: { secret_env: FLIGHT_TEST_HOOK_SECRET, repository: acme/alpha }\n`);
   fs.writeFileSync(path.join(defsDir, 'clusters', 'c.yml'), 'php: ["8.2"]\nservers:\n  - { name: s-1, host: 127.0.0.9 }\n');
-  for (const app of ['alpha', 'beta', 'gamma']) {
-    fs.writeFileSync(path.join(defsDir, 'apps', `${app}.yml`), `repo: git@github.com:acme/${app}.git\nphp: "8.2"\ndomain: ${app}.test\ncluster: c\nservers:\n  - name: s-1\n`);
+  for (const app of ['alpha', 'beta', 'gamma', 'delta']) {
+    // delta rolls back on signals; the others refuse them.
+    const rollback = app === 'delta' ? 'auto_rollback: { error_rate: 0.05, window: 600, min_requests: 10 }\n' : '';
+    fs.writeFileSync(path.join(defsDir, 'apps', `${app}.yml`), `repo: git@github.com:acme/${app}.git\nphp: "8.2"\ndomain: ${app}.test\ncluster: c\n${rollback}servers:\n  - name: s-1\n`);
   }
 }
 
 /** Deploys that the stand-in runner is holding, by sha: settle one to end it. */
-const holding = new Map<string, { req: ReleaseRequest; settle: (o: ReleaseOutcome) => void }>();
+const holding = new Map<string, { req: DeployRequest; settle: (o: DeployOutcome) => void }>();
 const started: string[] = [];
-async function fakeRunner(req: ReleaseRequest): Promise<ReleaseOutcome> {
+async function fakeRunner(req: DeployRequest): Promise<DeployOutcome> {
   started.push(`${req.app}:${req.sha}`);
   req.write(`TASK [pretend] ${req.sha}`);
   return new Promise((settle) => holding.set(req.sha, { req, settle }));
 }
-async function heldBy(sha: string, ms = 5000): Promise<ReleaseRequest> {
+async function heldBy(sha: string, ms = 5000): Promise<DeployRequest> {
   const end = Date.now() + ms;
   while (!holding.has(sha)) {
     if (Date.now() > end) throw new Error(`deploy of ${sha} never started (started: ${started.join(', ')})`);
@@ -72,6 +74,8 @@ before(async () => {
   const tf = TokenFile.in(dataDir);
   tf.set('alpha', hashToken(tokens.alpha));
   tf.set('beta', hashToken(tokens.beta));
+  tf.set('delta', hashToken(tokens.delta));
+  tf.set(signalKey('delta'), hashToken(tokens.deltaSignal));
   await startServer();
 });
 
@@ -111,7 +115,8 @@ test('hostile requests: the right 4xx, short JSON, nothing started or recorded, 
     ['bad sha', 'POST', '/apps/alpha/deploys', { token: tokens.alpha, body: { sha: 'main; rm -rf /' } }, 422],
     ['sha not a string', 'POST', '/apps/alpha/deploys', { token: tokens.alpha, body: { sha: 1234567 } }, 422],
     ['sha too long', 'POST', '/apps/alpha/deploys', { token: tokens.alpha, body: { sha: 'a'.repeat(41) } }, 422],
-    ['unknown field', 'POST', '/apps/alpha/deploys', { token: tokens.alpha, body: { sha: 'abcdef1', force: true } }, 422],
+    ['unknown field', 'POST', '/apps/alpha/deploys', { token: tokens.alpha, body: { sha: 'abcdef1', forced: true } }, 422],
+    ['force not a boolean', 'POST', '/apps/alpha/deploys', { token: tokens.alpha, body: { sha: 'abcdef1', force: 'yes' } }, 422],
     ['wrong method', 'DELETE', '/apps/alpha/deploys', { token: tokens.alpha }, 405],
     ['status without token', 'GET', '/apps/alpha/deploys/20250101T000000.000Z-abcdef', {}, 401],
     ['status with bad id', 'GET', '/apps/alpha/deploys/..%2F..%2Ftokens', { token: tokens.alpha }, 404],
@@ -274,6 +279,74 @@ test('restart: history survives; a running deploy is marked interrupted and the 
   assert.notEqual((await heldBy(sha(10))).runId, held.runId);
   settle(sha(10), true);
   await server.service.whenDone('beta', again.json.id);
+});
+
+test('signals: a rate over the threshold rolls the last release back once; that commit is refused until forced', async () => {
+  const signal = (body: object, token: string = tokens.deltaSignal, app = 'delta') => call(base, 'POST', `/apps/${app}/signals`, { token, body });
+  // Refused before anything is looked at: no token, another app's, an app without auto_rollback, bad bodies.
+  assert.equal((await signal({ error_rate: 0.5 }, '')).status, 401);
+  assert.equal((await signal({ error_rate: 0.5 }, tokens.beta)).status, 403);
+  const off = await signal({ error_rate: 0.5 }, tokens.alpha, 'alpha');
+  assert.equal(off.status, 409, off.text);
+  assert.match(off.json.error, /automatic rollback is not set up for alpha \(auto_rollback in apps\/alpha\.yml\)/);
+  for (const bad of [{ error_rate: 2 }, { error_rate: '5%' }, { errors: 3 }, { errors: 5, requests: 2 }, { error_rate: 0.5, errors: 1, requests: 2 }, { error_rate: 0.5, who: 'x' }, { error_rate: 0.5, sha: 'zz' }]) {
+    const r = await signal(bad);
+    assert.equal(r.status, 422, `${JSON.stringify(bad)}: ${r.text}`);
+  }
+  // The signal token cannot deploy.
+  assert.equal((await call(base, 'POST', '/apps/delta/deploys', { token: tokens.deltaSignal, body: { sha: sha(20) } })).status, 403);
+  let r = await signal({ error_rate: 0.5, requests: 100 });
+  assert.deepEqual([r.status, r.json.action], [200, 'none']);
+  assert.match(r.json.reason, /no successful release/);
+
+  const good = await call(base, 'POST', '/apps/delta/deploys', { token: tokens.delta, body: { sha: sha(20) } });
+  await heldBy(sha(20));
+  r = await signal({ error_rate: 0.5, requests: 100 });
+  assert.match(r.json.reason, new RegExp(`release ${good.json.id} is running`), 'a running release is not judged yet');
+  settle(sha(20), true);
+  await server.service.whenDone('delta', good.json.id);
+  for (const [body, why] of [
+    [{ error_rate: 0.01, requests: 100 }, /error rate 1\.0% over 100 requests is within the 5\.0% threshold/],
+    [{ errors: 9, requests: 9 }, /covers 9 requests, fewer than the 10 required/],
+    [{ error_rate: 0.9, requests: 100, sha: 'bbbbbbb' }, new RegExp(`about bbbbbbb; the last release is ${sha(20)}`)],
+  ] as const) {
+    r = await signal(body);
+    assert.deepEqual([r.status, r.json.action], [200, 'none'], r.text);
+    assert.match(r.json.reason, why);
+  }
+  assert.ok(!holding.has(sha(20)), 'nothing was started');
+
+  // Over the threshold, with the app's deploy token this time: the rollback runs like a deploy.
+  const hit = call(base, 'POST', '/apps/delta/signals?wait=1', { token: tokens.delta, body: { errors: 30, requests: 200, sha: sha(20).slice(0, 5) } });
+  const req = await heldBy(sha(20));
+  assert.equal(req.kind, 'rollback');
+  settle(sha(20), true);
+  r = await hit;
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.action, 'rollback');
+  assert.match(r.json.reason, new RegExp(`error rate 15% over 200 requests passed the 5\\.0% threshold \\d+ s after release ${good.json.id}`));
+  assert.deepEqual([r.json.rollback.kind, r.json.rollback.state, r.json.rollback.rollback_of, r.json.rollback.source], ['rollback', 'succeeded', good.json.id, 'signal']);
+  const rolled = await call(base, 'GET', good.json.urls.status, { token: tokens.delta });
+  assert.equal(rolled.json.rollback.id, r.json.rollback.id);
+  assert.equal(rolled.json.rollback.reason, r.json.reason);
+  // Once only.
+  r = await signal({ error_rate: 0.9, requests: 100 });
+  assert.match(r.json.reason, new RegExp(`already rolled back by ${rolled.json.rollback.id}`));
+
+  // The commit is refused, full or abbreviated, until forced; other commits are not.
+  for (const s of [sha(20), sha(20).slice(0, 4)]) {
+    const again = await call(base, 'POST', '/apps/delta/deploys', { token: tokens.delta, body: { sha: s } });
+    assert.equal(again.status, 409, again.text);
+    assert.match(again.json.error, new RegExp(`${sha(20)} was rolled back automatically at .*; send "force": true to deploy it anyway`));
+  }
+  const forced = await call(base, 'POST', '/apps/delta/deploys', { token: tokens.delta, body: { sha: sha(20), force: true } });
+  assert.equal(forced.status, 202, forced.text);
+  assert.equal(forced.json.force, true);
+  await heldBy(sha(20));
+  settle(sha(20), true);
+  await server.service.whenDone('delta', forced.json.id);
+  const history = JSON.parse(fs.readFileSync(path.join(dataDir, 'deploys', 'delta', `${good.json.id}.json`), 'utf8'));
+  assert.equal(history.rollback.id, rolled.json.rollback.id, 'the reason is on disk');
 });
 
 test('stop: refuses new requests, cancels waiting deploys, lets the running one finish', async () => {

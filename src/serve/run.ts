@@ -1,7 +1,8 @@
 /**
- * One deploy = the built-in release playbook, run in this process exactly as `flight
- * app:release APP SHA` runs it, with its output going to the deploy's log (plain reporter, no
- * colours) and its per-server outcome kept for the deploy's status.
+ * One deploy = a built-in playbook run in this process exactly as the `flight` verb runs it:
+ * a release is `flight app:release APP SHA`, a rollback `flight app:rollback APP` guarded so
+ * that it undoes only the commit it was asked about. The output goes to the deploy's log (plain
+ * reporter, no colours) and the per-server outcome is kept for the deploy's status.
  */
 import os from 'node:os';
 import { ConnectionPool } from '../connection/index.js';
@@ -14,30 +15,33 @@ import { loadPlaybook } from '../playbook/load.js';
 import { PlainReporter } from '../reporters/plain.js';
 import { runPlaybook } from '../runner/runner.js';
 import type { RunEvent } from '../runner/events.js';
-import type { ServerResult } from './types.js';
+import type { DeployKind, ServerResult } from './types.js';
 
-export interface ReleaseRequest {
+export interface DeployRequest {
   defsDir: string;
   app: string;
+  kind: DeployKind;
+  /** The commit to release; for a rollback, the commit that must still be serving. */
   sha: string;
+  /** Who the servers' release log and lock name, after flight-serve@host. */
+  who: string;
   /** The deploy lock's owner id (see the lock rule in docs/serve.md). */
   runId: string;
-  deployId: string;
   write: (line: string) => void;
 }
 
-export interface ReleaseOutcome {
+export interface DeployOutcome {
   ok: boolean;
   error?: string;
   servers: Record<string, ServerResult>;
 }
 
-export type ReleaseRunner = (r: ReleaseRequest) => Promise<ReleaseOutcome>;
+export type DeployRunner = (r: DeployRequest) => Promise<DeployOutcome>;
 
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;]*m/g;
 
-export const runRelease: ReleaseRunner = async (r) => {
+export const runDeploy: DeployRunner = async (r) => {
   const servers: Record<string, ServerResult> = {};
   const firstError = new Map<string, string>();
   let lastError: string | undefined;
@@ -63,10 +67,11 @@ export const runRelease: ReleaseRunner = async (r) => {
     // next deploy without restarting the server.
     const defs = await loadDefinitions(r.defsDir);
     if (!defs.apps.has(r.app)) return { ok: false, error: `app '${r.app}' is no longer in the definitions`, servers };
-    const pb = loadPlaybook(resolvePlaybook('release'), catalog, 'release');
+    const pb = loadPlaybook(resolvePlaybook(r.kind), catalog, r.kind);
+    const vars = r.kind === 'release' ? { sha: r.sha } : { from_sha: r.sha };
     const summary = await runPlaybook(pb, {
       inventory: buildInventory(defs), modules, catalog, connections: pool,
-      extraVars: { app: r.app, sha: r.sha, flight_run_id: r.runId, deployer: `flight-serve@${os.hostname()} (deploy ${r.deployId})` },
+      extraVars: { app: r.app, ...vars, flight_run_id: r.runId, deployer: `flight-serve@${os.hostname()} (${r.who})` },
       check: false, diff: false, forks: defs.config.forks, verbosity: 0, emit,
     });
     await reporter.done();
