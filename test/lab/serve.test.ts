@@ -6,8 +6,8 @@
  * that must leave it up with its memory flat.
  *
  * Slow and failing releases come from the commits themselves: the apps' release commands sleep
- * for the seconds in a SLOW file and fail when a FAIL file exists, so one app definition serves
- * every case.
+ * for the seconds in a SLOW file and fail when a FAIL file exists, and a BROKEN file makes the
+ * page answer 500 (the health check still passes), so one app definition serves every case.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -16,7 +16,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { describeRun, fetchPage, flight, FLIGHT_BIN, makeDefs, makeFixtureRepo, waitFor, type FixtureRepo, type TempDefs } from '../support/flight.js';
+import { describeRun, fetchPage, flight, FLIGHT_BIN, httpGet, makeDefs, makeFixtureRepo, waitFor, type FixtureRepo, type TempDefs } from '../support/flight.js';
 import { ensureLab, labSkipReason, sshRun, type LabServer } from '../support/lab.js';
 import { call, type Reply } from '../support/serve.js';
 
@@ -26,6 +26,7 @@ const skip = servers ? false : (labSkipReason() ?? 'the lab is not available');
 const APPS = ['srv1', 'srv2'] as const;
 const WEB = ['lab-1', 'lab-2'];
 const domain = (app: string) => `${app}.flight.test`;
+const ROLLBACK_WINDOW = { srv1: 600, srv2: 5 } as const;
 const server = (name: string): LabServer => servers!.find((s) => s.name === name)!;
 
 let defs: TempDefs;
@@ -46,18 +47,21 @@ function appYaml(app: string, repoDir: string): string {
     '  - artisan fail --if-exists=FAIL --message="this commit fails on purpose"',
     'shared: [storage/app/public, storage/framework/sessions, .env]',
     'health_check: { path: /health, status: 200, timeout: 5 }',
+    // srv1 can be rolled back for ten minutes after a release, srv2 for a few seconds only.
+    `auto_rollback: { error_rate: 0.05, window: ${ROLLBACK_WINDOW[app as (typeof APPS)[number]]} }`,
     'servers:',
     ...WEB.map((s) => `  - name: ${s}`),
     '',
   ].join('\n');
 }
 
-/** A commit of the fixture with SLOW (seconds) or FAIL set as asked, the other removed. */
-function commit(label: string, o: { slow?: number; fail?: boolean } = {}): string {
-  for (const f of ['SLOW', 'FAIL']) fs.rmSync(path.join(repo.dir, f), { force: true });
+/** A commit of the fixture with SLOW (seconds), FAIL or BROKEN set as asked, the others removed. */
+function commit(label: string, o: { slow?: number; fail?: boolean; broken?: boolean } = {}): string {
+  for (const f of ['SLOW', 'FAIL', 'BROKEN']) fs.rmSync(path.join(repo.dir, f), { force: true });
   const files: Record<string, string> = {};
   if (o.slow) files.SLOW = `${o.slow}\n`;
   if (o.fail) files.FAIL = 'yes\n';
+  if (o.broken) files.BROKEN = 'yes\n';
   return repo.commit(label, files);
 }
 
@@ -269,6 +273,77 @@ test('wait=1 holds the answer: 200 for a good release, a failure status for a fa
     assert.match(r.json.error, /this commit fails on purpose|Release commands/);
     assert.ok(Object.values(r.json.servers).some((x: any) => x.status === 'failed'), JSON.stringify(r.json.servers));
     await assertServing('srv2', good);
+  } finally {
+    assert.equal(await stopServe(s), 0);
+  }
+});
+
+/** What monitoring would see: the share of failing page requests to the app's web servers. */
+async function errorRate(app: string, perServer = 10): Promise<{ errors: number; requests: number }> {
+  let errors = 0;
+  for (const name of WEB) {
+    for (let i = 0; i < perServer; i++) if ((await httpGet(server(name).address, domain(app))).status >= 500) errors++;
+  }
+  return { errors, requests: WEB.length * perServer };
+}
+
+test('a release whose page answers 500 is rolled back on the error-rate signal, and its commit refused until forced', { skip }, async () => {
+  const t = await flight(['token:create', 'srv1', '--signal', '--defs', defs.dir, '--data', dataDir], { json: false });
+  assert.equal(t.code, 0, t.stderr);
+  const signalToken = t.stdout.trim();
+  const s = await startServe();
+  try {
+    const good = commit('rollback-good');
+    const bad = commit('rollback-bad', { broken: true });
+    for (const sha of [good, bad]) {
+      const r = await post(s, 'srv1', sha, true);
+      assert.equal(r.status, 200, describeDeploy(r));
+    }
+    const seen = await errorRate('srv1');
+    assert.equal(seen.errors, seen.requests, `the broken release fails every page: ${JSON.stringify(seen)}`);
+    const hit = await call(s.base, 'POST', '/apps/srv1/signals?wait=1', { token: signalToken, body: { ...seen, sha: bad }, timeoutMs: 5 * 60_000 });
+    assert.equal(hit.status, 200, describeDeploy(hit));
+    assert.equal(hit.json.action, 'rollback');
+    assert.match(hit.json.reason, /error rate 100% over 20 requests passed the 5\.0% threshold/);
+    assert.equal(hit.json.rollback.state, 'succeeded', describeDeploy(hit));
+    await assertServing('srv1', good);
+    assert.deepEqual(await errorRate('srv1'), { errors: 0, requests: 20 });
+    // The servers' release log says who rolled back and why it was done.
+    for (const name of WEB) {
+      const log = await sshRun(server(name), 'tail -n1 /home/srv1/.flight/releases.log');
+      assert.match(log.stdout, new RegExp(`\t${good}\t.*rollback ${hit.json.rollback.id} of deploy ${hit.json.rollback.rollback_of}\)\trollback$`, 'm'), `${name}: ${log.stdout}`);
+    }
+    const again = await post(s, 'srv1', bad);
+    assert.equal(again.status, 409, describeDeploy(again));
+    assert.match(again.json.error, /was rolled back automatically at .*error rate 100%.*; send "force": true/);
+    const once = await call(s.base, 'POST', '/apps/srv1/signals', { token: signalToken, body: seen });
+    assert.deepEqual([once.status, once.json.action], [200, 'none'], describeDeploy(once));
+  } finally {
+    assert.equal(await stopServe(s), 0);
+  }
+});
+
+test('a signal after the window leaves the release alone; a rollback guarded by another commit switches nothing', { skip }, async () => {
+  const s = await startServe();
+  try {
+    const good = commit('window-good');
+    const bad = commit('window-bad', { broken: true });
+    let last: Reply | undefined;
+    for (const sha of [good, bad]) {
+      last = await post(s, 'srv2', sha, true);
+      assert.equal(last.status, 200, describeDeploy(last));
+    }
+    const wait = Date.parse(last!.json.finished_at) + (ROLLBACK_WINDOW.srv2 + 1.5) * 1000 - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const late = await call(s.base, 'POST', '/apps/srv2/signals', { token: tokens.srv2, body: await errorRate('srv2') });
+    assert.deepEqual([late.status, late.json.action], [200, 'none'], describeDeploy(late));
+    assert.match(late.json.reason, new RegExp(`ended \\d+ s ago, outside the ${ROLLBACK_WINDOW.srv2} s window`));
+    assert.equal((await errorRate('srv2')).errors, 20, 'still the broken release');
+    // The guard automatic rollbacks use: a rollback of a commit the servers no longer serve stops before switching.
+    const guarded = await flight(['rollback', '-e', 'app=srv2', '-e', `from_sha=${good}`, '--defs', defs.dir], { bin: 'flight-play' });
+    assert.notEqual(guarded.code, 0, describeRun(guarded));
+    assert.match(describeRun(guarded), new RegExp(`serves ${bad}, not ${good}: it was released again since; nothing is rolled back`));
+    assert.equal((await errorRate('srv2')).errors, 20, 'nothing was switched');
   } finally {
     assert.equal(await stopServe(s), 0);
   }
