@@ -1,7 +1,8 @@
 /**
- * The SSH connection: one ssh2 client per host, opened once, every exec a channel on it. The
- * handshake (100-250 ms) is paid once per host per run; after that a call costs a channel open
- * (one round trip) and the start of the remote shell, with no process started on this side.
+ * The SSH connection: one ssh2 client per host, opened once. The handshake (100-250 ms) is paid
+ * once per host per run. Calls run in one long-lived shell session on it (session.ts), one after
+ * another, with no new session or process started per call on either side; calls that send
+ * stdin, and calls made while the session is busy, are exec requests (a channel each).
  */
 import { appendFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
@@ -21,17 +22,21 @@ import {
   lookupName,
   parseKnownHosts,
 } from './known-hosts.js';
+import { ShellSession } from './session.js';
 import { ShellConnection, signalExitCode, timedOutError, type RawResult, type Timeout } from './shell.js';
 
 const { Client } = ssh2;
 
 export interface SshTuning {
   /**
-   * Channels open at once on one connection (default 8). OpenSSH's MaxSessions defaults to 10;
-   * staying below it leaves room for sessions the server has not reaped yet. A server that
-   * allows fewer makes the connection lower its limit on the first refusal (see run()).
+   * Channels open at once on one connection (default 8), the shell session's included.
+   * OpenSSH's MaxSessions defaults to 10; staying below it leaves room for sessions the server
+   * has not reaped yet. A server that allows fewer makes the connection lower its limit on the
+   * first refusal (see run()).
    */
   maxChannels?: number;
+  /** Run calls in one long-lived shell session (default true); false: an exec request per call. */
+  shellSession?: boolean;
   /** SSH-level keepalive: a dead peer is noticed after interval * countMax. */
   keepaliveIntervalMs?: number;
   keepaliveCountMax?: number;
@@ -50,6 +55,7 @@ function resolveTuning(t: SshTuning): Required<SshTuning> {
     maxChannels: t.maxChannels ?? 8,
     keepaliveIntervalMs: t.keepaliveIntervalMs ?? 10_000,
     keepaliveCountMax: t.keepaliveCountMax ?? 3,
+    shellSession: t.shellSession ?? true,
   };
 }
 
@@ -300,7 +306,7 @@ export class SshConnection extends ShellConnection {
   /** Rejecters of calls with an open channel, failed together when the connection drops. */
   private readonly inflight = new Set<(err: Error) => void>();
   private readonly closedP: Promise<void>;
-  private readonly maxChannels: number;
+  private maxChannels: number;
   /**
    * The channel limit in force: starts at maxChannels, drops by one whenever the server refuses
    * a channel (a host with a lower MaxSessions, or sessions the server has not reaped yet) and
@@ -308,6 +314,10 @@ export class SshConnection extends ShellConnection {
    */
   private limit: number;
   private opensSinceRefusal = 0;
+  /** The shell session calls run in (opened on first use, reopened after one is lost); see session.ts. */
+  private session?: Promise<ShellSession>;
+  /** False when this connection uses exec requests only (turned off, or the server refused the session). */
+  private sessions: boolean;
 
   private constructor(
     host: Host,
@@ -318,7 +328,9 @@ export class SshConnection extends ShellConnection {
     super();
     this.hostName = host.name;
     this.loginUser = host.ssh.user;
-    this.maxChannels = Math.max(1, tuning.maxChannels);
+    this.sessions = tuning.shellSession;
+    // One channel is the shell session's for the life of the connection.
+    this.maxChannels = Math.max(1, tuning.maxChannels - (this.sessions ? 1 : 0));
     this.limit = this.maxChannels;
     let reason: string | undefined;
     client.on('error', (err: Error & { level?: string }) => {
@@ -415,6 +427,12 @@ export class SshConnection extends ShellConnection {
   }
 
   protected async run(line: string, stdin?: string | Buffer, timeout?: Timeout): Promise<RawResult> {
+    if (stdin === undefined && this.sessions) {
+      const session = await this.idleSession();
+      // Checked again here, in the same tick as the call starts: another call may have taken
+      // the session while this one waited for it.
+      if (session?.usable && !session.busy) return this.inSession(session, line, timeout);
+    }
     await this.acquire();
     try {
       // A refused channel open is a full session table on the server, which clears as it reaps
@@ -435,6 +453,60 @@ export class SshConnection extends ShellConnection {
     } finally {
       this.release();
     }
+  }
+
+  /** The shell session when it is free (opening it on first use), else undefined: use a channel. */
+  private async idleSession(): Promise<ShellSession | undefined> {
+    if (this.lost) throw this.lost;
+    if (this.session) {
+      const s = await this.session.catch(() => undefined);
+      if (s?.usable) return s.busy ? undefined : s;
+      if (this.lost) throw this.lost;
+    }
+    const opening = ShellSession.open((l, cb) => this.client.exec(l, cb), this.hostName);
+    this.session = opening;
+    try {
+      const s = await opening;
+      return s.busy ? undefined : s;
+    } catch {
+      // A server that refuses one more session (a low MaxSessions) still takes exec requests
+      // between calls: this connection uses those from now on.
+      this.sessions = false;
+      this.maxChannels = Math.max(1, this.maxChannels + 1);
+      return undefined;
+    }
+  }
+
+  private inSession(session: ShellSession, line: string, timeout: Timeout | undefined): Promise<RawResult> {
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      let settled = false;
+      const settle = (fn: () => void) => {
+        if (settled) return;
+        settled = true;
+        if (timer) clearTimeout(timer);
+        this.inflight.delete(onLost);
+        fn();
+      };
+      const onLost = (err: Error) => settle(() => reject(err));
+      this.inflight.add(onLost);
+      let timedOut: Error | undefined;
+      if (timeout) {
+        // As for a channel: the host's own `timeout` ends the command and the answer then
+        // counts as a timeout; a command that outlives even that takes the session with it.
+        timer = setTimeout(() => {
+          timedOut = timedOutError(this.hostName, timeout);
+          timer = setTimeout(() => {
+            session.close();
+            settle(() => reject(timedOut));
+          }, 5000);
+        }, timeout.ms);
+      }
+      session.run(line).then(
+        (r) => settle(() => (timedOut ? reject(timedOut) : resolve(r))),
+        (err: Error) => settle(() => reject(this.lost ?? timedOut ?? err)),
+      );
+    });
   }
 
   private channel(line: string, stdin: string | Buffer | undefined, timeout: Timeout | undefined): Promise<RawResult> {

@@ -22,6 +22,12 @@ const skip = servers ? false : (labSkipReason() ?? 'the lab is not available');
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/**
+ * Drop the connection from the host's side: kill -9 the sshd process that serves it, the
+ * nearest sshd above the command (its parent for an exec request, further up in the shell session).
+ */
+const KILL_OWN_SSHD = script('p=$PPID; while [ "$p" -gt 1 ] && [ "$(cut -d" " -f2 "/proc/$p/stat")" != "(sshd)" ]; do p=$(cut -d" " -f4 "/proc/$p/stat"); done; kill -9 "$p"');
+
 function withSsh(host: Host, patch: Partial<Host['ssh']>, name = host.name): Host {
   return { ...host, name, ssh: { ...host.ssh, ...patch } };
 }
@@ -160,6 +166,30 @@ describe('ssh connection (lab)', { skip }, () => {
     }
   });
 
+  it('runs calls one after another in one shell session; stdin calls and calls made meanwhile use channels', async () => {
+    // A call's parent is a subshell of the session's loop (`eval "$c"` in its arguments), whose
+    // parent, the loop, is the same one call after call.
+    const loopOf = script('gp=$(cut -d" " -f4 "/proc/$PPID/stat"); printf "%s " "$gp"; tr "\\0" " " < "/proc/$PPID/cmdline"');
+    const a = (await conn.exec(loopOf)).stdout;
+    const b = (await conn.exec(loopOf)).stdout;
+    assert.match(a, /^\d+ sh -c .*eval "\$c"/s, a);
+    assert.doesNotMatch(a, /FLIGHT-END/, 'the marker is not in the loop\'s arguments');
+    assert.equal(a.split(' ')[0], b.split(' ')[0], 'the same session');
+    // With stdin, or while the session is busy: an exec request of its own.
+    const withStdin = (await conn.exec(script('cat >/dev/null; tr "\\0" " " < "/proc/$PPID/cmdline"'), { stdin: 'x' })).stdout;
+    assert.doesNotMatch(withStdin, /eval "\$c"/);
+    const [busy, meanwhile] = await Promise.all([conn.exec(script('sleep 0.3; echo busy')), conn.exec(script('echo "$PPID"'))]);
+    assert.equal(busy.stdout, 'busy\n');
+    assert.match(meanwhile.stdout, /^\d+\n$/);
+    // Turned off: every call is an exec request.
+    const plain = await SshConnection.connect(hosts[0]!, { shellSession: false });
+    try {
+      assert.doesNotMatch((await plain.exec(loopOf)).stdout, /eval "\$c"/);
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('costs a few milliseconds per no-op exec on an open connection', async () => {
     const handshakes: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -200,8 +230,7 @@ describe('ssh connection (lab)', { skip }, () => {
   it('rejects pending calls with unreachable when the connection drops', async () => {
     const c = await SshConnection.connect(hosts[1]!);
     const pending = c.exec(argv('sleep', '30'));
-    // The shell's parent is this connection's sshd process: killing it drops the connection.
-    const killer = c.exec(script('kill -9 "$PPID"'));
+    const killer = c.exec(KILL_OWN_SSHD);
     await rejectsUnreachable(pending, hosts[1]!.name, 'connection lost');
     await rejectsUnreachable(killer, hosts[1]!.name);
     assert.equal(c.alive, false);
@@ -347,7 +376,7 @@ describe('connection pool (lab)', { skip }, () => {
     const pool = new ConnectionPool();
     try {
       const c1 = await pool.get(hosts[2]!);
-      await c1.exec(script('kill -9 "$PPID"')).catch(() => {});
+      await c1.exec(KILL_OWN_SSHD).catch(() => {});
       await rejectsUnreachable(c1.exec(argv('true')));
       const c2 = await pool.get(hosts[2]!);
       assert.notEqual(c2, c1);
