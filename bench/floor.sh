@@ -4,11 +4,20 @@
 # release folder and switches `current` to it (new link under a temp name, renamed over the old).
 # No shared links, no composer, no release commands, no lock, no checks.
 #
-#   floor.sh REPO SHA DEPLOY_TO KEY KNOWN_HOSTS HOST:PORT...
+# With FLOOR_APP_STEPS=1 the same one ssh per server also runs the app's own release steps in the
+# new folder before the switch, as root: `composer install` with Flight's default flags and the
+# two artisan commands Flight and Capistrano run. That is the least any tool can do for this app,
+# so Flight's time over it is Flight's own overhead.
+#
+#   [FLOOR_APP_STEPS=1] floor.sh REPO SHA DEPLOY_TO KEY KNOWN_HOSTS HOST:PORT...
 set -euo pipefail
 repo=$1 sha=$2 to=$3 key=$4 known_hosts=$5
 shift 5
 id=$(date -u +%Y%m%d%H%M%S%N)
+steps=
+if [ "${FLOOR_APP_STEPS:-}" = 1 ]; then
+  steps='cd $r; COMPOSER_ALLOW_SUPERUSER=1 composer install --prefer-dist --no-progress --no-interaction --no-dev --optimize-autoloader --quiet; php8.2 artisan config:cache >/dev/null; php8.2 artisan route:cache >/dev/null;'
+fi
 archive=$(mktemp --suffix=.tar.gz)
 trap 'rm -f "$archive"' EXIT
 git -C "$repo" archive --format=tar.gz -o "$archive" "$sha"
@@ -17,7 +26,7 @@ for hostport in "$@"; do
   host=${hostport%:*} port=${hostport##*:}
   ssh -i "$key" -o IdentitiesOnly=yes -o UserKnownHostsFile="$known_hosts" -o StrictHostKeyChecking=yes \
     -o BatchMode=yes -p "$port" "root@$host" \
-    "set -e; r=$to/releases/$id; mkdir -p \$r; tar -xzf - -C \$r; ln -sfn \$r $to/current.tmp; mv -T $to/current.tmp $to/current" \
+    "set -e; r=$to/releases/$id; mkdir -p \$r; tar -xzf - -C \$r; $steps ln -sfn \$r $to/current.tmp; mv -T $to/current.tmp $to/current" \
     < "$archive" &
   pids+=($!)
 done

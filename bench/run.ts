@@ -167,7 +167,7 @@ async function main(): Promise<number> {
     if (o.only.has('release')) {
       await part('release', async () => {
         const r = await releaseRun({ runs: o.runs, log, keep: o.keep });
-        measurements.push(r.capistrano, r.floor);
+        measurements.push(r.capistrano, r.floor, r.floorApp);
       });
     }
     if (o.only.has('change')) {

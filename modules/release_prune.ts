@@ -16,6 +16,11 @@ export interface ReleasePruneParams {
   releases: string;
   current: string;
   keep: number;
+  /**
+   * The folder of the releases' logs (`release-<id>.log`): a release's log goes with it, and of
+   * the logs whose release is gone (failed releases, kept for diagnosis) the newest `keep` stay.
+   */
+  logs?: string;
 }
 
 /**
@@ -35,22 +40,40 @@ export function planPrune(names: string[], current: string | undefined, keep: nu
   return sorted.filter((n) => !protect.has(n));
 }
 
+/** Decide (pure) which logs go: those of removed releases, and orphans beyond the newest `keep`. */
+export function planLogPrune(logIds: string[], releases: string[], removed: string[], keep: number): string[] {
+  const gone = new Set(removed);
+  const live = new Set(releases.filter((r) => !gone.has(r)));
+  const orphans = logIds.filter((id) => !live.has(id) && !gone.has(id)).sort();
+  const drop = new Set([...logIds.filter((id) => gone.has(id)), ...orphans.slice(0, Math.max(0, orphans.length - keep))]);
+  return logIds.filter((id) => drop.has(id)).sort();
+}
+
 // $1 releases dir, $2 current link. Lists release names ("r" complete, "i" incomplete: no
 // REVISION yet), then the current target's name.
+// $3, when set, the logs folder: "l ID" per release-ID.log.
 const READ = `
+if [ -n "$3" ] && cd "$3" 2>/dev/null; then
+  for f in release-*.log; do [ -f "$f" ] && [ ! -L "$f" ] && { f=\${f#release-}; echo "l \${f%.log}"; }; done
+fi
 cd "$1" 2>/dev/null || exit 0
 for d in *; do [ -d "$d" ] && [ ! -L "$d" ] && { [ -s "$d/REVISION" ] && echo "r $d" || echo "i $d"; }; done
 t=$(readlink "$2" 2>/dev/null) && echo "c \${t##*/}"
 true
 `;
 
-// $1 releases dir, then names. Each name is checked to be a plain directory name first.
+// $1 releases dir, $2 logs dir, then "r NAME" (a release) or "l ID" (a log) words. Each name
+// is checked to be a plain file name first.
 const REMOVE = `
 set -e
-dir=$1; shift
-for n in "$@"; do
+dir=$1 logs=$2; shift 2
+for w in "$@"; do
+  n=\${w#? }
   case "$n" in */*|.|..|'') echo "refusing $n" >&2; exit 1;; esac
-  rm -rf -- "$dir/$n"
+  case "$w" in
+    "r "*) rm -rf -- "$dir/$n" ;;
+    "l "*) rm -f -- "$logs/release-$n.log" ;;
+  esac
 done
 `;
 
@@ -60,19 +83,23 @@ export const release_prune = defineModule<ReleasePruneParams>({
     type: 'object',
     additionalProperties: false,
     required: ['releases', 'current', 'keep'],
-    properties: { releases: pathSchema, current: pathSchema, keep: { type: 'integer', minimum: 2 } },
+    properties: { releases: pathSchema, current: pathSchema, keep: { type: 'integer', minimum: 2 }, logs: pathSchema },
   },
   async run(ctx, p) {
-    const read = await ctx.exec(script(READ, p.releases, p.current));
+    const read = await ctx.exec(script(READ, p.releases, p.current, p.logs ?? ''));
     const lines = read.stdout.split('\n');
+    const tagged = (tag: string) => lines.filter((l) => l.startsWith(tag)).map((l) => l.slice(2));
     const names = lines.filter((l) => l.startsWith('r ') || l.startsWith('i ')).map((l) => l.slice(2));
-    const complete = new Set(lines.filter((l) => l.startsWith('r ')).map((l) => l.slice(2)));
-    const current = lines.find((l) => l.startsWith('c '))?.slice(2);
+    const complete = new Set(tagged('r '));
+    const current = tagged('c ')[0];
     const remove = planPrune(names, current, p.keep, complete);
-    if (remove.length && !ctx.check) {
-      const res = await ctx.exec(script(REMOVE, p.releases, ...remove));
+    const logs = p.logs ? planLogPrune(tagged('l '), names, remove, p.keep) : [];
+    if ((remove.length || logs.length) && !ctx.check) {
+      const res = await ctx.exec(script(REMOVE, p.releases, p.logs ?? '', ...remove.map((n) => `r ${n}`), ...logs.map((n) => `l ${n}`)));
       if (res.code !== 0) return { changed: false, failed: true, msg: `pruning releases: ${res.stderr.trim()}` };
     }
-    return { changed: remove.length > 0, msg: remove.length ? `removed ${remove.join(', ')}` : `${names.length} releases kept`, data: { removed: remove } };
+    const parts = [remove.length ? `removed ${remove.join(', ')}` : `${names.length} releases kept`];
+    if (logs.length) parts.push(`${logs.length} old release log${logs.length === 1 ? '' : 's'} removed`);
+    return { changed: remove.length + logs.length > 0, msg: parts.join('; '), data: { removed: remove, logs_removed: logs } };
   },
 });

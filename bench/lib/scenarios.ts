@@ -9,7 +9,7 @@ import { currentBase } from '../../src/lab/base.js';
 import { labPaths } from '../../src/lab/index.js';
 import { BENCH_CACHE, BENCH_NET, BenchLab, ensureConvergedImage, ensureImage, haveAll, snapshotUpper } from './labs.js';
 import { flightCli, ROOT, timed, timedOk } from './proc.js';
-import type { Measurement } from './report.js';
+import type { Measurement, Peer } from './report.js';
 import { ANSIBLE_DIR, runAnsible, runFlightPlay, runFlightRelease, serverCpuSince, type RunOutcome } from './tools.js';
 
 export type Log = (line: string) => void;
@@ -173,6 +173,7 @@ async function provisioned(lab: BenchLab, log: Log): Promise<void> {
 export interface ReleaseResult {
   capistrano: Measurement;
   floor: Measurement;
+  floorApp: Measurement;
 }
 
 /** Release of the fixture app to 3 servers: Flight, Capistrano and the floor script in turn. */
@@ -218,13 +219,13 @@ export async function releaseRun(o: { runs: number; log: Log; keep: boolean }): 
       if (r.code !== 0) throw new Error(`cap bench deploy exited ${r.code}:\n${`${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-30).join('\n')}`);
       return { seconds: r.seconds, logins: lab.logins() - before, changed: 1, clientCpu: r.cpuSeconds, serverCpu: await serverCpuSince(lab, 3, cpu0) };
     };
-    const floor = async (): Promise<RunOutcome> => {
+    const floor = async (appSteps = false): Promise<RunOutcome> => {
       const before = lab.logins();
       const cpu0 = lab.serverCpu();
       const r = await timedOk([
         'bash', path.join(ROOT, 'bench', 'floor.sh'), repo, sha, FLOOR_HOME, lab.paths.key, lab.paths.knownHosts,
         ...lab.servers.map((srv) => `${srv.address}:${srv.port}`),
-      ], { timeoutMs: 5 * 60_000, cpu: true });
+      ], { timeoutMs: 5 * 60_000, cpu: true, env: { ...process.env, FLOOR_APP_STEPS: appSteps ? '1' : '' } });
       return { seconds: r.seconds, logins: lab.logins() - before, changed: 1, clientCpu: r.cpuSeconds, serverCpu: await serverCpuSince(lab, 3, cpu0) };
     };
     const flight = () => runFlightRelease(lab, APP, sha);
@@ -234,18 +235,23 @@ export async function releaseRun(o: { runs: number; log: Log; keep: boolean }): 
     await flight();
     await cap();
     await floor();
+    await floor(true);
 
-    const capM: Measurement = { scenario: 'release', servers: 3, peer: 'capistrano', flight: [], peerRuns: [], flightConnections: [], peerConnections: [] };
-    const floorM: Measurement = { scenario: 'release', servers: 3, peer: 'floor', flight: [], peerRuns: [], flightConnections: [], peerConnections: [] };
+    const measurement = (peer: Peer): Measurement => ({ scenario: 'release', servers: 3, peer, flight: [], peerRuns: [], flightConnections: [], peerConnections: [] });
+    const capM = measurement('capistrano');
+    const floorM = measurement('floor');
+    const floorAppM = measurement('floor_app');
     for (let r = 1; r <= o.runs; r++) {
       const f = await flight();
       const c = await cap();
       const fl = await floor();
+      const fa = await floor(true);
       push(capM, f, c);
       push(floorM, f, fl);
-      o.log(`release 3 servers, run ${r}/${o.runs}: flight ${s(f.seconds)} (${f.logins} logins; CPU ${cpu(f)}), capistrano ${s(c.seconds)} (${c.logins} logins; CPU ${cpu(c)}), floor ${s(fl.seconds)} (${fl.logins} logins; CPU ${cpu(fl)})`);
+      push(floorAppM, f, fa);
+      o.log(`release 3 servers, run ${r}/${o.runs}: flight ${s(f.seconds)} (${f.logins} logins; CPU ${cpu(f)}), capistrano ${s(c.seconds)} (${c.logins} logins; CPU ${cpu(c)}), floor ${s(fl.seconds)} (${fl.logins} logins; CPU ${cpu(fl)}), floor with the app's steps ${s(fa.seconds)} (CPU ${cpu(fa)})`);
     }
-    return { capistrano: capM, floor: floorM };
+    return { capistrano: capM, floor: floorM, floorApp: floorAppM };
   } finally {
     if (!o.keep) await lab.down(true);
   }

@@ -3,7 +3,6 @@
  * finish. Runs of listr2 are chained so one task's list finishes drawing before the next starts.
  */
 import chalk from 'chalk';
-import { Listr } from 'listr2';
 import type { RunEvent } from '../runner/events.js';
 import { colour, formatDiffs, formatFailures, formatRecap, ms, type Failure } from './format.js';
 import type { Reporter } from './types.js';
@@ -21,7 +20,11 @@ function defer(): Deferred {
   return { promise, resolve };
 }
 
+/** listr2 is the heaviest import; only a terminal run loads it, while the run connects. */
+const loadListr = () => import('listr2').then((m) => m.Listr);
+
 export class ListrReporter implements Reporter {
+  private readonly Listr = loadListr();
   private chain: Promise<void> = Promise.resolve();
   private waiting = new Map<string, Deferred>();
   private failures: Failure[] = [];
@@ -41,7 +44,7 @@ export class ListrReporter implements Reporter {
         const waiting = new Map(e.hosts.map((h) => [h, defer()]));
         this.waiting = waiting;
         const diffs: string[] = [];
-        const list = new Listr(
+        const makeList = (Listr: Awaited<ReturnType<typeof loadListr>>) => new Listr(
           [{
             title: `${e.handler ? 'HANDLER' : 'TASK'} [${e.task}]`,
             task: (_ctx, t) => t.newListr(
@@ -62,7 +65,7 @@ export class ListrReporter implements Reporter {
           { exitOnError: false, rendererOptions: { collapseSubtasks: false, collapseErrors: false, collapseSkips: false } },
         );
         this.chain = this.chain.then(async () => {
-          await list.run().catch(() => undefined);
+          await makeList(await this.Listr).run().catch(() => undefined);
           if (diffs.length) process.stdout.write(diffs.join('\n') + '\n');
         });
         break;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planPrune } from '../../../modules/release_prune.js';
+import { planLogPrune, planPrune } from '../../../modules/release_prune.js';
 
 const R = (n: number) => `2026010${n}T000000Z-aaaaaaaaaaaa`;
 
@@ -23,4 +23,13 @@ test('release_prune: half-made releases neither count nor stand in for the previ
   // The alternate strategy's two directories: both stay while complete; an incomplete idle one goes.
   assert.deepEqual(planPrune(['A', 'B'], 'B', 2, new Set(['A', 'B'])), []);
   assert.deepEqual(planPrune(['A', 'B'], 'B', 2, new Set(['B'])), ['A']);
+});
+
+test('release logs go with their releases; logs of releases that are gone keep only the newest', () => {
+  const rel = ['20261101', '20261102', '20261103', '20261104'];
+  // 20261101 is pruned; f1..f4 are failed releases (no folder) whose logs stay for diagnosis, newest 2.
+  const logs = ['20261101', '20261102', '20261103', '20261104', 'f1', 'f2', 'f3', 'f4'];
+  assert.deepEqual(planLogPrune(logs, rel, ['20261101'], 2), ['20261101', 'f1', 'f2']);
+  assert.deepEqual(planLogPrune(['20261104'], rel, [], 2), [], 'a live release keeps its log');
+  assert.deepEqual(planLogPrune([], rel, ['20261101'], 2), []);
 });
