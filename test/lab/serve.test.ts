@@ -311,7 +311,7 @@ test('a release whose page answers 500 is rolled back on the error-rate signal, 
     // The servers' release log says who rolled back and why it was done.
     for (const name of WEB) {
       const log = await sshRun(server(name), 'tail -n1 /home/srv1/.flight/releases.log');
-      assert.match(log.stdout, new RegExp(`\t${good}\t.*rollback ${hit.json.rollback.id} of deploy ${hit.json.rollback.rollback_of}\)\trollback$`, 'm'), `${name}: ${log.stdout}`);
+      assert.match(log.stdout, new RegExp(`\t${good}\t.*rollback ${hit.json.rollback.id} of deploy ${hit.json.rollback.rollback_of}\\)\trollback$`, 'm'), `${name}: ${log.stdout}`);
     }
     const again = await post(s, 'srv1', bad);
     assert.equal(again.status, 409, describeDeploy(again));

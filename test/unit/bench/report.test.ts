@@ -38,6 +38,7 @@ test('targets: met and missed, from the medians', () => {
     toRow({ scenario: 'no-change', servers: 50, peer: 'ansible', flight: [2], peerRuns: [10] }),
     toRow({ scenario: 'release', servers: 3, peer: 'capistrano', flight: [4], peerRuns: [6] }),
     toRow({ scenario: 'release', servers: 3, peer: 'floor', flight: [4], peerRuns: [2] }),
+    toRow({ scenario: 'release', servers: 3, peer: 'floor_app', flight: [4], peerRuns: [3] }),
     toRow({ scenario: 'fan-out', servers: 1, flight: [1] }),
     toRow({ scenario: 'fan-out', servers: 50, flight: [2.5] }),
   ];
@@ -47,6 +48,7 @@ test('targets: met and missed, from the medians', () => {
     ['5.0x', false],
     ['1.50x', true],
     ['2.00x the floor', false],
+    ['1.33x that floor', true],
     ['2.50x', true],
   ]);
 });
