@@ -11,7 +11,9 @@
  * `cd`, `exit` or `set -e` never leak into the next call, and nothing reads the protocol), then
  * writes the marker and the exit status on stdout and the marker on stderr. The marker holds 128
  * random bits, made per session and sent as the loop's first input line (so it is in no process's
- * arguments or environment), so no command output can fake an end. Lines are the same POSIX sh lines an exec request would run (src/connection/shell.ts).
+ * arguments or environment), so no command output can fake an end. Lines are the POSIX sh lines
+ * an exec request would run, except that a script runs in the subshell itself rather than in a
+ * new `sh -c` (inlineLine in src/connection/shell.ts).
  *
  * Calls that send stdin (put, exec with stdin) keep using exec requests: their bytes would have
  * to be framed inside the protocol. A session serves one call at a time; the connection sends a
@@ -36,7 +38,7 @@ export function loopLine(): string {
         '  c=',
         '  while [ "$n" -gt 0 ]; do IFS= read -r l || exit 0; c="$c$l',
         '"; n=$((n - 1)); done',
-        '  ( m= n= l=; eval "$c" ) </dev/null',
+        '  ( m= n= l=; eval "c=; $c" ) </dev/null',
         '  printf "%s %d\\n" "$m" "$?"',
         '  printf "%s\\n" "$m" >&2',
         'done',

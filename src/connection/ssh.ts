@@ -426,12 +426,12 @@ export class SshConnection extends ShellConnection {
     this.opensSinceRefusal = 0;
   }
 
-  protected async run(line: string, stdin?: string | Buffer, timeout?: Timeout): Promise<RawResult> {
+  protected async run(line: string, stdin?: string | Buffer, timeout?: Timeout, inline?: string): Promise<RawResult> {
     if (stdin === undefined && this.sessions) {
       const session = await this.idleSession();
       // Checked again here, in the same tick as the call starts: another call may have taken
       // the session while this one waited for it.
-      if (session?.usable && !session.busy) return this.inSession(session, line, timeout);
+      if (session?.usable && !session.busy) return this.inSession(session, inline ?? line, timeout);
     }
     await this.acquire();
     try {

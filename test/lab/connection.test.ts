@@ -167,24 +167,24 @@ describe('ssh connection (lab)', { skip }, () => {
   });
 
   it('runs calls one after another in one shell session; stdin calls and calls made meanwhile use channels', async () => {
-    // A call's parent is a subshell of the session's loop (`eval "$c"` in its arguments), whose
+    // A call's parent is a subshell of the session's loop (`eval` in its arguments), whose
     // parent, the loop, is the same one call after call.
-    const loopOf = script('gp=$(cut -d" " -f4 "/proc/$PPID/stat"); printf "%s " "$gp"; tr "\\0" " " < "/proc/$PPID/cmdline"');
+    const loopOf = argv('sh', '-c', 'gp=$(cut -d" " -f4 "/proc/$PPID/stat"); printf "%s " "$gp"; tr "\\0" " " < "/proc/$PPID/cmdline"');
     const a = (await conn.exec(loopOf)).stdout;
     const b = (await conn.exec(loopOf)).stdout;
-    assert.match(a, /^\d+ sh -c .*eval "\$c"/s, a);
+    assert.match(a, /^\d+ sh -c .*eval "c=; \$c"/s, a);
     assert.doesNotMatch(a, /FLIGHT-END/, 'the marker is not in the loop\'s arguments');
     assert.equal(a.split(' ')[0], b.split(' ')[0], 'the same session');
     // With stdin, or while the session is busy: an exec request of its own.
     const withStdin = (await conn.exec(script('cat >/dev/null; tr "\\0" " " < "/proc/$PPID/cmdline"'), { stdin: 'x' })).stdout;
-    assert.doesNotMatch(withStdin, /eval "\$c"/);
+    assert.doesNotMatch(withStdin, /eval "c=; \$c"/);
     const [busy, meanwhile] = await Promise.all([conn.exec(script('sleep 0.3; echo busy')), conn.exec(script('echo "$PPID"'))]);
     assert.equal(busy.stdout, 'busy\n');
     assert.match(meanwhile.stdout, /^\d+\n$/);
     // Turned off: every call is an exec request.
     const plain = await SshConnection.connect(hosts[0]!, { shellSession: false });
     try {
-      assert.doesNotMatch((await plain.exec(loopOf)).stdout, /eval "\$c"/);
+      assert.doesNotMatch((await plain.exec(loopOf)).stdout, /eval "c=; \$c"/);
     } finally {
       await plain.close();
     }

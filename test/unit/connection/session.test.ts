@@ -8,6 +8,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { after, test } from 'node:test';
 import { argv, script, toShell } from '../../../src/command.js';
 import { frame, loopLine, takeAnswer } from '../../../src/connection/session.js';
+import { inlineLine } from '../../../src/connection/shell.js';
 import type { RawResult } from '../../../src/connection/shell.js';
 
 const MARKER = 'FLIGHT-END-0123456789abcdef0123456789abcdef';
@@ -66,6 +67,17 @@ test('multi-line lines, backslashes, quotes and binary output arrive intact', as
   assert.deepEqual([...bin.stdout], [0x61, 0, 0x62, 0xff, 0x63]);
   const here = await loop.run("cat <<'EOF'\none\ntwo\nEOF");
   assert.equal(here.stdout.toString(), 'one\ntwo\n');
+});
+
+test('inline scripts run in the subshell with their arguments, exit codes and cwd as with sh -c', async () => {
+  const body = 'quote \' and $(x) and\nnewline';
+  assert.deepEqual(text(await loop.run(inlineLine(script('printf "%s|%s|%d" "$1" "$2" "$#"', body, ''), {}, 'root')!)), { code: 0, stdout: `${body}||2`, stderr: '' });
+  assert.equal((await loop.run(inlineLine(script('set -e; false; echo never'), {}, 'root')!)).code, 1);
+  assert.equal((await loop.run(inlineLine(script('exit 5'), {}, 'root')!)).code, 5);
+  assert.equal((await loop.run(inlineLine(script('pwd'), { cwd: '/' }, 'root')!)).stdout.toString(), '/\n');
+  assert.notEqual((await loop.run(inlineLine(script('pwd'), { cwd: '/nonexistent' }, 'root')!)).code, 0);
+  assert.equal((await loop.run('pwd')).stdout.toString(), '/tmp\n', 'nothing leaked');
+  assert.equal((await loop.run(inlineLine(script('echo "[${c-unset}]"'), {}, 'root')!)).stdout.toString(), '[]\n', 'the loop\'s line variable is cleared');
 });
 
 test('an answer is complete only once both streams have the marker and its line end', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { argv, script } from '../../../src/command.js';
-import { becomeUser, commandLine, getCommand, putCommand } from '../../../src/connection/shell.js';
+import { becomeUser, commandLine, getCommand, inlineLine, putCommand } from '../../../src/connection/shell.js';
 
 describe('connection command lines', () => {
   it('maps become to a user', () => {
@@ -39,5 +39,20 @@ describe('connection command lines', () => {
   it('get is cat with an end of options marker', () => {
     assert.deepEqual(getCommand('-weird'), argv('cat', '--', '-weird'));
     assert.deepEqual(script('x'), { script: 'x', args: [] });
+  });
+});
+
+describe('inlineLine', () => {
+  it('runs a script in the session subshell itself, its arguments quoted by set --', () => {
+    assert.equal(inlineLine(script('echo "$1"', "it's"), {}, 'root'), "set -- 'it'\\''s'\necho \"$1\"");
+    assert.equal(inlineLine(script('pwd'), { cwd: '/srv/a b' }, 'root'), "cd -- '/srv/a b' || exit\nset -- \npwd");
+    assert.equal(inlineLine(script('id -un'), { become: true }, 'root'), 'set -- \nid -un', 'become root when logged in as root: no new process');
+  });
+  it('leaves alone what needs a process of its own: argv, another user, a host-side timeout, $$', () => {
+    assert.equal(inlineLine(argv('true'), {}, 'root'), undefined);
+    assert.equal(inlineLine(script('id'), { become: 'shop' }, 'root'), undefined);
+    assert.equal(inlineLine(script('id'), { become: true }, 'deploy'), undefined);
+    assert.equal(inlineLine(script('sleep 9'), { remoteTimeoutMs: 1000 }, 'root'), undefined);
+    assert.equal(inlineLine(script('tmp=/tmp/x.$$'), {}, 'root'), undefined, '$$ would be the session shell');
   });
 });
