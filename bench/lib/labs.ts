@@ -168,7 +168,8 @@ export class BenchLab {
 
   /**
    * CPU seconds spent so far by everything sshd ran on the first `n` servers: the sshd listener's
-   * own time plus its reaped children's (every connection, session and command below it). Unlike
+   * own time plus its reaped children's (every connection, session and command below it), plus
+   * what the server's PID 1 reaped (orphans: a shell session outliving its sshd process). Unlike
    * wall time this hardly moves with other load on the machine. Read once the tool has exited and
    * its connections are closed, or the last sessions are not counted yet.
    */
@@ -176,6 +177,10 @@ export class BenchLab {
     let ticks = 0;
     for (const srv of this.servers.slice(0, n)) {
       if (!srv.pid) continue;
+      // Processes whose parent went first are reaped by the server's PID 1 (the lab's reaper):
+      // Flight's shell sessions when a connection closes, daemons. Their time is counted there.
+      const init = readStat(srv.pid);
+      if (init) ticks += init.fields[12]! + init.fields[13]!;
       for (const child of childrenOf(srv.pid)) {
         const stat = readStat(child);
         if (stat?.comm === 'sshd') ticks += stat.fields[10]! + stat.fields[11]! + stat.fields[12]! + stat.fields[13]!;
