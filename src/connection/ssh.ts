@@ -295,6 +295,17 @@ function tunnel(bastion: SshClient, host: Host): Promise<ClientChannel> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** What SshConnection.startCall hands a call: see there. */
+interface Call {
+  /** Run fn for the first outcome; later ones are ignored. */
+  settle(fn: () => void): void;
+  readonly settled: boolean;
+  /** Set once the call's time is up: whatever comes back now is this error. */
+  readonly timedOut: Error | undefined;
+  /** Start the timeout (if any); `abandon` ends the call when the host never answers. */
+  arm(timeout: Timeout | undefined, abandon: () => void): void;
+}
+
 export class SshConnection extends ShellConnection {
   readonly hostName: string;
   readonly loginUser: string;
@@ -477,34 +488,55 @@ export class SshConnection extends ShellConnection {
     }
   }
 
-  private inSession(session: ShellSession, line: string, timeout: Timeout | undefined): Promise<RawResult> {
-    return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      let settled = false;
-      const settle = (fn: () => void) => {
+  /**
+   * One call's bookkeeping, for a channel or the shell session: settled once, by its first
+   * outcome; failed with the others when the connection drops; and the two-step timeout of arm().
+   */
+  private startCall(reject: (err: Error) => void): Call {
+    let settled = false;
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut: Error | undefined;
+    const call: Call = {
+      settle: (fn) => {
         if (settled) return;
         settled = true;
         if (timer) clearTimeout(timer);
         this.inflight.delete(onLost);
         fn();
-      };
-      const onLost = (err: Error) => settle(() => reject(err));
-      this.inflight.add(onLost);
-      let timedOut: Error | undefined;
-      if (timeout) {
-        // As for a channel: the host's own `timeout` ends the command and the answer then
-        // counts as a timeout; a command that outlives even that takes the session with it.
+      },
+      get settled() {
+        return settled;
+      },
+      get timedOut() {
+        return timedOut;
+      },
+      arm: (timeout, abandon) => {
+        if (!timeout) return;
+        // The host's own `timeout` (see commandLine) ends the command; this timer only decides
+        // that whatever comes back now is a timeout, not a result. A host without coreutils'
+        // timeout (or a stuck one) still gets an answer: 5 s later the call is abandoned.
         timer = setTimeout(() => {
           timedOut = timedOutError(this.hostName, timeout);
           timer = setTimeout(() => {
-            session.close();
-            settle(() => reject(timedOut));
+            abandon();
+            call.settle(() => reject(timedOut!));
           }, 5000);
         }, timeout.ms);
-      }
+      },
+    };
+    const onLost = (err: Error) => call.settle(() => reject(err));
+    this.inflight.add(onLost);
+    return call;
+  }
+
+  private inSession(session: ShellSession, line: string, timeout: Timeout | undefined): Promise<RawResult> {
+    return new Promise((resolve, reject) => {
+      const call = this.startCall(reject);
+      // A command that outlives even the host's timeout takes the session with it.
+      call.arm(timeout, () => session.close());
       session.run(line).then(
-        (r) => settle(() => (timedOut ? reject(timedOut) : resolve(r))),
-        (err: Error) => settle(() => reject(this.lost ?? timedOut ?? err)),
+        (r) => call.settle(() => (call.timedOut ? reject(call.timedOut) : resolve(r))),
+        (err: Error) => call.settle(() => reject(this.lost ?? call.timedOut ?? err)),
       );
     });
   }
@@ -512,17 +544,8 @@ export class SshConnection extends ShellConnection {
   private channel(line: string, stdin: string | Buffer | undefined, timeout: Timeout | undefined): Promise<RawResult> {
     return new Promise((resolve, reject) => {
       if (this.lost) return reject(this.lost);
-      let settled = false;
-      let timer: NodeJS.Timeout | undefined;
-      const settle = (fn: () => void) => {
-        if (settled) return;
-        settled = true;
-        if (timer) clearTimeout(timer);
-        this.inflight.delete(onLost);
-        fn();
-      };
-      const onLost = (err: Error) => settle(() => reject(err));
-      this.inflight.add(onLost);
+      const call = this.startCall(reject);
+      const settle = call.settle;
       try {
         this.client.exec(line, (err, stream) => {
           if (err) {
@@ -530,7 +553,7 @@ export class SshConnection extends ShellConnection {
             e.openFailure = true;
             return settle(() => reject(this.lost ?? e));
           }
-          if (settled) {
+          if (call.settled) {
             stream.close(); // the connection dropped while the channel was opening
             return;
           }
@@ -545,27 +568,15 @@ export class SshConnection extends ShellConnection {
             if (typeof c === 'number') code = c;
             else signal = sig;
           });
-          let timedOut: Error | undefined;
           stream.on('close', () => {
-            if (timedOut) return settle(() => reject(timedOut));
+            if (call.timedOut) return settle(() => reject(call.timedOut));
             if (code === undefined && signal === undefined && this.lost) return settle(() => reject(this.lost!));
             const c = code ?? signalExitCode(signal, os.constants.signals as Record<string, number>);
             settle(() => resolve({ code: c, stdout: Buffer.concat(out), stderr: Buffer.concat(errOut) }));
           });
           stream.on('error', () => {}); // surfaced through 'close' and the client's events
-          if (timeout) {
-            // The host's own `timeout` (see commandLine) ends the command; this timer only
-            // decides that whatever comes back now is a timeout, not a result. The channel slot
-            // stays taken until the host confirms the end, so the channel limit holds.
-            timer = setTimeout(() => {
-              timedOut = timedOutError(this.hostName, timeout);
-              // A host without coreutils' timeout (or a stuck one) still gets an answer.
-              timer = setTimeout(() => {
-                stream.close();
-                settle(() => reject(timedOut));
-              }, 5000);
-            }, timeout.ms);
-          }
+          // The channel slot stays taken until the host confirms the end, so the limit holds.
+          call.arm(timeout, () => stream.close());
           if (stdin !== undefined) stream.end(stdin);
           else stream.end();
         });
