@@ -29,8 +29,11 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
  * oversized body costs the server nothing further.
  */
 export function readBody(req: http.IncomingMessage, limit = MAX_BODY): Promise<Buffer> {
-  const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit));
+  try {
+    refuseDeclaredOversize(req, limit);
+  } catch (err) {
+    return Promise.reject(err);
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -65,8 +68,16 @@ export function readBody(req: http.IncomingMessage, limit = MAX_BODY): Promise<B
   });
 }
 
-function tooLarge(limit: number): HttpError {
-  return new HttpError(413, `request body over ${limit / 1024} KiB`, { Connection: 'close' });
+function tooLarge(limit: number, what = 'request body'): HttpError {
+  return new HttpError(413, `${what} over ${limit / 1024} KiB`, { Connection: 'close' });
+}
+
+/**
+ * A declared Content-Length over the limit is refused before anything else is looked at (even
+ * the token): routes call this first, readBody again.
+ */
+export function refuseDeclaredOversize(req: http.IncomingMessage, limit = MAX_BODY, what?: string): void {
+  if (Number(req.headers['content-length'] ?? 0) > limit) throw tooLarge(limit, what);
 }
 
 /** A JSON object body; anything else is a 400 that says only what was wrong with it. */

@@ -17,7 +17,7 @@ import { messageOf } from '../errors.js';
 import { VERSION } from '../version.js';
 import { AuthBackoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { githubRepository, pushDecision, verifySignature } from './github.js';
-import { HttpError, loggablePath, MAX_BODY, parseJsonObject, readBody, sendJson } from './http.js';
+import { HttpError, loggablePath, parseJsonObject, readBody, refuseDeclaredOversize, sendJson } from './http.js';
 import { isDeployId, SHA } from './ids.js';
 import { streamFile } from './log.js';
 import { runDeploy, type DeployRunner } from './run.js';
@@ -267,7 +267,7 @@ export class DeployServer {
 
   private async postDeploy(req: http.IncomingMessage, res: http.ServerResponse, addr: string, app: string, wait: string | null): Promise<void> {
     // A declared oversized body is refused before the token is even looked at.
-    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY / 1024} KiB`, { Connection: 'close' });
+    refuseDeclaredOversize(req);
     this.authenticate(req, addr, app);
     const body = parseJsonObject(await readBody(req));
     const unknown = Object.keys(body).filter((k) => k !== 'sha' && k !== 'force');
@@ -289,7 +289,7 @@ export class DeployServer {
   }
 
   private async postSignal(req: http.IncomingMessage, res: http.ServerResponse, addr: string, app: string, wait: string | null): Promise<void> {
-    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY) throw new HttpError(413, `request body over ${MAX_BODY / 1024} KiB`, { Connection: 'close' });
+    refuseDeclaredOversize(req);
     this.authenticate(req, addr, app, signalKey(app));
     const policy = this.defs.apps.get(app)!.auto_rollback;
     if (!policy) throw new HttpError(409, `automatic rollback is not set up for ${app} (auto_rollback in apps/${app}.yml)`);
@@ -307,7 +307,7 @@ export class DeployServer {
     const hooks = only === undefined ? this.hooks : this.hooks.filter((h) => h.app === this.knownApp(only));
     if (only !== undefined && hooks.length === 0) throw new HttpError(404, `no webhook configured for ${only}`);
     this.checkBackoff(addr);
-    if (Number(req.headers['content-length'] ?? 0) > MAX_WEBHOOK_BODY) throw new HttpError(413, `webhook body over ${MAX_WEBHOOK_BODY / 1024} KiB`, { Connection: 'close' });
+    refuseDeclaredOversize(req, MAX_WEBHOOK_BODY, 'webhook body');
     if (this.webhookReads >= MAX_WEBHOOK_READS) throw new HttpError(503, 'busy; retry the delivery', { Connection: 'close', 'Retry-After': '5' });
     this.webhookReads++;
     let body: Buffer;
