@@ -113,14 +113,15 @@ export interface AptState {
 /**
  * Appended to the file-state read (sources file and key) so the whole read is one command:
  * one dpkg-query for every name (an unknown name is just absent from its output) and the
- * lists' age measured on the host's own clock.
+ * lists' age measured on the host's own clock. Three processes in all (date, stat, dpkg-query):
+ * the rest is shell built-ins.
  */
 export const PROBE = `
 echo "now=$(date +%s)"
-s=0; [ -e ${STAMP} ] && s=$(stat -c %Y ${STAMP})
-l=$(stat -c %Y /var/lib/apt/lists 2>/dev/null || echo 0)
-echo "cache=$(( s > l ? s : l ))"
-if ls /var/lib/apt/lists/ 2>/dev/null | grep -q '_Packages'; then echo lists=1; else echo lists=0; fi
+c=0; for t in $(stat -c %Y ${STAMP} /var/lib/apt/lists 2>/dev/null); do [ "$t" -gt "$c" ] && c=$t; done
+echo "cache=$c"
+l=0; for f in /var/lib/apt/lists/*_Packages*; do [ -e "$f" ] && l=1; break; done
+echo "lists=$l"
 dpkg-query -W -f='pkg=\${Package}\t\${Architecture}\t\${Status}\\n' "$@" 2>/dev/null
 true`;
 

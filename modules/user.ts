@@ -51,13 +51,17 @@ shift 2
 if pw=$(getent passwd "$n"); then
   echo "passwd=$pw"
   echo "groups=$(id -Gn "$n")"
-  echo "primary=$(id -gn "$n")"
-  h=\${want_home:-$(printf '%s' "$pw" | cut -d: -f6)}
+  h=\${pw#*:*:*:*:*:}; h=\${want_home:-\${h%%:*}}
   if [ -d "$h" ]; then echo "homemode=$(stat -c %a "$h")"; fi
 elif [ -n "$want_home" ] && [ -d "$want_home" ]; then
   echo "homemode=$(stat -c %a "$want_home")"
 fi
-for g in "$@"; do getent group "$g" >/dev/null || echo "nogroup=$g"; done
+if [ $# -gt 0 ]; then
+  known="
+$(getent group "$@")"
+  for g in "$@"; do case "$known" in *"
+$g:"*) ;; *) echo "nogroup=$g" ;; esac; done
+fi
 true`;
 
 export function parseUserState(stdout: string): UserState {
@@ -73,8 +77,11 @@ export function parseUserState(stdout: string): UserState {
       st.uid = Number(f[2]);
       st.home = f[5];
       st.shell = f[6];
-    } else if (k === 'groups') st.groups = v.trim().split(/\s+/).filter(Boolean);
-    else if (k === 'primary') st.primaryGroup = v.trim();
+    } else if (k === 'groups') {
+      // `id -Gn USER` names the primary group first.
+      st.groups = v.trim().split(/\s+/).filter(Boolean);
+      st.primaryGroup = st.groups[0];
+    }
     else if (k === 'homemode') st.homeMode = normalizeMode(v.trim());
     else if (k === 'nogroup') st.missingGroups.push(v);
   }

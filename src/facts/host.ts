@@ -20,13 +20,14 @@ export interface Facts {
 
 const GATHER = `
 . /etc/os-release 2>/dev/null
-echo "hostname=$(hostname)"
+h=; read -r h 2>/dev/null < /proc/sys/kernel/hostname || h=$(hostname)
+echo "hostname=$h"
 echo "distribution=\${ID:-unknown}"
 echo "release=\${VERSION_ID:-unknown}"
 echo "codename=\${VERSION_CODENAME:-unknown}"
 echo "arch=$(uname -m)"
 if [ -d /run/systemd/system ]; then echo init=systemd; else echo init=sysv; fi
-echo "user=$(id -un)"
+echo "user=\${USER:-$(id -un)}"
 for p in /usr/bin/php[0-9]*.[0-9]*; do [ -x "$p" ] && echo "php=\${p#/usr/bin/php}"; done
 true
 `;

@@ -7,9 +7,9 @@ import path from 'node:path';
 import { toShell } from '../../../src/command.js';
 import { idMatches, parseStatOutput, parseStatRecord, statCommand, statScript } from '../../../src/facts/file.js';
 
-test('stat arguments: a count, then five per path', () => {
-  const f = statScript([{ path: '/a', checksum: true }, { path: '/b c', contentUnless: 'abc', recurseOwner: 'app' }]);
-  assert.deepEqual(f.args, ['2', '/a', '1', '', '', '', '/b c', '1', 'abc', 'app', '']);
+test('stat arguments: a count, then six per path (the parent folder computed here)', () => {
+  const f = statScript([{ path: '/a', checksum: true }, { path: '/b c/d', contentUnless: 'abc', recurseOwner: 'app' }]);
+  assert.deepEqual(f.args, ['2', '/a', '/', '1', '', '', '', '/b c/d', '/b c', '1', 'abc', 'app', '']);
   assert.ok(!f.text.includes('/b c'), 'paths never enter the script text');
   assert.throws(() => statScript([{ path: 'relative' }]), /absolute/);
 });
@@ -55,12 +55,15 @@ test('the stat script describes a real tree, hostile names included', () => {
     writeFileSync(f, 'hello\n');
     mkdirSync(path.join(dir, 'sub'));
     symlinkSync('f $(id);x', path.join(dir, 'ln'));
+    // stat's "<path> -> <target>" form must not be fooled by the same arrow in either name.
+    symlinkSync('a -> b/c', path.join(dir, 'x -> y'));
     const reqs = [
       { path: f, checksum: true, contentUnless: '0'.repeat(64) },
       { path: f, checksum: true, contentUnless: '5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03' },
       { path: path.join(dir, 'sub'), recurseOwner: String(process.getuid?.() ?? 0) },
       { path: path.join(dir, 'ln') },
       { path: path.join(dir, 'nope', 'x') },
+      { path: path.join(dir, 'x -> y') },
     ];
     const out = execFileSync('sh', ['-c', toShell(statCommand(reqs))]).toString('utf8');
     const { states } = parseStatOutput(out, reqs);
@@ -74,6 +77,8 @@ test('the stat script describes a real tree, hostile names included', () => {
     assert.equal(states[3]!.target, 'f $(id);x');
     assert.equal(states[4]!.type, 'missing');
     assert.equal(states[4]!.parentIsDir, false);
+    assert.equal(states[5]!.type, 'link');
+    assert.equal(states[5]!.target, 'a -> b/c');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

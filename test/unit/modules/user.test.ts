@@ -14,7 +14,7 @@ test('user schema validates the name', () => {
 });
 
 test('parseUserState reads passwd, groups, primary group, home mode and missing groups', () => {
-  const st = parseUserState('passwd=app:x:998:998::/home/app:/bin/sh\ngroups=app www-data\nprimary=app\nhomemode=750\nnogroup=nosuch\n');
+  const st = parseUserState('passwd=app:x:998:998::/home/app:/bin/sh\ngroups=app www-data\nhomemode=750\nnogroup=nosuch\n');
   assert.deepEqual(st, { exists: true, uid: 998, home: '/home/app', shell: '/bin/sh', groups: ['app', 'www-data'], primaryGroup: 'app', homeMode: '0750', missingGroups: ['nosuch'] });
   assert.deepEqual(parseUserState(''), { exists: false, groups: [], missingGroups: [] });
 });
@@ -59,6 +59,9 @@ test('the read script, run locally, describes root and names missing groups', ()
   assert.equal(st.exists, true);
   assert.equal(st.uid, 0);
   assert.ok(st.groups.includes('root'));
+  assert.equal(st.primaryGroup, 'root');
+  assert.equal(st.home, '/root');
+  assert.match(st.homeMode ?? '', /^0[0-7]{3}$/, 'the home folder named in passwd is read');
   assert.deepEqual(st.missingGroups, ['flight-no-such-group']);
   assert.equal(parseUserState(execFileSync('sh', ['-c', toShell(script(READ_SCRIPT, 'flight-no-such-user', ''))]).toString('utf8')).exists, false);
 });
