@@ -26,15 +26,19 @@ export interface LogEntry {
   outcome: string;
 }
 
-// $1 home. Sections: "r ID SHA" per release, "c ID" for current, then the log lines as "l ...".
-const READ = `
+// $1 home. Sections: "r ID SHA" per release, "c ID" for current, then "log" and the log's last
+// lines. Two processes at most (readlink, tail): a release's REVISION is read by the shell itself.
+export const READ_SCRIPT = `
 home=$1
 cd "$home/releases" 2>/dev/null && for d in *; do
   [ -d "$d" ] && [ ! -L "$d" ] || continue
-  echo "r $d $(head -c 64 "$d/REVISION" 2>/dev/null | tr -cd '0-9a-f')"
+  r=; [ -f "$d/REVISION" ] && read -r r < "$d/REVISION"
+  case $r in *[!0-9a-f]*) r= ;; esac
+  echo "r $d $r"
 done
 t=$(readlink "$home/current" 2>/dev/null) && echo "c \${t##*/}"
-[ -f "$home/.flight/releases.log" ] && tail -n 200 "$home/.flight/releases.log" | sed 's/^/l /'
+echo log
+[ -f "$home/.flight/releases.log" ] && tail -n 200 "$home/.flight/releases.log"
 true
 `;
 
@@ -50,15 +54,19 @@ export function parseReleaseInfo(stdout: string): ReleaseState {
   const releases: ReleaseEntry[] = [];
   const log: LogEntry[] = [];
   let current: string | null = null;
+  let inLog = false;
   for (const line of stdout.split('\n')) {
-    if (line.startsWith('r ')) {
+    if (inLog) {
+      if (!line) continue;
+      const [id = '', sha = '', time = '', who = '', outcome = ''] = line.split('\t');
+      log.push({ id, sha, time, who, outcome });
+    } else if (line === 'log') {
+      inLog = true;
+    } else if (line.startsWith('r ')) {
       const [id = '', sha = ''] = line.slice(2).split(' ');
       releases.push({ id, sha, complete: sha.length > 0 });
     } else if (line.startsWith('c ')) {
       current = line.slice(2).trim() || null;
-    } else if (line.startsWith('l ')) {
-      const [id = '', sha = '', time = '', who = '', outcome = ''] = line.slice(2).split('\t');
-      log.push({ id, sha, time, who, outcome });
     }
   }
   releases.sort((a, b) => a.id.localeCompare(b.id));
@@ -88,7 +96,7 @@ export const release_info = defineModule<ReleaseInfoParams>({
     properties: { home: pathSchema },
   },
   async run(ctx, p) {
-    const res = await ctx.exec(script(READ, p.home));
+    const res = await ctx.exec(script(READ_SCRIPT, p.home));
     if (res.code !== 0) return { changed: false, failed: true, msg: `reading releases in ${p.home}: ${res.stderr.trim()}` };
     const info = parseReleaseInfo(res.stdout);
     return {

@@ -34,7 +34,8 @@ export function checkSharedPath(p: string): string | undefined {
 }
 
 // $1 check (1/0), $2 release dir, $3 shared dir, $4 owner ('' = leave), then pairs of (path, kind).
-// Prints one line per path that is (or would be) changed.
+// Prints one line per path that is (or would be) changed. Paths are "$release/p" and "$shared/p",
+// so "${x%/*}" is their folder: no dirname process, and mkdir and rm only when there is work.
 const LINK = `
 set -e
 check=$1 release=$2 shared=$3 owner=$4
@@ -47,7 +48,7 @@ while [ $# -gt 0 ]; do
   echo "$p"
   [ "$check" = 1 ] && continue
   if [ ! -e "$target" ] && [ ! -L "$target" ]; then
-    mkdir -p "$(dirname "$target")"
+    [ -d "\${target%/*}" ] || mkdir -p "\${target%/*}"
     if [ -e "$link" ] && [ ! -L "$link" ]; then
       cp -a "$link" "$target"
     elif [ "$kind" = file ]; then
@@ -57,8 +58,8 @@ while [ $# -gt 0 ]; do
     fi
     [ -n "$owner" ] && chown -R "$owner:" "$target"
   fi
-  mkdir -p "$(dirname "$link")"
-  rm -rf "$link"
+  [ -d "\${link%/*}" ] || mkdir -p "\${link%/*}"
+  if [ -e "$link" ] || [ -L "$link" ]; then rm -rf "$link"; fi
   ln -s "$target" "$link"
   [ -n "$owner" ] && chown -h "$owner:" "$link"
 done

@@ -15,9 +15,9 @@
  * an exec request would run, except that a script runs in the subshell itself rather than in a
  * new `sh -c` (inlineLine in src/connection/shell.ts).
  *
- * Calls that send stdin (put, exec with stdin) keep using exec requests: their bytes would have
- * to be framed inside the protocol. A session serves one call at a time; the connection sends a
- * call that arrives while it is busy as an exec request.
+ * Stdin travels inside the line as a here-document when it is small text (sessionLine in
+ * shell.ts); other stdin (an upload, binary data) goes by exec request. A session serves one call
+ * at a time; the connection sends a call that arrives while it is busy as an exec request.
  */
 import { randomBytes } from 'node:crypto';
 import type { ClientChannel } from 'ssh2';

@@ -4,6 +4,7 @@
  * transport's "run this line". Both transports run exactly these lines, so a module sees the
  * same behaviour on either, and all quoting still happens in src/command.ts.
  */
+import { randomBytes } from 'node:crypto';
 import { argv, quote, script, toShell, withBecome, type Command } from '../command.js';
 import { failed } from '../errors.js';
 import type { Connection, ExecOptions, ExecResult, PutOptions } from './types.js';
@@ -55,6 +56,36 @@ export function inlineLine(cmd: Command, opts: Pick<ExecOptions, 'become' | 'cwd
   if ((user !== undefined && user !== loginUser) || (opts.remoteTimeoutMs !== undefined && opts.remoteTimeoutMs > 0)) return undefined;
   const cd = opts.cwd !== undefined ? `${toShell(argv('cd', '--', opts.cwd))} || exit\n` : '';
   return `${cd}set -- ${(cmd.args ?? []).map(quote).join(' ')}\n${cmd.script}`;
+}
+
+/**
+ * Stdin a shell session can carry inside the call itself: text (valid UTF-8, no NUL byte) that
+ * ends with a newline, up to this size. The session's loop reads its input a byte at a time
+ * (~1.5 us a byte on a small VM), so past a few KB an exec request is the cheaper way.
+ */
+export const SESSION_STDIN_MAX = 8 * 1024;
+
+/**
+ * What a shell session (session.ts) runs for one call: the inline form of a script, else the
+ * full command line, with stdin (if any) as a here-document under a random delimiter that no
+ * line of it equals. The content passes from the loop's input to the command's stdin: it never
+ * becomes a process argument, so `ps` never shows a secret file being written. Undefined when
+ * stdin cannot travel that way (binary, large, no final newline): the call needs an exec request.
+ */
+export function sessionLine(
+  cmd: Command,
+  opts: Pick<ExecOptions, 'become' | 'cwd'> & { remoteTimeoutMs?: number },
+  loginUser: string,
+  stdin?: string | Buffer,
+): string | undefined {
+  const line = inlineLine(cmd, opts, loginUser) ?? commandLine(cmd, opts, loginUser);
+  if (stdin === undefined) return line;
+  const text = typeof stdin === 'string' ? stdin : stdin.toString('utf8');
+  const bytes = typeof stdin === 'string' ? Buffer.byteLength(stdin) : stdin.length;
+  if (bytes > SESSION_STDIN_MAX || !text.endsWith('\n') || text.includes('\0')) return undefined;
+  if (typeof stdin !== 'string' && !Buffer.from(text, 'utf8').equals(stdin)) return undefined;
+  const eof = `FLIGHT_EOF_${randomBytes(12).toString('hex')}`;
+  return `{\n${line}\n} <<'${eof}'\n${text}${eof}`;
 }
 
 /**
@@ -125,27 +156,29 @@ export abstract class ShellConnection implements Connection {
   /** Whether exec timeouts must also be enforced on the host (see commandLine). */
   protected abstract readonly hostSideTimeout: boolean;
   /**
-   * Run one complete line. `timeout` is only given for exec calls that asked for one; `inline`,
-   * when given, is the same call for a shell session's subshell (see inlineLine).
+   * Run one complete line. `timeout` is only given for exec calls that asked for one; `inSession`,
+   * when given, is the same call for a shell session, stdin included (see sessionLine).
    */
-  protected abstract run(line: string, stdin?: string | Buffer, timeout?: Timeout, inline?: string): Promise<RawResult>;
+  protected abstract run(line: string, stdin?: string | Buffer, timeout?: Timeout, inSession?: string): Promise<RawResult>;
   abstract close(): Promise<void>;
 
   async exec(cmd: Command, opts: ExecOptions = {}): Promise<ExecResult> {
     const timeout = opts.timeoutMs ? { ms: opts.timeoutMs, label: toShell(cmd) } : undefined;
     const remoteTimeoutMs = this.hostSideTimeout ? opts.timeoutMs : undefined;
     const o = { ...opts, remoteTimeoutMs };
-    const raw = await this.run(commandLine(cmd, o, this.loginUser), opts.stdin, timeout, inlineLine(cmd, o, this.loginUser));
+    const raw = await this.run(commandLine(cmd, o, this.loginUser), opts.stdin, timeout, sessionLine(cmd, o, this.loginUser, opts.stdin));
     return { code: raw.code, stdout: raw.stdout.toString('utf8'), stderr: raw.stderr.toString('utf8') };
   }
 
   async put(path: string, data: string | Buffer, opts: PutOptions & { become?: boolean | string } = {}): Promise<void> {
-    const raw = await this.run(commandLine(putCommand(path, opts), { become: opts.become }, this.loginUser), data);
+    const cmd = putCommand(path, opts);
+    const raw = await this.run(commandLine(cmd, { become: opts.become }, this.loginUser), data, undefined, sessionLine(cmd, { become: opts.become }, this.loginUser, data));
     if (raw.code !== 0) throw transferFailed(this.hostName, 'put', path, raw.code, raw.stderr.toString('utf8'));
   }
 
   async get(path: string, opts: { become?: boolean | string } = {}): Promise<Buffer> {
-    const raw = await this.run(commandLine(getCommand(path), { become: opts.become }, this.loginUser));
+    const cmd = getCommand(path);
+    const raw = await this.run(commandLine(cmd, { become: opts.become }, this.loginUser), undefined, undefined, sessionLine(cmd, { become: opts.become }, this.loginUser));
     if (raw.code !== 0) throw transferFailed(this.hostName, 'get', path, raw.code, raw.stderr.toString('utf8'));
     return raw.stdout;
   }

@@ -1,8 +1,9 @@
 /**
  * The SSH connection: one ssh2 client per host, opened once. The handshake (100-250 ms) is paid
  * once per host per run. Calls run in one long-lived shell session on it (session.ts), one after
- * another, with no new session or process started per call on either side; calls that send
- * stdin, and calls made while the session is busy, are exec requests (a channel each).
+ * another, with no new session or process started per call on either side; calls whose stdin
+ * the session cannot carry (binary or large; see sessionLine), and calls made while the session
+ * is busy, are exec requests (a channel each).
  */
 import { appendFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
@@ -437,12 +438,12 @@ export class SshConnection extends ShellConnection {
     this.opensSinceRefusal = 0;
   }
 
-  protected async run(line: string, stdin?: string | Buffer, timeout?: Timeout, inline?: string): Promise<RawResult> {
-    if (stdin === undefined && this.sessions) {
+  protected async run(line: string, stdin?: string | Buffer, timeout?: Timeout, inSession?: string): Promise<RawResult> {
+    if (inSession !== undefined && this.sessions) {
       const session = await this.idleSession();
       // Checked again here, in the same tick as the call starts: another call may have taken
       // the session while this one waited for it.
-      if (session?.usable && !session.busy) return this.inSession(session, inline ?? line, timeout);
+      if (session?.usable && !session.busy) return this.inSession(session, inSession, timeout);
     }
     await this.acquire();
     try {

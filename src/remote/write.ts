@@ -230,21 +230,20 @@ export function fileDiff(state: PathState, spec: FileSpec, plan: FilePlan): File
  * setuid/setgid bits.
  */
 const WRITE_SCRIPT = `set -e
-dest=$1 tmp=$2 mode=$3 owner=$4 group=$5; shift 5
-dir=$(dirname -- "$dest")
+dest=$1 dir=$2 tmp=$3 mode=$4 owner=$5 group=$6; shift 6
 [ -d "$dir" ] || { echo "parent directory $dir does not exist" >&2; exit 3; }
-um=$(umask)
+old=0; if [ -f "$dest" ] && [ ! -L "$dest" ]; then old=1; fi
+[ -n "$mode" ] || [ "$old" = 1 ] || um=$(umask)
 umask 077
 trap 'rm -f -- "$tmp"' EXIT
-(set -C; cat > "$tmp")
-if [ -f "$dest" ] && [ ! -L "$dest" ]; then
-  chown --reference="$dest" -- "$tmp" 2>/dev/null || true
-  chmod --reference="$dest" -- "$tmp"
-else
+set -C; cat > "$tmp"; set +C
+if [ "$old" = 1 ]; then
+  [ -n "$owner" ] && [ -n "$group" ] || chown --reference="$dest" -- "$tmp" 2>/dev/null || true
+  [ -n "$mode" ] || chmod --reference="$dest" -- "$tmp"
+elif [ -z "$mode" ]; then
   chmod -- "$(printf '%o' $((0666 & ~0$um)))" "$tmp"
 fi
-[ -z "$owner" ] || chown -- "$owner" "$tmp"
-[ -z "$group" ] || chgrp -- "$group" "$tmp"
+[ -z "$owner$group" ] || chown -- "$owner\${group:+:$group}" "$tmp"
 [ -z "$mode" ] || chmod -- "$mode" "$tmp"
 if [ $# -gt 0 ]; then
   out=$("$@" 2>&1) || { rc=$?; printf '%s\\n' "\${out:-(no output)}" "exit code $rc" >&2; exit 4; }
@@ -270,7 +269,7 @@ export async function writeAtomic(ctx: ModuleContext, dest: string, content: str
       return (err as Error).message;
     }
   }
-  const cmd = script(WRITE_SCRIPT, dest, tmp, opts.mode ? normalizeMode(opts.mode) : '', opts.owner ?? '', opts.group ?? '', ...check);
+  const cmd = script(WRITE_SCRIPT, dest, path.posix.dirname(dest), tmp, opts.mode ? normalizeMode(opts.mode) : '', opts.owner ?? '', opts.group ?? '', ...check);
   const res = await ctx.exec(cmd, { stdin: typeof content === 'string' ? Buffer.from(content) : content });
   if (res.code === 0) return undefined;
   const out = (res.stderr.trim() || res.stdout.trim()).replace(/\s*\n\s*/g, '; ');
@@ -337,13 +336,11 @@ export async function ensureFile(ctx: ModuleContext, spec: FileSpec): Promise<Mo
  * a single rename(2), so `current` always points at one release or the other.
  */
 const SYMLINK_SCRIPT = `set -e
-p=$1 target=$2 tmp=$3 owner=$4 group=$5 replace=$6
-dir=$(dirname -- "$p")
+p=$1 dir=$2 target=$3 tmp=$4 owner=$5 group=$6 replace=$7
 [ -d "$dir" ] || { echo "parent directory $dir does not exist" >&2; exit 3; }
 trap 'rm -f -- "$tmp"' EXIT
 ln -s -- "$target" "$tmp"
-[ -z "$owner" ] || chown -h -- "$owner" "$tmp"
-[ -z "$group" ] || chgrp -h -- "$group" "$tmp"
+[ -z "$owner$group" ] || chown -h -- "$owner\${group:+:$group}" "$tmp"
 if [ "$replace" = 1 ] && [ -d "$p" ] && [ ! -L "$p" ]; then rm -rf -- "$p"; fi
 mv -T -f -- "$tmp" "$p"
 trap - EXIT
@@ -359,7 +356,7 @@ export interface SymlinkOptions {
 /** Point `p` at `target` atomically in one round trip. Returns an error message, or undefined. */
 export async function swapSymlink(ctx: ModuleContext, p: string, target: string, opts: SymlinkOptions = {}): Promise<string | undefined> {
   const res = await ctx.exec(
-    script(SYMLINK_SCRIPT, p, target, tempPathFor(p), opts.owner ?? '', opts.group ?? '', opts.replaceDirectory ? '1' : '0'),
+    script(SYMLINK_SCRIPT, p, path.posix.dirname(p), target, tempPathFor(p), opts.owner ?? '', opts.group ?? '', opts.replaceDirectory ? '1' : '0'),
   );
   if (res.code === 0) return undefined;
   return (res.stderr.trim() || res.stdout.trim()).replace(/\s*\n\s*/g, '; ') || `linking ${p} failed with exit code ${res.code}`;

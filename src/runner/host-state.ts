@@ -6,7 +6,9 @@ import { emptyStats, type HostStats } from './events.js';
 /** Everything the runner remembers about one host during a run. */
 export interface HostState {
   host: Host;
-  conn?: Connection;
+  /** The connection and the host's facts, opening or open (see Runner.connect). */
+  ready?: Promise<{ conn: Connection; facts: Facts }>;
+  /** Set once `ready` has its facts: template variables read them without waiting. */
   facts?: Facts;
   /** Results saved with `register:`, visible to later tasks on this host. */
   registered: Record<string, unknown>;

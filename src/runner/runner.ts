@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { FlightError, messageOf } from '../errors.js';
-import { gatherFacts } from '../facts/host.js';
+import { gatherFacts, type Facts } from '../facts/host.js';
 import type { Connection } from '../connection/types.js';
 import type { Host, Inventory } from '../inventory/types.js';
 import type { Module, ModuleResult } from '../module.js';
@@ -132,6 +132,7 @@ class Run {
     for (const s of states) s.ended = false;
     const playVars = { ...play.vars };
     for (const batch of batches(states, play.serial)) {
+      this.warm(batch);
       const scope: Scope = { vars: playVars, tags: play.tags, when: [], become: play.become, becomeUser: play.becomeUser, baseDir: this.pb.dir, handler: false };
       const aborted = await this.runTasks(play, play.tasks, batch, scope);
       if (aborted) {
@@ -297,17 +298,36 @@ class Run {
     return conditions.every((cond) => truthy(evaluate(cond, vars, `${where(task)}: when '${cond}'`)));
   }
 
-  private async connect(h: HostState, task: Task): Promise<{ conn: Connection; facts: NonNullable<HostState['facts']> }> {
+  private connect(h: HostState, task: Task): Promise<{ conn: Connection; facts: Facts }> {
     if (task.delegateTo === 'localhost' || h.host.connection === 'local') {
-      const local = this.state(this.o.inventory.hosts.get('localhost') ?? LOCALHOST);
-      if (!local.conn) local.conn = await this.o.connections.get(local.host);
-      if (!local.facts) local.facts = await gatherFacts(local.conn);
-      return { conn: local.conn, facts: local.facts };
+      return this.ready(this.state(this.o.inventory.hosts.get('localhost') ?? LOCALHOST));
     }
-    if (task.delegateTo) throw new FlightError('invalid', `${where(task)}: delegate_to supports only 'localhost'`);
-    if (!h.conn) h.conn = await this.o.connections.get(h.host);
-    if (!h.facts) h.facts = await gatherFacts(h.conn);
-    return { conn: h.conn, facts: h.facts };
+    if (task.delegateTo) return Promise.reject(new FlightError('invalid', `${where(task)}: delegate_to supports only 'localhost'`));
+    return this.ready(h);
+  }
+
+  /**
+   * The host's connection and facts, opened once per run. The outcome is kept, failure included:
+   * an unreachable host is reported by the task that needed it, and not dialled again.
+   */
+  private ready(h: HostState): Promise<{ conn: Connection; facts: Facts }> {
+    h.ready ??= (async () => {
+      const conn = await this.o.connections.get(h.host);
+      const facts = await gatherFacts(conn);
+      h.facts = facts;
+      return { conn, facts };
+    })();
+    return h.ready;
+  }
+
+  /**
+   * Start opening the connections of hosts about to run tasks, all at once: the handshakes
+   * overlap whatever the play does first (a release archives the commit on this machine
+   * meanwhile). As many as `forks`, the hosts a task starts on first. Errors wait for the task
+   * that needs the connection.
+   */
+  private warm(hosts: HostState[]): void {
+    for (const h of hosts.slice(0, this.o.forks)) if (h.host.connection !== 'local') this.ready(h).catch(() => {});
   }
 
   private async runOnHost(task: Task, h: HostState, scope: Scope, label: string): Promise<Record<string, unknown> | undefined> {

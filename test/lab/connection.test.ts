@@ -166,7 +166,7 @@ describe('ssh connection (lab)', { skip }, () => {
     }
   });
 
-  it('runs calls one after another in one shell session; stdin calls and calls made meanwhile use channels', async () => {
+  it('runs calls one after another in one shell session; binary stdin and calls made meanwhile use channels', async () => {
     // A call's parent is a subshell of the session's loop (`eval` in its arguments), whose
     // parent, the loop, is the same one call after call.
     const loopOf = argv('sh', '-c', 'gp=$(cut -d" " -f4 "/proc/$PPID/stat"); printf "%s " "$gp"; tr "\\0" " " < "/proc/$PPID/cmdline"');
@@ -175,8 +175,13 @@ describe('ssh connection (lab)', { skip }, () => {
     assert.match(a, /^\d+ sh -c .*eval "c=; \$c"/s, a);
     assert.doesNotMatch(a, /FLIGHT-END/, 'the marker is not in the loop\'s arguments');
     assert.equal(a.split(' ')[0], b.split(' ')[0], 'the same session');
-    // With stdin, or while the session is busy: an exec request of its own.
-    const withStdin = (await conn.exec(script('cat >/dev/null; tr "\\0" " " < "/proc/$PPID/cmdline"'), { stdin: 'x' })).stdout;
+    // Small text stdin rides in the session (a here-document); stdin it cannot carry (here: no
+    // final newline), or a call while the session is busy: an exec request of its own.
+    const parent = argv('sh', '-c', 'cat; tr "\\0" " " < "/proc/$PPID/cmdline"');
+    const textIn = (await conn.exec(parent, { stdin: 'A=1\n' })).stdout;
+    assert.match(textIn, /^A=1\nsh -c .*eval "c=; \$c"/s);
+    const withStdin = (await conn.exec(parent, { stdin: 'x' })).stdout;
+    assert.match(withStdin, /^x/);
     assert.doesNotMatch(withStdin, /eval "c=; \$c"/);
     const [busy, meanwhile] = await Promise.all([conn.exec(script('sleep 0.3; echo busy')), conn.exec(script('echo "$PPID"'))]);
     assert.equal(busy.stdout, 'busy\n');

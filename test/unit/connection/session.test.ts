@@ -8,7 +8,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { after, test } from 'node:test';
 import { argv, script, toShell } from '../../../src/command.js';
 import { frame, loopLine, takeAnswer } from '../../../src/connection/session.js';
-import { inlineLine } from '../../../src/connection/shell.js';
+import { inlineLine, putCommand, SESSION_STDIN_MAX, sessionLine } from '../../../src/connection/shell.js';
 import type { RawResult } from '../../../src/connection/shell.js';
 
 const MARKER = 'FLIGHT-END-0123456789abcdef0123456789abcdef';
@@ -78,6 +78,33 @@ test('inline scripts run in the subshell with their arguments, exit codes and cw
   assert.notEqual((await loop.run(inlineLine(script('pwd'), { cwd: '/nonexistent' }, 'root')!)).code, 0);
   assert.equal((await loop.run('pwd')).stdout.toString(), '/tmp\n', 'nothing leaked');
   assert.equal((await loop.run(inlineLine(script('echo "[${c-unset}]"'), {}, 'root')!)).stdout.toString(), '[]\n', 'the loop\'s line variable is cleared');
+});
+
+test('small text stdin travels inside the call, byte for byte, and reaches only the command', async () => {
+  const content = "A=1\nEOF\n}\nquote ' \" $(id) `id` \\ back\r\nFLIGHT_EOF_x\n\u00e9t\u00e9 \u2713\n";
+  const cat = await loop.run(sessionLine(script('cat; echo "rc$1"', 'x'), {}, 'root', content)!);
+  assert.deepEqual(text(cat), { code: 0, stdout: `${content}rcx\n`, stderr: '' });
+  const asBuffer = await loop.run(sessionLine(argv('cat'), {}, 'root', Buffer.from(content))!);
+  assert.equal(asBuffer.stdout.toString(), content);
+  assert.equal((await loop.run(sessionLine(script('cat >/dev/null; exit 3'), {}, 'root', 'x\n')!)).code, 3);
+  assert.equal((await loop.run('cat; echo done')).stdout.toString(), 'done\n', 'the next call reads nothing of it');
+  // A put through the session: the file holds exactly the content, with the asked mode.
+  const file = `/tmp/flight-session-put-${process.pid}`;
+  const put = await loop.run(sessionLine(putCommand(file, { mode: 0o600 }), {}, 'root', content)!);
+  assert.equal(put.code, 0, put.stderr.toString());
+  const back = await loop.run(sessionLine(script('stat -c %a "$1"; cat "$1"; rm -f "$1"', file), {}, 'root')!);
+  assert.equal(back.stdout.toString(), `600\n${content}`);
+});
+
+test('stdin the session cannot carry is left to an exec request', () => {
+  const cmd = argv('cat');
+  assert.equal(sessionLine(cmd, {}, 'root', 'no final newline'), undefined);
+  assert.equal(sessionLine(cmd, {}, 'root', 'nul\0byte\n'), undefined);
+  assert.equal(sessionLine(cmd, {}, 'root', Buffer.from([0xff, 0x0a])), undefined, 'not UTF-8');
+  assert.equal(sessionLine(cmd, {}, 'root', `${'x'.repeat(SESSION_STDIN_MAX)}\n`), undefined, 'too large');
+  assert.equal(sessionLine(cmd, {}, 'root', ''), undefined);
+  assert.ok(sessionLine(cmd, {}, 'root', 'fine\n'));
+  assert.equal(sessionLine(cmd, {}, 'root'), 'cat', 'no stdin: the line itself');
 });
 
 test('an answer is complete only once both streams have the marker and its line end', () => {
