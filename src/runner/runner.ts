@@ -132,7 +132,6 @@ class Run {
     for (const s of states) s.ended = false;
     const playVars = { ...play.vars };
     for (const batch of batches(states, play.serial)) {
-      this.warm(batch);
       const scope: Scope = { vars: playVars, tags: play.tags, when: [], become: play.become, becomeUser: play.becomeUser, baseDir: this.pb.dir, handler: false };
       const aborted = await this.runTasks(play, play.tasks, batch, scope);
       if (aborted) {
@@ -307,8 +306,10 @@ class Run {
   }
 
   /**
-   * The host's connection and facts, opened once per run. The outcome is kept, failure included:
-   * an unreachable host is reported by the task that needed it, and not dialled again.
+   * The host's connection and facts, opened once per run when a task first needs them (so a
+   * release whose commit does not exist fails on this machine without logging in anywhere).
+   * The outcome is kept, failure included: an unreachable host is not dialled again, and hosts
+   * that delegate to this machine at once share one read of its facts.
    */
   private ready(h: HostState): Promise<{ conn: Connection; facts: Facts }> {
     h.ready ??= (async () => {
@@ -318,16 +319,6 @@ class Run {
       return { conn, facts };
     })();
     return h.ready;
-  }
-
-  /**
-   * Start opening the connections of hosts about to run tasks, all at once: the handshakes
-   * overlap whatever the play does first (a release archives the commit on this machine
-   * meanwhile). As many as `forks`, the hosts a task starts on first. Errors wait for the task
-   * that needs the connection.
-   */
-  private warm(hosts: HostState[]): void {
-    for (const h of hosts.slice(0, this.o.forks)) if (h.host.connection !== 'local') this.ready(h).catch(() => {});
   }
 
   private async runOnHost(task: Task, h: HostState, scope: Scope, label: string): Promise<Record<string, unknown> | undefined> {
