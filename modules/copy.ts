@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { defineModule } from '../src/module.js';
-import { ensureFile, modeSchema, ownerSchema, pathSchema } from '../src/remote/write.js';
+import { ensureFile, fileReads, modeSchema, ownerSchema, pathSchema } from '../src/remote/write.js';
 
 export interface CopyParams {
   src?: string;
@@ -36,6 +36,7 @@ export const copy = defineModule<CopyParams>({
     },
   },
   secretParams: ['content'],
+  reads: (params, { diff }) => fileReads(params.dest, diff),
   async run(ctx, params) {
     // Checked here rather than with oneOf: strict schemas reject `required` outside `properties`.
     if ((params.src === undefined) === (params.content === undefined)) {

@@ -4,9 +4,8 @@
  * by root. cron re-reads /etc/cron.d on its own when a file's mtime changes: no reload needed.
  */
 import { defineModule } from '../src/module.js';
-import { statPaths } from '../src/facts/file.js';
 import { runSequence } from '../src/remote/batch.js';
-import { ensureFile } from '../src/remote/write.js';
+import { ensureFile, fileReads } from '../src/remote/write.js';
 
 export const CRON_DIR = '/etc/cron.d';
 
@@ -96,11 +95,16 @@ export const cron = defineModule<CronParams>({
       state: { enum: ['present', 'absent'], default: 'present' },
     },
   },
+  reads(params, { diff }) {
+    if (!NAME.test(params.name)) return undefined;
+    const dest = `${CRON_DIR}/${params.name}`;
+    return (params.state ?? 'present') === 'absent' ? [{ path: dest }] : fileReads(dest, diff);
+  },
   async run(ctx, params) {
     if (!NAME.test(params.name)) return { changed: false, failed: true, msg: renderCron(params).error };
     const dest = `${CRON_DIR}/${params.name}`;
     if ((params.state ?? 'present') === 'absent') {
-      const [state] = await statPaths(ctx, [{ path: dest }]);
+      const [state] = await ctx.stat([{ path: dest }]);
       const changed = state!.type !== 'missing';
       if (changed && !ctx.check) {
         const err = await runSequence(ctx, [['rm', '-f', '--', dest]]);

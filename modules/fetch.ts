@@ -10,7 +10,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { statPaths } from '../src/facts/file.js';
 import { defineModule } from '../src/module.js';
 import { modeSchema, pathSchema } from '../src/remote/write.js';
 
@@ -85,7 +84,7 @@ export const fetch = defineModule<FetchParams>({
   async run(ctx, p) {
     const file = ctx.localPath(localDest(p.dest, p.src));
     const mode = parseInt(p.mode ?? '0600', 8);
-    const [remote] = await statPaths(ctx, [{ path: p.src, checksum: true }]);
+    const [remote] = await ctx.stat([{ path: p.src, checksum: true }]);
     if (remote!.type === 'missing') return { changed: false, failed: true, msg: `${p.src} does not exist on the host` };
     if (remote!.type !== 'file' || !remote!.sha256) return { changed: false, failed: true, msg: `${p.src} is not a readable regular file` };
     const local = await readLocal(file);

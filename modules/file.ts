@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { defineModule, type FileDiff } from '../src/module.js';
-import { statPaths, type PathState, type PathType } from '../src/facts/file.js';
+import type { PathState, PathType, StatRequest } from '../src/facts/file.js';
 import { runSequence } from '../src/remote/batch.js';
 import { attrCommands, describeAttrs, modeSchema, ownerSchema, pathSchema, pendingParent, planAttrs, type AttrChange } from '../src/remote/write.js';
 
@@ -108,6 +108,12 @@ function planDiff(state: PathState, params: FileParams, plan: FilePlanResult): F
   return { path: params.path, before: stateText(state), after: stateText(after) };
 }
 
+/** The one read a file task makes. */
+function fileRead(params: FileParams): StatRequest {
+  const recurseAsk = params.recurse && (params.owner !== undefined || params.group !== undefined);
+  return { path: params.path, recurseOwner: recurseAsk ? params.owner : undefined, recurseGroup: recurseAsk ? params.group : undefined };
+}
+
 export const file = defineModule<FileParams>({
   name: 'file',
   schema: {
@@ -123,13 +129,9 @@ export const file = defineModule<FileParams>({
       recurse: { type: 'boolean' },
     },
   },
+  reads: (params) => [fileRead(params)],
   async run(ctx, params) {
-    const recurseAsk = params.recurse && (params.owner !== undefined || params.group !== undefined);
-    const [state] = await statPaths(ctx, [{
-      path: params.path,
-      recurseOwner: recurseAsk ? params.owner : undefined,
-      recurseGroup: recurseAsk ? params.group : undefined,
-    }]);
+    const [state] = await ctx.stat([fileRead(params)]);
     const pending = params.state !== 'absent' ? pendingParent(ctx, state!, params.path) : undefined;
     if (pending) return pending;
     const plan = planFileModule(state!, params);

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { defineModule } from '../src/module.js';
-import { statPaths, type PathState } from '../src/facts/file.js';
+import type { PathState, StatRequest } from '../src/facts/file.js';
 import { runSequence } from '../src/remote/batch.js';
 import { attrCommands, describeAttrs, ownerSchema, pathSchema, pendingParent, planAttrs, swapSymlink, type AttrChange } from '../src/remote/write.js';
 
@@ -64,6 +64,11 @@ function describe(state: PathState, params: SymlinkParams, plan: SymlinkPlan): s
 
 const linkText = (s: PathState): string => (s.type === 'link' ? `-> ${s.target}\n` : s.type === 'missing' ? 'absent\n' : `${s.type}\n`);
 
+/** The link itself, and what it points at (relative targets resolved from the link's folder). */
+function symlinkReads(params: SymlinkParams): StatRequest[] {
+  return [{ path: params.path }, { path: resolveTarget(params.path, params.target) }];
+}
+
 export const symlink = defineModule<SymlinkParams>({
   name: 'symlink',
   schema: {
@@ -78,11 +83,9 @@ export const symlink = defineModule<SymlinkParams>({
       force: { type: 'boolean' },
     },
   },
+  reads: (params) => symlinkReads(params),
   async run(ctx, params) {
-    const [state, targetState] = await statPaths(ctx, [
-      { path: params.path },
-      { path: resolveTarget(params.path, params.target) },
-    ]);
+    const [state, targetState] = await ctx.stat(symlinkReads(params));
     const pending = pendingParent(ctx, state!, params.path);
     if (pending) return pending;
     const plan = planSymlink(state!, targetState!, params);

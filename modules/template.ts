@@ -4,7 +4,7 @@
  * atomic and may be checked by `validate` (e.g. "nginx -t -c %s") before it replaces the old file.
  */
 import { defineModule } from '../src/module.js';
-import { ensureFile, modeSchema, ownerSchema, pathSchema } from '../src/remote/write.js';
+import { ensureFile, fileReads, modeSchema, ownerSchema, pathSchema } from '../src/remote/write.js';
 
 export interface TemplateParams {
   /** Template name, looked up in the playbook's templates/, the playbook's folder, then Flight's templates/. */
@@ -34,6 +34,7 @@ export const template = defineModule<TemplateParams>({
       secret: { type: 'boolean' },
     },
   },
+  reads: (params, { diff }) => fileReads(params.dest, diff),
   async run(ctx, params) {
     const content = await ctx.renderTemplate(params.src);
     return ensureFile(ctx, { ...params, path: params.dest, content });

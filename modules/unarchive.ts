@@ -15,7 +15,7 @@
  */
 import { stat, readFile } from 'node:fs/promises';
 import { script } from '../src/command.js';
-import { statPaths, normalizeMode } from '../src/facts/file.js';
+import { normalizeMode } from '../src/facts/file.js';
 import { defineModule } from '../src/module.js';
 import { modeSchema, ownerSchema, pathSchema } from '../src/remote/write.js';
 import { outputTail } from './command.js';
@@ -98,7 +98,7 @@ export const unarchive = defineModule<UnarchiveParams>({
 
     // The read is only worth a round trip when it can avoid the upload.
     if (p.creates) {
-      const [created, dest] = await statPaths(ctx, [{ path: p.creates }, { path: p.dest }]);
+      const [created, dest] = await ctx.stat([{ path: p.creates }, { path: p.dest }]);
       if (created!.type !== 'missing') return { changed: false, skipped: true, msg: `skipped: ${p.creates} exists`, data };
       if (dest!.type !== 'missing' && dest!.type !== 'directory') return { changed: false, failed: true, msg: `${p.dest} exists and is not a directory`, data };
     }

@@ -6,6 +6,7 @@
  */
 import type { Command } from './command.js';
 import type { ExecOptions, ExecResult, PutOptions } from './connection/types.js';
+import type { PathState, StatRequest } from './facts/file.js';
 import type { Facts } from './facts/host.js';
 
 export interface FileDiff {
@@ -37,6 +38,11 @@ export interface ModuleContext {
   exec(cmd: Command, opts?: ExecOptions): Promise<ExecResult>;
   put(path: string, data: string | Buffer, opts?: PutOptions): Promise<void>;
   get(path: string): Promise<Buffer>;
+  /**
+   * The state of paths on the host, as the task's user sees them, in one round trip. May be
+   * answered by a read the runner made ahead for this task (src/runner/read-ahead.ts).
+   */
+  stat(reqs: readonly StatRequest[]): Promise<PathState[]>;
   /** Render a template file found on the template search path (playbook dir, then templates/). */
   renderTemplate(src: string): Promise<string>;
   /** Resolve a local (control machine) path relative to the playbook's folder. */
@@ -54,6 +60,13 @@ export interface Module<P = Record<string, unknown>> {
   /** The argument a bare string fills (`command: ls -l` means `{cmd: "ls -l"}`). */
   freeForm?: string;
   run(ctx: ModuleContext, params: P): Promise<ModuleResult>;
+  /**
+   * The file-state reads `run` starts with (its first `ctx.stat`), known from the arguments
+   * alone; undefined when they are not. The runner reads them ahead, with those of the tasks
+   * that follow, in one call. A module that declares reads promises that it changed nothing
+   * when it reports `changed: false`.
+   */
+  reads?(params: P, opts: { diff: boolean }): StatRequest[] | undefined;
 }
 
 /** Helper for module authors: keep `P` typed while the registry stores Module<any>. */

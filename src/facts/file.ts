@@ -57,47 +57,53 @@ export const DIFF_MAX_BYTES = 256 * 1024;
 /**
  * Consumes 1 + 6n leading positional arguments ($1 = n, then path, parent folder, checksum flag,
  * sha, owner, group per path) and leaves the rest in "$@" for a caller's probe appended after it.
- * Each path yields six NUL-terminated fields; names and link targets cannot hold NUL, so parsing
- * is exact.
  *
  * Every process started on the host costs a fork and an exec (5-6 ms of CPU on a small VM, and
- * with 50 servers sharing a machine that is the run's time): this read runs once per file task
- * per host, so it starts as few as it can. The parent folder comes computed from the control
- * side (no `dirname`), tests are shell built-ins, and a path costs one `stat` (which also tells
- * a link's target), plus `sha256sum` when a checksum is asked.
+ * with 50 servers sharing a machine that is the run's time), and a batch of reads (the runner
+ * reads ahead for the file tasks that follow; src/runner/read-ahead.ts) can hold dozens of paths.
+ * So one `stat` describes every path that exists: a subshell appends those paths to its own "$@",
+ * drops the rest and becomes `stat`. Its records are "<name>\0<type/mode/ids/size>\0<%N>\0";
+ * %N with literal quoting is "<name> -> <target>" for a link. Then, per path, four fields: parent
+ * is a folder, sha256 (when asked), recursive owner/group match (when asked), content (for a
+ * diff, when asked and different). Names and link targets cannot hold NUL, so parsing is exact.
+ * The parent folder comes computed from the control side, tests are shell built-ins, and only
+ * checksums and the rare recursive check start a process per path.
  */
 const STAT_SCRIPT = `
 n=$1; shift
+(
+  i=0 k=0
+  for a in "$@"; do
+    if [ $i -lt $((6 * n)) ] && [ $((i % 6)) -eq 0 ] && { [ -L "$a" ] || [ -e "$a" ]; }; then set -- "$@" "$a"; k=$((k + 1)); fi
+    i=$((i + 1))
+  done
+  shift $i
+  [ $k -eq 0 ] || QUOTING_STYLE=literal exec stat --printf '%n\\0%F/%a/%u/%U/%g/%G/%s\\0%N\\0' -- "$@"
+) 2>/dev/null
+printf 'stat-end\\0'
 while [ "$n" -gt 0 ]; do
   p=$1 pdir=$2 ck=$3 want=$4 rown=$5 rgrp=$6; shift 6; n=$((n - 1))
-  st=missing tgt= sha= rok= body=
+  sha= rok= body=
   if [ -d "$pdir" ]; then pd=1; else pd=0; fi
-  if [ -L "$p" ] || [ -e "$p" ]; then
-    # %N (literal quoting) is "<path> -> <target>" for a link: the target without a readlink.
-    st=$(QUOTING_STYLE=literal stat -c '%F/%a/%u/%U/%g/%G/%s/%N' -- "$p" 2>/dev/null) || st=missing
-    if [ "$st" != missing ]; then
-      tgt=\${st#*/*/*/*/*/*/*/}; st=\${st%"/$tgt"}
-      case $tgt in "$p -> "*) tgt=\${tgt#"$p -> "} ;; *) tgt= ;; esac
-    fi
-    if [ "$ck" = 1 ] && [ -f "$p" ] && [ ! -L "$p" ]; then
-      sha=$(sha256sum < "$p" 2>/dev/null); sha=\${sha%% *}
-      if [ -n "$want" ] && [ -n "$sha" ] && [ "$sha" != "$want" ]; then
-        if [ "\${st##*/}" -le ${DIFF_MAX_BYTES} ]; then body=b:$(base64 -w0 < "$p"); else body=large; fi
-      fi
-    fi
-    if [ -n "$rown$rgrp" ] && [ -d "$p" ] && [ ! -L "$p" ]; then
-      rok=1
-      if [ -n "$rown" ]; then
-        m=$(find "$p" ! -user "$rown" -printf x -quit 2>/dev/null) || m=x
-        [ -z "$m" ] || rok=0
-      fi
-      if [ -n "$rgrp" ] && [ "$rok" = 1 ]; then
-        m=$(find "$p" ! -group "$rgrp" -printf x -quit 2>/dev/null) || m=x
-        [ -z "$m" ] || rok=0
-      fi
+  if [ "$ck" = 1 ] && [ -f "$p" ] && [ ! -L "$p" ]; then
+    sha=$(sha256sum < "$p" 2>/dev/null); sha=\${sha%% *}
+    if [ -n "$want" ] && [ -n "$sha" ] && [ "$sha" != "$want" ]; then
+      size=$(stat -c %s -- "$p" 2>/dev/null) || size=0
+      if [ "$size" -le ${DIFF_MAX_BYTES} ]; then body=b:$(base64 -w0 < "$p"); else body=large; fi
     fi
   fi
-  printf '%s\\0' "$st" "$tgt" "$sha" "$pd" "$rok" "$body"
+  if [ -n "$rown$rgrp" ] && [ -d "$p" ] && [ ! -L "$p" ]; then
+    rok=1
+    if [ -n "$rown" ]; then
+      m=$(find "$p" ! -user "$rown" -printf x -quit 2>/dev/null) || m=x
+      [ -z "$m" ] || rok=0
+    fi
+    if [ -n "$rgrp" ] && [ "$rok" = 1 ]; then
+      m=$(find "$p" ! -group "$rgrp" -printf x -quit 2>/dev/null) || m=x
+      [ -z "$m" ] || rok=0
+    fi
+  fi
+  printf '%s\\0' "$pd" "$sha" "$rok" "$body"
 done
 printf 'end\\0'
 `;
@@ -124,13 +130,23 @@ const TYPES: Record<string, PathType> = {
   'symbolic link': 'link',
 };
 
-/** Parse one path's six fields (pure; exported for unit tests). */
-export function parseStatRecord(path: string, fields: readonly string[]): PathState {
-  const [st = 'missing', tgt = '', sha = '', pd = '0', rok = '', body = ''] = fields;
+/** What `stat` said of one path: its "type/mode/uid/owner/gid/group/size" and its %N. */
+export interface StatLine {
+  st: string;
+  /** "<name>" or, for a link, "<name> -> <target>". */
+  quoted: string;
+}
+
+/**
+ * One path's state from its stat line (undefined: it does not exist) and its four per-path
+ * fields: parent is a folder, sha256, recursive match, content (pure; exported for unit tests).
+ */
+export function parseStatRecord(path: string, line: StatLine | undefined, fields: readonly string[]): PathState {
+  const [pd = '0', sha = '', rok = '', body = ''] = fields;
   const state: PathState = { path, type: 'missing', parentIsDir: pd === '1' };
-  if (st !== 'missing') {
+  if (line) {
     // %F may contain spaces but never '/', and user/group names cannot contain '/'.
-    const [kind = '', mode = '', uid = '', owner = '', gid = '', group = '', size = ''] = st.split('/');
+    const [kind = '', mode = '', uid = '', owner = '', gid = '', group = '', size = ''] = line.st.split('/');
     state.type = TYPES[kind] ?? 'other';
     state.mode = mode.padStart(4, '0');
     state.uid = Number(uid);
@@ -138,8 +154,9 @@ export function parseStatRecord(path: string, fields: readonly string[]): PathSt
     state.gid = Number(gid);
     state.group = group;
     state.size = Number(size);
+    const arrow = `${path} -> `;
+    if (state.type === 'link') state.target = line.quoted.startsWith(arrow) ? line.quoted.slice(arrow.length) : '';
   }
-  if (state.type === 'link') state.target = tgt;
   if (sha) state.sha256 = sha;
   if (rok) state.recurseMatches = rok === '1';
   if (body.startsWith('b:')) state.content = Buffer.from(body.slice(2), 'base64');
@@ -153,13 +170,25 @@ export function parseStatRecord(path: string, fields: readonly string[]): PathSt
  */
 export function parseStatOutput(stdout: string, reqs: readonly StatRequest[]): { states: PathState[]; rest: string } {
   const parts = stdout.split('\0');
-  const states: PathState[] = [];
+  const bad = () => new Error(`unexpected output from the file state read: ${JSON.stringify(stdout.slice(0, 200))}`);
+  // stat's records, in the order of the paths that existed; a path that vanished in between has
+  // none, so each is matched to its request by name.
+  const lines: Array<{ name: string } & StatLine> = [];
   let i = 0;
-  for (const r of reqs) {
-    states.push(parseStatRecord(r.path, parts.slice(i, i + 6)));
-    i += 6;
+  while (parts[i] !== 'stat-end') {
+    if (i + 3 > parts.length) throw bad();
+    lines.push({ name: parts[i]!, st: parts[i + 1]!, quoted: parts[i + 2]! });
+    i += 3;
   }
-  if (parts[i] !== 'end') throw new Error(`unexpected output from the file state read: ${JSON.stringify(stdout.slice(0, 200))}`);
+  i++;
+  let next = 0;
+  const states: PathState[] = [];
+  for (const r of reqs) {
+    const line = lines[next]?.name === r.path ? lines[next++] : undefined;
+    states.push(parseStatRecord(r.path, line, parts.slice(i, i + 4)));
+    i += 4;
+  }
+  if (parts[i] !== 'end') throw bad();
   return { states, rest: parts.slice(i + 1).join('\0') };
 }
 
@@ -169,11 +198,16 @@ export function statCommand(reqs: readonly StatRequest[], probe = '', probeArgs:
   return script(frag.text + probe, ...frag.args, ...probeArgs);
 }
 
-/** Read the state of several paths in one round trip. */
-export async function statPaths(ctx: ModuleContext, reqs: readonly StatRequest[]): Promise<PathState[]> {
+/** Read the state of several paths in one round trip (modules go through ctx.stat). */
+export async function statPaths(ctx: Pick<ModuleContext, 'exec'>, reqs: readonly StatRequest[]): Promise<PathState[]> {
   const res = await ctx.exec(statCommand(reqs));
   if (res.code !== 0) throw new Error(`reading file state failed (rc=${res.code}): ${res.stderr.trim()}`);
   return parseStatOutput(res.stdout, reqs).states;
+}
+
+/** Two requests with the same key ask the same question of the same path. */
+export function statKey(r: StatRequest): string {
+  return JSON.stringify([r.path, !!(r.checksum || r.contentUnless), r.contentUnless ?? '', r.recurseOwner ?? '', r.recurseGroup ?? '']);
 }
 
 /** Does an owner/group spec (a name or a numeric id) match what stat reported? */

@@ -12,7 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { script } from '../command.js';
 import type { FileDiff, ModuleContext, ModuleResult } from '../module.js';
-import { idMatches, normalizeMode, statPaths, type PathState, type StatRequest } from '../facts/file.js';
+import { idMatches, normalizeMode, type PathState, type StatRequest } from '../facts/file.js';
 import { runSequence } from './batch.js';
 
 export const HIDDEN = '(contents hidden)';
@@ -170,6 +170,15 @@ function effectiveAttrs(spec: FileSpec, state: PathState): Attrs {
 }
 
 /** The read for a file spec: checksum, and the old content only if it differs and is showable. */
+/**
+ * The read of a file-producing task (template, copy, cron) before its content is known, for the
+ * runner to read ahead (Module.reads). With --diff the read also carries the new content's
+ * checksum (to send back the old content when it differs), known only once rendered: none then.
+ */
+export function fileReads(p: string, diff: boolean): StatRequest[] | undefined {
+  return diff ? undefined : [{ path: p, checksum: true }];
+}
+
 export function fileRequest(spec: FileSpec, diff: boolean): StatRequest {
   const want = sha256(spec.content);
   return { path: spec.path, checksum: true, contentUnless: diff && !isSecret(spec) ? want : undefined };
@@ -318,7 +327,7 @@ export function pendingParent(ctx: ModuleContext, state: PathState, p: string): 
 
 /** Make the file at spec.path hold spec.content with spec's attributes: read, decide, apply. */
 export async function ensureFile(ctx: ModuleContext, spec: FileSpec): Promise<ModuleResult> {
-  const [state] = await statPaths(ctx, [fileRequest(spec, ctx.diff)]);
+  const [state] = await ctx.stat([fileRequest(spec, ctx.diff)]);
   const pending = pendingParent(ctx, state!, spec.path);
   if (pending) return pending;
   const plan = planFile(state!, spec);

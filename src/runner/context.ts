@@ -4,11 +4,14 @@
  */
 import path from 'node:path';
 import { toShell, type Command } from '../command.js';
+import { becomeUser } from '../connection/shell.js';
 import type { Connection, ExecOptions, PutOptions } from '../connection/types.js';
+import { statPaths, type StatRequest } from '../facts/file.js';
 import type { Facts } from '../facts/host.js';
 import type { ModuleContext } from '../module.js';
 import { renderFile, type Vars } from '../templating.js';
 import { TEMPLATES_DIR } from '../paths.js';
+import type { ReadAhead } from './read-ahead.js';
 
 export interface ContextOptions {
   conn: Connection;
@@ -21,6 +24,8 @@ export interface ContextOptions {
   /** The playbook's folder: local paths and templates resolve here first. */
   baseDir?: string;
   log?: (line: string) => void;
+  /** This host's reads made ahead, and the requests of the tasks that follow (see read-ahead.ts). */
+  readAhead?: { cache: ReadAhead; following: () => StatRequest[] };
 }
 
 export function createModuleContext(o: ContextOptions): ModuleContext {
@@ -29,7 +34,8 @@ export function createModuleContext(o: ContextOptions): ModuleContext {
   const log = o.log ?? (() => {});
   const withBecome = <T extends { become?: boolean | string }>(opts: T | undefined): T =>
     ({ ...(opts ?? {}), become: opts?.become ?? o.become }) as T;
-  return {
+  const user = becomeUser(o.become) ?? o.conn.loginUser;
+  const ctx: ModuleContext = {
     hostName: o.conn.hostName,
     facts: o.facts,
     check: o.check ?? false,
@@ -49,6 +55,19 @@ export function createModuleContext(o: ContextOptions): ModuleContext {
       log(`get ${p}`);
       return o.conn.get(p, withBecome({}));
     },
+    async stat(reqs: readonly StatRequest[]) {
+      const ahead = o.readAhead;
+      if (!ahead) return statPaths(ctx, reqs);
+      const known = ahead.cache.take(reqs, user);
+      if (known) {
+        log(`stat ${reqs.map((r) => r.path).join(' ')} (read ahead)`);
+        return known;
+      }
+      const all = [...reqs, ...ahead.following()];
+      const states = await statPaths(ctx, all);
+      ahead.cache.keep(all, states, user);
+      return states.slice(0, reqs.length);
+    },
     async renderTemplate(src: string) {
       return renderFile(src, o.vars ?? {}, searchPaths);
     },
@@ -57,4 +76,5 @@ export function createModuleContext(o: ContextOptions): ModuleContext {
     },
     log,
   };
+  return ctx;
 }

@@ -2,6 +2,7 @@ import type { Connection } from '../connection/types.js';
 import type { Facts } from '../facts/host.js';
 import type { Host } from '../inventory/types.js';
 import { emptyStats, type HostStats } from './events.js';
+import { ReadAhead } from './read-ahead.js';
 
 /** Everything the runner remembers about one host during a run. */
 export interface HostState {
@@ -10,6 +11,8 @@ export interface HostState {
   ready?: Promise<{ conn: Connection; facts: Facts }>;
   /** Set once `ready` has its facts: template variables read them without waiting. */
   facts?: Facts;
+  /** File-state reads made ahead for the tasks that follow (read-ahead.ts). */
+  reads: ReadAhead;
   /** Results saved with `register:`, visible to later tasks on this host. */
   registered: Record<string, unknown>;
   /** Handler names and `listen` topics notified by changed tasks, not yet run. */
@@ -25,7 +28,7 @@ export interface HostState {
 }
 
 export function newHostState(host: Host): HostState {
-  return { host, registered: {}, notified: new Set(), failed: false, unreachable: false, ended: false, stats: emptyStats() };
+  return { host, reads: new ReadAhead(), registered: {}, notified: new Set(), failed: false, unreachable: false, ended: false, stats: emptyStats() };
 }
 
 export const isActive = (h: HostState): boolean => !h.failed && !h.unreachable && !h.ended;

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { FlightError, messageOf } from '../errors.js';
+import type { StatRequest } from '../facts/file.js';
 import { gatherFacts, type Facts } from '../facts/host.js';
 import type { Connection } from '../connection/types.js';
 import type { Host, Inventory } from '../inventory/types.js';
@@ -149,18 +150,10 @@ class Run {
 
   /** Runs tasks on the given hosts; returns true when the play must stop (any_errors_fatal, max_fail_percentage). */
   private async runTasks(play: Play, tasks: Task[], hosts: HostState[], scope: Scope): Promise<boolean> {
-    for (const task of tasks) {
+    for (const [i, task] of tasks.entries()) {
       const active = hosts.filter(isActive);
       if (active.length === 0) return false;
-      const inner: Scope = {
-        ...scope,
-        vars: { ...scope.vars, ...task.vars },
-        tags: [...scope.tags, ...task.tags],
-        // A block's or include's own `when` guards every task inside it.
-        when: task.block || task.includeTasks ? [...scope.when, ...task.when] : scope.when,
-        become: task.become ?? scope.become,
-        becomeUser: task.becomeUser ?? scope.becomeUser,
-      };
+      const inner = innerScope(task, scope);
       if (task.block) {
         const blockAbort = await this.runTasks(play, task.block, active, inner);
         let abort = blockAbort;
@@ -202,7 +195,7 @@ class Run {
         }
       } else {
         if (!this.selected(task, inner)) continue;
-        if (await this.runModuleTask(play, task, active, inner)) return true;
+        if (await this.runModuleTask(play, task, active, inner, { tasks: tasks.slice(i + 1), scope })) return true;
       }
     }
     return false;
@@ -220,7 +213,7 @@ class Run {
     return true;
   }
 
-  private async runModuleTask(play: Play, task: Task, hosts: HostState[], scope: Scope): Promise<boolean> {
+  private async runModuleTask(play: Play, task: Task, hosts: HostState[], scope: Scope, next?: Following): Promise<boolean> {
     const t0 = Date.now();
     const targets = task.runOnce ? hosts.slice(0, 1) : hosts;
     const label = this.displayName(task, hosts[0]!, scope);
@@ -229,7 +222,7 @@ class Run {
       handler: scope.handler, pos: `${path.relative(process.cwd(), task.pos.file) || task.pos.file}:${task.pos.line}`,
     });
     const before = hosts.filter((h) => h.failed).length;
-    const results = await mapLimit(targets, this.o.forks, (h) => this.runOnHost(task, h, scope, label));
+    const results = await mapLimit(targets, this.o.forks, (h) => this.runOnHost(task, h, scope, label, next));
     if (task.runOnce && task.register && results[0]) {
       // run_once: every host sees the one result, as in Ansible.
       for (const h of hosts.slice(1)) h.registered[task.register] = results[0];
@@ -321,7 +314,7 @@ class Run {
     return h.ready;
   }
 
-  private async runOnHost(task: Task, h: HostState, scope: Scope, label: string): Promise<Record<string, unknown> | undefined> {
+  private async runOnHost(task: Task, h: HostState, scope: Scope, label: string, next: Following | undefined): Promise<Record<string, unknown> | undefined> {
     const t0 = Date.now();
     const report = (status: HostStatus, r: Partial<ModuleResult> & { ignored?: boolean; item?: unknown }) => {
       this.o.emit({
@@ -343,7 +336,9 @@ class Run {
       const results: Array<ModuleResult & { item?: unknown }> = [];
       for (const item of items) {
         const itemVars = task.loop === undefined ? vars : { ...vars, [task.loopVar]: item };
-        const r = await this.runModule(task, itemVars, conn, facts, scope);
+        const r = await this.runModule(task, itemVars, conn, facts, scope, h, next);
+        // Reads made ahead stay true only while nothing changes the host (read-ahead.ts).
+        if (r.changed || r.failed || !this.o.modules[task.module!]?.reads || task.delegateTo) h.reads.forget();
         results.push(task.loop === undefined ? r : { ...r, item });
         if (task.loop !== undefined && this.o.verbosity > 0) report(statusOf(r), { ...r, item });
         if (r.failed) break;
@@ -383,6 +378,7 @@ class Run {
       }
       return registered;
     } catch (err) {
+      h.reads.forget();
       if (err instanceof FlightError && err.kind === 'unreachable') {
         h.unreachable = true;
         h.failure = { host: h.host.name, task: task.name, msg: err.message };
@@ -410,18 +406,44 @@ class Run {
     };
   }
 
-  private async runModule(task: Task, vars: Vars, conn: Connection, facts: NonNullable<HostState['facts']>, scope: Scope): Promise<ModuleResult> {
+  private async runModule(task: Task, vars: Vars, conn: Connection, facts: Facts, scope: Scope, h: HostState, next: Following | undefined): Promise<ModuleResult> {
     const module = this.o.modules[task.module!]!;
     const args = renderValue(task.args, vars, `${where(task)}: ${task.module}`) as Record<string, unknown>;
     const bad = checkArgs(module, args);
     if (bad) return { changed: false, failed: true, msg: `${task.module}: ${bad}` };
     const check = task.checkMode ?? this.o.check;
-    const become = scope.becomeUser ?? (scope.become ? 'root' : undefined);
+    const become = becomeOf(scope);
     const ctx = createModuleContext({
       conn, facts, check, diff: this.o.diff, become, vars, baseDir: scope.baseDir,
       log: this.o.verbosity >= 2 ? (line) => this.o.emit({ event: 'log', host: conn.hostName, line }) : undefined,
+      readAhead: module.reads && !task.delegateTo ? { cache: h.reads, following: () => (next ? this.followingReads(h, next, become) : []) } : undefined,
     });
     return module.run(ctx, args);
+  }
+
+  /**
+   * The file-state reads of the tasks that follow on this host, as far as the next one that is
+   * not a plain task of a module with declared reads run as the same user, or whose arguments
+   * cannot be known yet (read-ahead.ts). A task skipped later by its `when` or its tags only
+   * costs its paths a place in the one `stat`.
+   */
+  private followingReads(h: HostState, next: Following, become: string | undefined): StatRequest[] {
+    const reqs: StatRequest[] = [];
+    for (const t of next.tasks) {
+      const module = t.module ? this.o.modules[t.module] : undefined;
+      if (!module?.reads || t.loop !== undefined || t.delegateTo || t.runOnce || reqs.length >= READ_AHEAD_MAX) break;
+      const scope = innerScope(t, next.scope);
+      if (becomeOf(scope) !== become) break;
+      try {
+        const args = renderValue(t.args, this.hostVars(h, scope), `${where(t)}: ${t.module}`) as Record<string, unknown>;
+        const more = checkArgs(module, args) ? undefined : module.reads(args, { diff: this.o.diff });
+        if (!more) break;
+        reqs.push(...more);
+      } catch {
+        break;
+      }
+    }
+    return reqs;
   }
 
   private async runHandlers(play: Play, hosts: HostState[], scope: Scope): Promise<void> {
@@ -438,6 +460,33 @@ class Run {
     if (task.module) await this.runModuleTask(play, task, hosts, scope);
     else await this.runTasks(play, [task], hosts, scope);
   }
+}
+
+/** The tasks after the one running, in the same list, and the scope they run in (none for a handler). */
+interface Following {
+  tasks: Task[];
+  scope: Scope;
+}
+
+/** Paths read ahead at most, in one call. */
+const READ_AHEAD_MAX = 32;
+
+/** The scope a task runs in, inside its block's or play's. */
+function innerScope(task: Task, scope: Scope): Scope {
+  return {
+    ...scope,
+    vars: { ...scope.vars, ...task.vars },
+    tags: [...scope.tags, ...task.tags],
+    // A block's or include's own `when` guards every task inside it.
+    when: task.block || task.includeTasks ? [...scope.when, ...task.when] : scope.when,
+    become: task.become ?? scope.become,
+    becomeUser: task.becomeUser ?? scope.becomeUser,
+  };
+}
+
+/** The user a task's commands run as: undefined for the login user. */
+function becomeOf(scope: Scope): string | undefined {
+  return scope.becomeUser ?? (scope.become ? 'root' : undefined);
 }
 
 function where(task: Task): string {

@@ -15,29 +15,38 @@ test('stat arguments: a count, then six per path (the parent folder computed her
 });
 
 test('parseStatRecord reads each kind of path', () => {
-  const cases: Array<[string[], Partial<ReturnType<typeof parseStatRecord>>]> = [
-    [['missing', '', '', '1', '', ''], { type: 'missing', parentIsDir: true }],
-    [['missing', '', '', '0', '', ''], { type: 'missing', parentIsDir: false }],
-    [['regular file/644/0/root/0/root/12', '', 'ab12', '1', '', ''], { type: 'file', mode: '0644', owner: 'root', uid: 0, size: 12, sha256: 'ab12' }],
-    [['regular empty file/600/33/www-data/33/www-data/0', '', 'e3b0', '1', '', ''], { type: 'file', mode: '0600', owner: 'www-data', gid: 33 }],
-    [['directory/2750/1000/app/1000/app/4096', '', '', '1', '0', ''], { type: 'directory', mode: '2750', recurseMatches: false }],
-    [['symbolic link/777/0/root/0/root/9', 'releases/1', '', '1', '', ''], { type: 'link', target: 'releases/1' }],
-    [['fifo/644/0/root/0/root/0', '', '', '1', '', ''], { type: 'other' }],
-    [['regular file/644/0/root/0/root/3', '', 'ff', '1', '', 'b:aGk='], { content: Buffer.from('hi') }],
-    [['regular file/644/0/root/0/root/3', '', 'ff', '1', '', 'large'], { contentTooLarge: true }],
+  const line = (st: string, quoted = '/p') => ({ st, quoted });
+  const cases: Array<[ReturnType<typeof line> | undefined, string[], Partial<ReturnType<typeof parseStatRecord>>]> = [
+    [undefined, ['1', '', '', ''], { type: 'missing', parentIsDir: true }],
+    [undefined, ['0', '', '', ''], { type: 'missing', parentIsDir: false }],
+    [line('regular file/644/0/root/0/root/12'), ['1', 'ab12', '', ''], { type: 'file', mode: '0644', owner: 'root', uid: 0, size: 12, sha256: 'ab12' }],
+    [line('regular empty file/600/33/www-data/33/www-data/0'), ['1', 'e3b0', '', ''], { type: 'file', mode: '0600', owner: 'www-data', gid: 33 }],
+    [line('directory/2750/1000/app/1000/app/4096'), ['1', '', '0', ''], { type: 'directory', mode: '2750', recurseMatches: false }],
+    [line('symbolic link/777/0/root/0/root/9', '/p -> releases/1'), ['1', '', '', ''], { type: 'link', target: 'releases/1' }],
+    [line('symbolic link/777/0/root/0/root/9', '/p -> a -> b'), ['1', '', '', ''], { type: 'link', target: 'a -> b' }],
+    [line('fifo/644/0/root/0/root/0'), ['1', '', '', ''], { type: 'other' }],
+    [line('regular file/644/0/root/0/root/3'), ['1', 'ff', '', 'b:aGk='], { content: Buffer.from('hi') }],
+    [line('regular file/644/0/root/0/root/3'), ['1', 'ff', '', 'large'], { contentTooLarge: true }],
   ];
-  for (const [fields, want] of cases) {
-    const got = parseStatRecord('/p', fields);
-    for (const [k, v] of Object.entries(want)) assert.deepEqual(got[k as keyof typeof got], v, `${fields[0]} ${k}`);
+  for (const [l, fields, want] of cases) {
+    const got = parseStatRecord('/p', l, fields);
+    for (const [k, v] of Object.entries(want)) assert.deepEqual(got[k as keyof typeof got], v, `${l?.st ?? 'missing'} ${k}`);
   }
 });
 
-test('parseStatOutput splits records from a probe\'s output and rejects a cut-short reply', () => {
-  const out = ['missing', '', '', '1', '', '', 'end', 'installed=1\nfoo'].join('\0');
-  const { states, rest } = parseStatOutput(out, [{ path: '/x' }]);
-  assert.equal(states[0]!.type, 'missing');
+test('parseStatOutput matches stat records to paths by name, and rejects a cut-short reply', () => {
+  const out = [
+    '/a', 'directory/755/0/root/0/root/4096', '/a',
+    'stat-end',
+    '1', '', '', '', // /x: no record, missing
+    '1', '', '', '', // /a
+    'end', 'installed=1\nfoo',
+  ].join('\0');
+  const { states, rest } = parseStatOutput(out, [{ path: '/x' }, { path: '/a' }]);
+  assert.deepEqual(states.map((s) => s.type), ['missing', 'directory']);
   assert.equal(rest, 'installed=1\nfoo');
-  assert.throws(() => parseStatOutput('missing\0', [{ path: '/x' }]), /unexpected output/);
+  assert.throws(() => parseStatOutput('stat-end\0' + '1\0', [{ path: '/x' }]), /unexpected output/);
+  assert.throws(() => parseStatOutput('/a\0dir', [{ path: '/a' }]), /unexpected output/);
 });
 
 test('idMatches takes names or numeric ids', () => {

@@ -1,0 +1,45 @@
+/**
+ * Reading ahead: the file-state reads of a run of consecutive file tasks on one host, made in one
+ * remote call instead of one per task (pyinfra gathers its facts up front the same way).
+ *
+ * Every remote call costs a subshell on the host, and every `stat` a process; with dozens of
+ * servers sharing a machine's cores, process starts are most of a no-change run. A module that
+ * declares `reads` (file, template, copy, symlink, cron) lets the runner ask, at the first of
+ * such tasks, for the paths of every file task that follows (as far as the next task that is
+ * not one, or that runs as another user), all in one `stat`. Later tasks find their answer here.
+ *
+ * Why it is never stale: a read made earlier is still true as long as nothing ran on the host
+ * since, except tasks that declared their reads and reported no change. Anything else (a
+ * command, a change, a failure, a module without declared reads) forgets every read of the
+ * host (Runner.runOnHost). A request is answered only by a read of exactly the same question
+ * (statKey) made as the same user.
+ */
+import { statKey, type PathState, type StatRequest } from '../facts/file.js';
+
+export class ReadAhead {
+  private readonly states = new Map<string, PathState>();
+
+  private static key(r: StatRequest, user: string): string {
+    return `${user}\n${statKey(r)}`;
+  }
+
+  /** The answers to all of `reqs` read earlier as `user`, or undefined if any is missing. */
+  take(reqs: readonly StatRequest[], user: string): PathState[] | undefined {
+    const out: PathState[] = [];
+    for (const r of reqs) {
+      const s = this.states.get(ReadAhead.key(r, user));
+      if (!s) return undefined;
+      out.push(s);
+    }
+    return out;
+  }
+
+  keep(reqs: readonly StatRequest[], states: readonly PathState[], user: string): void {
+    reqs.forEach((r, i) => this.states.set(ReadAhead.key(r, user), states[i]!));
+  }
+
+  /** Something may have changed on the host: no earlier read answers anything any more. */
+  forget(): void {
+    this.states.clear();
+  }
+}
