@@ -62,12 +62,15 @@ export const DIFF_MAX_BYTES = 256 * 1024;
  * with 50 servers sharing a machine that is the run's time), and a batch of reads (the runner
  * reads ahead for the file tasks that follow; src/runner/read-ahead.ts) can hold dozens of paths.
  * So one `stat` describes every path that exists: a subshell appends those paths to its own "$@",
- * drops the rest and becomes `stat`. Its records are "<name>\0<type/mode/ids/size>\0<%N>\0";
- * %N with literal quoting is "<name> -> <target>" for a link. Then, per path, four fields: parent
- * is a folder, sha256 (when asked), recursive owner/group match (when asked), content (for a
- * diff, when asked and different). Names and link targets cannot hold NUL, so parsing is exact.
- * The parent folder comes computed from the control side, tests are shell built-ins, and only
- * checksums and the rare recursive check start a process per path.
+ * drops the rest and becomes `stat`. Its records are "<name>\0<type/mode/ids/size>\0<%N>\0"; %N
+ * with literal quoting is "<name> -> <target>" for a link. Then "stat-end\0", then one
+ * `sha256sum` the same way for every regular file whose checksum is asked, its lines ("<sha>
+ * <name>", escaped when the name holds a backslash or a newline) ended by a NUL. Then, per
+ * path, four fields: parent is a folder, sha256 (only for a diff: it decides whether to send the
+ * content), recursive owner/group match (when asked), content (for a diff, when it differs).
+ * Names and link targets cannot hold NUL, so parsing is exact. The parent folder comes computed
+ * from the control side, tests are shell built-ins, and only a diff and the rare recursive check
+ * start a process per path.
  */
 const STAT_SCRIPT = `
 n=$1; shift
@@ -81,11 +84,26 @@ n=$1; shift
   [ $k -eq 0 ] || QUOTING_STYLE=literal exec stat --printf '%n\\0%F/%a/%u/%U/%g/%G/%s\\0%N\\0' -- "$@"
 ) 2>/dev/null
 printf 'stat-end\\0'
+(
+  t=$# i=0 k=0 ck=
+  for a in "$@"; do
+    [ $i -lt $((6 * n)) ] || break
+    case $((i % 6)) in
+      0) p=$a ;;
+      2) ck=$a ;;
+      3) if [ "$ck" = 1 ] && [ -z "$a" ] && [ -f "$p" ] && [ ! -L "$p" ]; then set -- "$@" "$p"; k=$((k + 1)); fi ;;
+    esac
+    i=$((i + 1))
+  done
+  shift $t
+  [ $k -eq 0 ] || exec sha256sum -- "$@"
+) 2>/dev/null
+printf '\\0'
 while [ "$n" -gt 0 ]; do
   p=$1 pdir=$2 ck=$3 want=$4 rown=$5 rgrp=$6; shift 6; n=$((n - 1))
   sha= rok= body=
   if [ -d "$pdir" ]; then pd=1; else pd=0; fi
-  if [ "$ck" = 1 ] && [ -f "$p" ] && [ ! -L "$p" ]; then
+  if [ "$ck" = 1 ] && [ -n "$want" ] && [ -f "$p" ] && [ ! -L "$p" ]; then
     sha=$(sha256sum < "$p" 2>/dev/null); sha=\${sha%% *}
     if [ -n "$want" ] && [ -n "$sha" ] && [ "$sha" != "$want" ]; then
       size=$(stat -c %s -- "$p" 2>/dev/null) || size=0
@@ -164,6 +182,19 @@ export function parseStatRecord(path: string, line: StatLine | undefined, fields
   return state;
 }
 
+/** sha256sum's lines by file name: "<sha>  <name>", or "\<sha>  <name>" with \\ and \n escaped (pure). */
+export function parseChecksums(text: string): Map<string, string> {
+  const sums = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const escaped = line.startsWith('\\');
+    const m = /^([0-9a-f]{64}) [ *](.*)$/s.exec(escaped ? line.slice(1) : line);
+    if (!m) continue;
+    const name = escaped ? m[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c)) : m[2]!;
+    sums.set(name, m[1]!);
+  }
+  return sums;
+}
+
 /**
  * Split the command's output into path states and whatever a probe printed after them.
  * Throws when the output is cut short: that is a transport or shell problem, not a state.
@@ -181,11 +212,15 @@ export function parseStatOutput(stdout: string, reqs: readonly StatRequest[]): {
     i += 3;
   }
   i++;
+  if (i >= parts.length) throw bad();
+  const sums = parseChecksums(parts[i++]!);
   let next = 0;
   const states: PathState[] = [];
   for (const r of reqs) {
     const line = lines[next]?.name === r.path ? lines[next++] : undefined;
-    states.push(parseStatRecord(r.path, line, parts.slice(i, i + 4)));
+    const state = parseStatRecord(r.path, line, parts.slice(i, i + 4));
+    if (r.checksum && !r.contentUnless && state.type === 'file') state.sha256 = sums.get(r.path);
+    states.push(state);
     i += 4;
   }
   if (parts[i] !== 'end') throw bad();

@@ -5,7 +5,7 @@ import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync, rmSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { toShell } from '../../../src/command.js';
-import { idMatches, parseStatOutput, parseStatRecord, statCommand, statScript } from '../../../src/facts/file.js';
+import { idMatches, parseChecksums, parseStatOutput, parseStatRecord, statCommand, statScript } from '../../../src/facts/file.js';
 
 test('stat arguments: a count, then six per path (the parent folder computed here)', () => {
   const f = statScript([{ path: '/a', checksum: true }, { path: '/b c/d', contentUnless: 'abc', recurseOwner: 'app' }]);
@@ -38,6 +38,7 @@ test('parseStatOutput matches stat records to paths by name, and rejects a cut-s
   const out = [
     '/a', 'directory/755/0/root/0/root/4096', '/a',
     'stat-end',
+    '', // no checksum asked
     '1', '', '', '', // /x: no record, missing
     '1', '', '', '', // /a
     'end', 'installed=1\nfoo',
@@ -45,8 +46,19 @@ test('parseStatOutput matches stat records to paths by name, and rejects a cut-s
   const { states, rest } = parseStatOutput(out, [{ path: '/x' }, { path: '/a' }]);
   assert.deepEqual(states.map((s) => s.type), ['missing', 'directory']);
   assert.equal(rest, 'installed=1\nfoo');
-  assert.throws(() => parseStatOutput('stat-end\0' + '1\0', [{ path: '/x' }]), /unexpected output/);
+  assert.throws(() => parseStatOutput('stat-end\0\0' + '1\0', [{ path: '/x' }]), /unexpected output/);
+  assert.throws(() => parseStatOutput('stat-end', [{ path: '/x' }]), /unexpected output/);
   assert.throws(() => parseStatOutput('/a\0dir', [{ path: '/a' }]), /unexpected output/);
+});
+
+test('parseChecksums reads sha256sum lines, escaped names included', () => {
+  const a = 'a'.repeat(64);
+  const b = 'b'.repeat(64);
+  const sums = parseChecksums(`${a}  /srv/app.ini\n\\${b}  /srv/we\\\\ird\\nname\n`);
+  assert.equal(sums.get('/srv/app.ini'), a);
+  assert.equal(sums.get('/srv/we\\ird\nname'), b);
+  assert.equal(sums.size, 2);
+  assert.equal(parseChecksums('').size, 0);
 });
 
 test('idMatches takes names or numeric ids', () => {
@@ -66,6 +78,8 @@ test('the stat script describes a real tree, hostile names included', () => {
     symlinkSync('f $(id);x', path.join(dir, 'ln'));
     // stat's "<path> -> <target>" form must not be fooled by the same arrow in either name.
     symlinkSync('a -> b/c', path.join(dir, 'x -> y'));
+    const odd = path.join(dir, 'we\\ird\nname');
+    writeFileSync(odd, 'x');
     const reqs = [
       { path: f, checksum: true, contentUnless: '0'.repeat(64) },
       { path: f, checksum: true, contentUnless: '5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03' },
@@ -73,6 +87,8 @@ test('the stat script describes a real tree, hostile names included', () => {
       { path: path.join(dir, 'ln') },
       { path: path.join(dir, 'nope', 'x') },
       { path: path.join(dir, 'x -> y') },
+      { path: odd, checksum: true },
+      { path: path.join(dir, 'sub'), checksum: true },
     ];
     const out = execFileSync('sh', ['-c', toShell(statCommand(reqs))]).toString('utf8');
     const { states } = parseStatOutput(out, reqs);
@@ -88,6 +104,8 @@ test('the stat script describes a real tree, hostile names included', () => {
     assert.equal(states[4]!.parentIsDir, false);
     assert.equal(states[5]!.type, 'link');
     assert.equal(states[5]!.target, 'a -> b/c');
+    assert.equal(states[6]!.sha256, '2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881', 'checksum of an oddly named file');
+    assert.equal(states[7]!.sha256, undefined, 'no checksum for a folder');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
