@@ -16,6 +16,7 @@ import { gatherFacts, type Facts } from '../../src/facts/host.js';
 import type { Module, ModuleResult } from '../../src/module.js';
 import { createModuleContext } from '../../src/runner/context.js';
 import { modules } from '../../modules/index.js';
+import { counting } from '../support/counting.js';
 import { ensureLab, labHosts, labSkipReason, sshRun, type LabServer } from '../support/lab.js';
 
 const servers = await ensureLab();
@@ -68,14 +69,7 @@ describe('file modules (lab)', { skip }, () => {
     server = servers!.at(-1)!;
     const real = await openConnection(labHosts([server])[0]!);
     // Count round trips: every exec/put/get is one.
-    conn = {
-      hostName: real.hostName,
-      loginUser: real.loginUser,
-      exec: (c, o) => (execs++, real.exec(c, o)),
-      put: (p, d, o) => (execs++, real.put(p, d, o)),
-      get: (p, o) => (execs++, real.get(p, o)),
-      close: () => real.close(),
-    };
+    conn = counting(real, () => execs++);
     facts = await gatherFacts(conn);
     localDir = mkdtempSync(path.join(os.tmpdir(), 'flight-files-'));
     mkdirSync(path.join(localDir, 'templates'));

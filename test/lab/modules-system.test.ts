@@ -20,6 +20,7 @@ import type { Module, ModuleResult } from '../../src/module.js';
 import { checkArgs } from '../../src/runner/args.js';
 import { createModuleContext } from '../../src/runner/context.js';
 import { modules } from '../../modules/index.js';
+import { counting } from '../support/counting.js';
 import { ensureLab, labHosts, labSkipReason, sshRun, type LabServer } from '../support/lab.js';
 
 const servers = await ensureLab();
@@ -78,14 +79,8 @@ describe('system modules (lab)', { skip }, () => {
   before(async () => {
     server = servers![1] ?? servers![0]!;
     const real = await openConnection(labHosts([server])[0]!);
-    conn = {
-      hostName: real.hostName,
-      loginUser: real.loginUser,
-      exec: (c, o) => (execs++, real.exec(c, o)),
-      put: (p, d, o) => (execs++, real.put(p, d, o)),
-      get: (p, o) => (execs++, real.get(p, o)),
-      close: () => real.close(),
-    };
+    // Count round trips: every exec/put/get is one.
+    conn = counting(real, () => execs++);
     facts = await gatherFacts(conn);
     localDir = mkdtempSync(path.join(os.tmpdir(), 'flight-sys-'));
     await onHost(`rm -rf -- ${q(ROOT)} && mkdir -p -- ${q(ROOT)}`);

@@ -18,6 +18,7 @@ import { loadPlaybook } from '../../src/playbook/load.js';
 import type { RunEvent } from '../../src/runner/events.js';
 import { ReadAhead } from '../../src/runner/read-ahead.js';
 import { runPlaybook } from '../../src/runner/runner.js';
+import { counting } from '../support/counting.js';
 
 const host: Host = { name: 'h1', address: '127.0.0.1', connection: 'local', ssh: builtinSsh(), vars: {}, groups: ['all'] };
 
@@ -27,26 +28,18 @@ async function run(dir: string, yaml: string) {
   fs.writeFileSync(file, yaml.replaceAll('$DIR', dir));
   const pool = new ConnectionPool();
   let calls = 0;
-  const counting = {
+  const source = {
     get opened() {
       return pool.opened;
     },
     async get(h: Host): Promise<Connection> {
-      const conn = await pool.get(h);
-      return {
-        hostName: conn.hostName,
-        loginUser: conn.loginUser,
-        exec: (cmd, opts) => (calls++, conn.exec(cmd, opts)),
-        put: (p, data, opts) => (calls++, conn.put(p, data, opts)),
-        get: (p, opts) => (calls++, conn.get(p, opts)),
-        close: () => conn.close(),
-      };
+      return counting(await pool.get(h), () => calls++);
     },
   };
   const events: RunEvent[] = [];
   const catalog = catalogOf(modules);
   await runPlaybook(loadPlaybook(file, catalog), {
-    inventory: createInventory([host], new Map([['all', ['h1']]])), modules, catalog, connections: counting,
+    inventory: createInventory([host], new Map([['all', ['h1']]])), modules, catalog, connections: source,
     extraVars: {}, check: false, diff: false, forks: 5, verbosity: 0, emit: (e) => events.push(e),
   });
   await pool.closeAll();
@@ -55,11 +48,18 @@ async function run(dir: string, yaml: string) {
   return { calls: calls - 1, status: Object.fromEntries(results.map((r) => [r.task, r.status])) };
 }
 
-const scratch = () => fs.mkdtempSync(path.join(os.tmpdir(), 'flight-read-ahead-'));
-
-test('a run of file tasks with nothing to do costs one read in all', async () => {
-  const dir = scratch();
+/** Run `fn` in a scratch folder, removed afterwards. */
+async function inScratch(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flight-read-ahead-'));
   try {
+    await fn(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('a run of file tasks with nothing to do costs one read in all', () =>
+  inScratch(async (dir) => {
     fs.mkdirSync(path.join(dir, 'templates'));
     fs.writeFileSync(path.join(dir, 'templates', 'conf.j2'), 'name={{ inventory_hostname }}\n');
     const yaml = `
@@ -76,14 +76,10 @@ test('a run of file tasks with nothing to do costs one read in all', async () =>
     const again = await run(dir, yaml);
     assert.deepEqual(Object.values(again.status), ['ok', 'ok', 'ok', 'ok', 'ok']);
     assert.equal(again.calls, 1, 'five tasks, one read');
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
-test('a command between file tasks makes the next one read again', async () => {
-  const dir = scratch();
-  try {
+test('a command between file tasks makes the next one read again', () =>
+  inScratch(async (dir) => {
     fs.writeFileSync(path.join(dir, 'f'), 'x\n');
     const r = await run(dir, `
 - hosts: all
@@ -98,15 +94,11 @@ test('a command between file tasks makes the next one read again', async () => {
     // read: the third task reads again, and sees the file gone.
     assert.deepEqual(r.status, { 'the file is there': 'ok', 'something removes it': 'ok', 'it is made again': 'changed' });
     assert.ok(fs.existsSync(path.join(dir, 'f')));
-    assert.equal(r.calls, 4, 'read (both), command, read again, touch');
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+    assert.equal(r.calls, 4, 'read, command, read again, touch');
+  }));
 
-test('a file task that changes something makes the next one read again', async () => {
-  const dir = scratch();
-  try {
+test('a file task that changes something makes the next one read again', () =>
+  inScratch(async (dir) => {
     const r = await run(dir, `
 - hosts: all
   tasks:
@@ -117,10 +109,7 @@ test('a file task that changes something makes the next one read again', async (
     // must see the folder and create the file, not fail on a stale "no parent folder".
     assert.deepEqual(r.status, { 'make the folder': 'changed', 'then a file in it': 'changed' });
     assert.equal(fs.statSync(path.join(dir, 'd', 'f')).mode & 0o777, 0o600);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+  }));
 
 test('a read answers only the same question asked as the same user', () => {
   const cache = new ReadAhead();
