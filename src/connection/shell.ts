@@ -71,19 +71,22 @@ export const SESSION_STDIN_MAX = 8 * 1024;
  * line of it equals. The content passes from the loop's input to the command's stdin: it never
  * becomes a process argument, so `ps` never shows a secret file being written. Undefined when
  * stdin cannot travel that way (binary, large, no final newline): the call needs an exec request.
+ * `full` is the call's command line (commandLine), when the caller has built it already.
  */
 export function sessionLine(
   cmd: Command,
   opts: Pick<ExecOptions, 'become' | 'cwd'> & { remoteTimeoutMs?: number },
   loginUser: string,
   stdin?: string | Buffer,
+  full = commandLine(cmd, opts, loginUser),
 ): string | undefined {
-  const line = inlineLine(cmd, opts, loginUser) ?? commandLine(cmd, opts, loginUser);
+  const line = inlineLine(cmd, opts, loginUser) ?? full;
   if (stdin === undefined) return line;
-  const text = typeof stdin === 'string' ? stdin : stdin.toString('utf8');
-  const bytes = typeof stdin === 'string' ? Buffer.byteLength(stdin) : stdin.length;
+  const isText = typeof stdin === 'string';
+  const text = isText ? stdin : stdin.toString('utf8');
+  const bytes = isText ? Buffer.byteLength(stdin) : stdin.length;
   if (bytes > SESSION_STDIN_MAX || !text.endsWith('\n') || text.includes('\0')) return undefined;
-  if (typeof stdin !== 'string' && !Buffer.from(text, 'utf8').equals(stdin)) return undefined;
+  if (!isText && !Buffer.from(text, 'utf8').equals(stdin)) return undefined;
   const eof = `FLIGHT_EOF_${randomBytes(12).toString('hex')}`;
   return `{\n${line}\n} <<'${eof}'\n${text}${eof}`;
 }
@@ -165,21 +168,24 @@ export abstract class ShellConnection implements Connection {
   async exec(cmd: Command, opts: ExecOptions = {}): Promise<ExecResult> {
     const timeout = opts.timeoutMs ? { ms: opts.timeoutMs, label: toShell(cmd) } : undefined;
     const remoteTimeoutMs = this.hostSideTimeout ? opts.timeoutMs : undefined;
-    const o = { ...opts, remoteTimeoutMs };
-    const raw = await this.run(commandLine(cmd, o, this.loginUser), opts.stdin, timeout, sessionLine(cmd, o, this.loginUser, opts.stdin));
+    const raw = await this.send(cmd, { ...opts, remoteTimeoutMs }, opts.stdin, timeout);
     return { code: raw.code, stdout: raw.stdout.toString('utf8'), stderr: raw.stderr.toString('utf8') };
   }
 
   async put(path: string, data: string | Buffer, opts: PutOptions & { become?: boolean | string } = {}): Promise<void> {
-    const cmd = putCommand(path, opts);
-    const raw = await this.run(commandLine(cmd, { become: opts.become }, this.loginUser), data, undefined, sessionLine(cmd, { become: opts.become }, this.loginUser, data));
+    const raw = await this.send(putCommand(path, opts), { become: opts.become }, data);
     if (raw.code !== 0) throw transferFailed(this.hostName, 'put', path, raw.code, raw.stderr.toString('utf8'));
   }
 
   async get(path: string, opts: { become?: boolean | string } = {}): Promise<Buffer> {
-    const cmd = getCommand(path);
-    const raw = await this.run(commandLine(cmd, { become: opts.become }, this.loginUser), undefined, undefined, sessionLine(cmd, { become: opts.become }, this.loginUser));
+    const raw = await this.send(getCommand(path), { become: opts.become });
     if (raw.code !== 0) throw transferFailed(this.hostName, 'get', path, raw.code, raw.stderr.toString('utf8'));
     return raw.stdout;
+  }
+
+  /** One call: its command line, built once, and the same call for a shell session. */
+  private send(cmd: Command, opts: Pick<ExecOptions, 'become' | 'cwd'> & { remoteTimeoutMs?: number }, stdin?: string | Buffer, timeout?: Timeout): Promise<RawResult> {
+    const line = commandLine(cmd, opts, this.loginUser);
+    return this.run(line, stdin, timeout, sessionLine(cmd, opts, this.loginUser, stdin, line));
   }
 }

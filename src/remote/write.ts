@@ -169,7 +169,6 @@ function effectiveAttrs(spec: FileSpec, state: PathState): Attrs {
   return spec;
 }
 
-/** The read for a file spec: checksum, and the old content only if it differs and is showable. */
 /**
  * The read of a file-producing task (template, copy, cron) before its content is known, for the
  * runner to read ahead (Module.reads). With --diff the read also carries the new content's
@@ -179,6 +178,7 @@ export function fileReads(p: string, diff: boolean): StatRequest[] | undefined {
   return diff ? undefined : [{ path: p, checksum: true }];
 }
 
+/** The read for a file spec: checksum, and the old content only if it differs and is showable. */
 export function fileRequest(spec: FileSpec, diff: boolean): StatRequest {
   const want = sha256(spec.content);
   return { path: spec.path, checksum: true, contentUnless: diff && !isSecret(spec) ? want : undefined };

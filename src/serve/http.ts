@@ -28,12 +28,8 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
  * crosses the limit. Either way the connection is closed afterwards rather than drained, so an
  * oversized body costs the server nothing further.
  */
-export function readBody(req: http.IncomingMessage, limit = MAX_BODY): Promise<Buffer> {
-  try {
-    refuseDeclaredOversize(req, limit);
-  } catch (err) {
-    return Promise.reject(err);
-  }
+export async function readBody(req: http.IncomingMessage, limit = MAX_BODY): Promise<Buffer> {
+  refuseDeclaredOversize(req, limit);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
