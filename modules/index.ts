@@ -24,6 +24,7 @@ import { release_prune } from './release_prune.js';
 import { set_fact } from './set_fact.js';
 import { shared_links } from './shared_links.js';
 import { fpm_opcache } from './fpm_opcache.js';
+import { queue_restart } from './queue_restart.js';
 
 export const modules: Record<string, Module<any>> = {
   copy,
@@ -50,4 +51,5 @@ export const modules: Record<string, Module<any>> = {
   set_fact,
   shared_links,
   fpm_opcache,
+  queue_restart,
 };

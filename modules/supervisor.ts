@@ -10,6 +10,7 @@ import { parseStatOutput, statCommand } from '../src/facts/file.js';
 import {
   applyFilePlan, fileRequest, fileResult, planChanged, planFile, type FilePlan, type FileSpec,
 } from '../src/remote/write.js';
+import { awaitPrograms, PROGRAM_NAME as NAME } from '../src/remote/supervisor-wait.js';
 
 export const SUPERVISOR_DIR = '/etc/supervisor/conf.d';
 
@@ -21,6 +22,10 @@ export interface SupervisorParams {
   numprocs?: number;
   directory?: string;
   stopwaitsecs?: number;
+  /** Seconds a process must stay up to count as started (supervisord's default: 1). */
+  startsecs?: number;
+  /** Seconds to wait after a change for every process to be RUNNING (or STOPPED); default startsecs + 15. */
+  wait?: number;
   stdout_logfile?: string;
   autostart?: boolean;
   autorestart?: boolean;
@@ -31,8 +36,6 @@ export interface SupervisorParams {
   /** Hide the program file from diffs (its environment may hold credentials). */
   secret?: boolean;
 }
-
-const NAME = /^[a-zA-Z0-9_-]+$/;
 
 /**
  * supervisord expands %(name)s in most values (ConfigParser-style), so a literal percent sign
@@ -100,6 +103,7 @@ export function renderProgram(p: SupervisorParams): { content?: string; error?: 
   if (p.user !== undefined) lines.push(`user=${p.user}`);
   if (p.directory !== undefined) lines.push(`directory=${escapePercent(p.directory)}`);
   lines.push(`autostart=${p.autostart ?? true}`, `autorestart=${p.autorestart ?? true}`);
+  if (p.startsecs !== undefined) lines.push(`startsecs=${p.startsecs}`);
   if (p.stopwaitsecs !== undefined) lines.push(`stopwaitsecs=${p.stopwaitsecs}`);
   // Signals go to the whole process group, so a worker's children stop with it.
   lines.push('stopasgroup=true', 'killasgroup=true', 'redirect_stderr=true');
@@ -210,8 +214,8 @@ export function planControl(params: SupervisorParams, status: SupervisorStatus, 
 }
 
 /**
- * Exit 5: supervisord would not start; exit 6: supervisorctl reported an error; exit 7: the
- * program's processes are not all running after a start. Output goes to stderr for the message.
+ * Exit 5: supervisord would not start; exit 6: supervisorctl reported an error. Output goes to
+ * stderr for the message. Whether the processes then came up is awaited separately.
  */
 const CONTROL = `
 name=$1 startd=$2 update=$3 action=$4
@@ -235,8 +239,6 @@ if [ "$update" = 1 ]; then
 fi
 if [ "$action" = start ]; then
   ctl start "$name:*" || true
-  st=$(supervisorctl status "$name:*" 2>&1)
-  if printf '%s\\n' "$st" | grep -qv 'RUNNING\\|STARTING'; then printf '%s\\n' "$st" >&2; exit 7; fi
 elif [ "$action" = stop ]; then
   ctl stop "$name:*" || exit 6
 fi
@@ -253,13 +255,20 @@ function describeControl(c: ControlPlan): string[] {
   return out;
 }
 
-async function control(ctx: ModuleContext, name: string, c: ControlPlan): Promise<string | undefined> {
+/**
+ * Tell supervisord what the plan says, then wait until the processes are as asked: `start`
+ * returns while a re-added group is still STARTING, and a process that crashes at boot only
+ * shows as BACKOFF, then FATAL, seconds later.
+ */
+async function control(ctx: ModuleContext, p: SupervisorParams, c: ControlPlan): Promise<string | undefined> {
   if (!c.startDaemon && !c.update && !c.action) return undefined;
-  const res = await ctx.exec(script(CONTROL, name, c.startDaemon ? '1' : '0', c.update ? '1' : '0', c.action ?? ''));
-  if (res.code === 0) return undefined;
-  const out = res.stderr.trim().replace(/\s*\n\s*/g, '; ');
-  if (res.code === 7) return `${name} did not start: ${out}`;
-  return `supervisor ${name}: ${out || `exit code ${res.code}`}`;
+  const res = await ctx.exec(script(CONTROL, p.name, c.startDaemon ? '1' : '0', c.update ? '1' : '0', c.action ?? ''));
+  if (res.code !== 0) return `supervisor ${p.name}: ${res.stderr.trim().replace(/\s*\n\s*/g, '; ') || `exit code ${res.code}`}`;
+  if (!c.action) return undefined;
+  const want = c.action === 'start' ? 'running' : 'stopped';
+  const timeout = p.wait ?? (c.action === 'start' ? (p.startsecs ?? 1) : (p.stopwaitsecs ?? 10)) + 15;
+  const waited = await awaitPrograms(ctx, { programs: [p.name], want, timeout });
+  return waited.error && `${p.name}: ${waited.error}`;
 }
 
 export const supervisor = defineModule<SupervisorParams>({
@@ -275,6 +284,8 @@ export const supervisor = defineModule<SupervisorParams>({
       numprocs: { type: 'integer', minimum: 1 },
       directory: { type: 'string', pattern: '^/' },
       stopwaitsecs: { type: 'integer', minimum: 0 },
+      startsecs: { type: 'integer', minimum: 0 },
+      wait: { type: 'integer', minimum: 0 },
       stdout_logfile: { type: 'string', minLength: 1 },
       autostart: { type: 'boolean' },
       autorestart: { type: 'boolean' },
@@ -324,7 +335,7 @@ export const supervisor = defineModule<SupervisorParams>({
         const rm = await ctx.exec({ argv: ['rm', '-f', '--', path] });
         if (rm.code !== 0) error = rm.stderr.trim();
       }
-      if (!error) error = await control(ctx, params.name, c);
+      if (!error) error = await control(ctx, params, c);
     }
     const data = { path, running: status.running, processes: status.processes };
     if (!spec || !filePlan) {

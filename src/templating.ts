@@ -34,6 +34,18 @@ function makeEnv(searchPaths: string[]): nunjucks.Environment {
     if (test === 'ne' || test === '!=') return list.filter((o) => get(o) !== value);
     throw new Error(`selectattr: unknown test '${test}' (equalto, ne)`);
   });
+  // An app command as the release runs it: `artisan X` with the app's PHP version, anything
+  // else as written. `item | artisan(application.php)`.
+  env.addFilter('artisan', (v: unknown, php: unknown) => {
+    const cmd = String(v);
+    return cmd.startsWith('artisan ') ? `/usr/bin/php${String(php)} ${cmd}` : cmd;
+  });
+  // Ansible's `list | map(attribute='name')` and `list | max`.
+  env.addFilter('map', (list: unknown, kw?: { attribute?: string }) => {
+    if (!kw?.attribute) throw new Error("map: only map(attribute='...') is supported");
+    return Array.isArray(list) ? list.map((o) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[kw.attribute!] : undefined)) : [];
+  });
+  env.addFilter('max', (list: unknown) => (Array.isArray(list) && list.length ? Math.max(...list.map(Number)) : undefined));
   env.addFilter('basename', (v: unknown) => path.posix.basename(String(v)));
   env.addFilter('dirname', (v: unknown) => path.posix.dirname(String(v)));
   return env;

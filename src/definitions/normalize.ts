@@ -98,6 +98,9 @@ export function toOpcacheWarmup(v: boolean | Partial<OpcacheWarmup> | undefined)
   return { ...DEFAULT_OPCACHE_WARMUP, ...(v === true ? {} : v) };
 }
 
+/** Whether a release command builds one of Laravel's caches from the code and the env in place. */
+export const isCacheCommand = (command: string): boolean => /^(\S*php[\d.]*\s+)?artisan\s+([a-z]+:cache|optimize)(\s|$)/.test(command);
+
 export function toApp(name: string, file: string, data: unknown, config: FlightConfig, dir: string): App {
   const d = data as AppData;
   return {
@@ -110,6 +113,7 @@ export function toApp(name: string, file: string, data: unknown, config: FlightC
     cluster: d.cluster,
     composer_command: d.composer_command,
     release_commands: [...d.release_commands],
+    cache_commands: d.release_commands.filter(isCacheCommand),
     shared: [...d.shared],
     keep_releases: d.keep_releases ?? config.keep_releases,
     release_strategy: d.release_strategy,

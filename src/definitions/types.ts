@@ -137,6 +137,13 @@ export interface App {
   cluster: string;
   composer_command: string;
   release_commands: string[];
+  /**
+   * The release commands that build Laravel's caches (`artisan config:cache`, `route:cache`,
+   * `event:cache`, `view:cache`, `optimize`), in their order. A cache holds what it was built
+   * from, the env above all: a rollback runs these in the release it goes back to, and an env
+   * push in the current one, so no request or job ever reads a config older than the env.
+   */
+  cache_commands: string[];
   shared: string[];
   /** The app's own, or flight.yml's. */
   keep_releases: number;

@@ -343,6 +343,7 @@ describe('file modules (lab)', { skip }, () => {
       assert.match(await catOf(conf), /^numprocs=2$/m, 'check mode wrote nothing');
       assert.equal((await status()).match(/pid \d+/g)!.join(','), pidsBefore, 'check mode touched no process');
 
+      // The module returns only once every process of the re-added group is RUNNING.
       const three = await run('supervisor', { ...spec, numprocs: 3 });
       assert.equal(three.result.changed, true, three.result.msg);
       assert.equal((await status()).match(/RUNNING/g)?.length, 3);
@@ -365,7 +366,14 @@ describe('file modules (lab)', { skip }, () => {
       // A program that cannot start is a failed task with supervisord's view of it.
       const broken = await run('supervisor', { ...spec, numprocs: 1, command: '/nonexistent/binary' });
       assert.equal(broken.result.failed, true);
-      assert.match(broken.result.msg!, /did not start|ERROR|FATAL|BACKOFF/);
+      assert.match(broken.result.msg!, /not running: .*FATAL/);
+
+      // One that crashes at boot (as a worker does when the new code cannot load) fails the
+      // task once supervisord gives up on it, with the last lines it printed.
+      const crashing = await run('supervisor', { ...spec, numprocs: 2, command: `/bin/sh -c 'echo "boot failed: missing class" >&2; exit 3'` });
+      assert.equal(crashing.result.failed, true, crashing.result.msg);
+      assert.match(crashing.result.msg!, /not running: .*FATAL/, crashing.result.msg);
+      assert.match(crashing.result.msg!, /boot failed: missing class/, 'the processes\' last output is in the message');
 
       const gone = await run('supervisor', { name: PROGRAM, state: 'absent' });
       assert.equal(gone.result.changed, true, gone.result.msg);

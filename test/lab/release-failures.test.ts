@@ -15,6 +15,9 @@
  * 5. A release whose health check fails is switched back everywhere and the run says so.
  * 6. Through all of it, the files in shared/ (an upload, a session, .env) are intact on every
  *    server.
+ * 7. Queue workers: a release waits until every worker runs the new release; one whose new code
+ *    crashes the workers at boot fails visibly (exit 2, the workers' last output) while its
+ *    pages keep serving, and a rollback brings the workers back.
  *
  * Its own app (zdf, domain zdf.flight.test, on all three servers) in its own definitions folder;
  * the tests run in order and each starts from where the previous one left the app.
@@ -27,6 +30,7 @@ import { after, before, test } from 'node:test';
 import {
   describeRun,
   fetchPage,
+  FIXTURE_APP,
   flight,
   hostResults,
   makeDefs,
@@ -43,6 +47,7 @@ import {
   checksumCount,
   currents,
   dirsOf,
+  onHost,
   releaseDirs,
   runText,
   seedShared,
@@ -362,4 +367,50 @@ test('nothing lost: shared files are intact on every server after all of the abo
   const after = await sharedChecksums(all(), APP);
   assert.deepEqual(after, sharedBefore);
   for (const [host, n] of Object.entries(checksumCount(after))) assert.ok(n >= 3, `${host}: the seeded shared files are there (${n})`);
+});
+
+test('workers: a release waits for them on the new release; workers crashing at boot fail it, a rollback brings them back', { skip, timeout: 20 * 60_000 }, async () => {
+  const WORKER = 'lab-3';
+  const program = `${APP}-default`;
+  // queue:restart reaches the workers through the file cache, shared between releases.
+  setApp({ queue: { server: WORKER, workers: 2, stopWaitTimeout: 5 }, shared: ['storage/app/public', 'storage/framework/sessions', 'storage/framework/cache', '.env'] });
+  /** Each worker process's state and the release its working directory is in. */
+  const workers = async () => {
+    const out = await onHost(server(WORKER), `supervisorctl status '${program}:*' | while read -r n st rest; do pid=\${rest#pid }; pid=\${pid%%,*}; echo "$n $st $(basename "$(readlink /proc/$pid/cwd 2>/dev/null)")"; done`);
+    return out.trim().split('\n').map((l) => l.split(' '));
+  };
+  try {
+    // On top of the unhealthy commit above: the page as the fixture has it.
+    sha.G = repo!.commit('v7-workers', { 'public/index.php': fs.readFileSync(path.join(FIXTURE_APP, 'public', 'index.php'), 'utf8') });
+    const good = await release(sha.G);
+    assertOk(good);
+    const waited = hostResults(good, { task: 'Restart queue workers and wait for them on the release' }).filter((e) => e.status !== 'skipped');
+    assert.deepEqual(waited.map((e) => e.host), [WORKER], 'the workers are waited for where they run');
+    const goodId = (await currents([server(WORKER)], APP))[WORKER]!;
+    assert.deepEqual(await workers(), [[`${program}:${program}_00`, 'RUNNING', goodId], [`${program}:${program}_01`, 'RUNNING', goodId]], 'both workers run the new release when the run ends');
+
+    // New code that makes every worker die at boot; its pages and /health are fine.
+    const artisan = fs.readFileSync(path.join(repo!.dir, 'artisan'), 'utf8');
+    const crashing = artisan.replace('declare(strict_types=1);\n', `declare(strict_types=1);\nif (($argv[1] ?? '') === 'queue:work') { fwrite(STDERR, "worker boot failed: Class App\\\\Jobs\\\\Missing not found\\n"); exit(255); }\n`);
+    assert.notEqual(crashing, artisan, 'the fixture artisan still declares strict types');
+    sha.H = repo!.commit('v8-workers-crash', { artisan: crashing });
+    const bad = await release(sha.H);
+    assert.equal(bad.code, 2, describeRun(bad));
+    const text = runText(bad);
+    assert.match(text, new RegExp(`is serving on every server, but the queue workers on ${WORKER} do not run it`), text);
+    assert.match(text, /FATAL/, `the workers' state is named\n${text}`);
+    assert.match(text, /worker boot failed: Class App\\Jobs\\Missing not found/, `the workers' own last words are in the message\n${text}`);
+    assert.match(text, /flight app:rollback zdf/, 'the way back is named');
+    await assertServing(sha.H);
+    const log = (await onHost(server(WORKER), `tail -n 1 /home/${APP}/.flight/releases.log`)).trim();
+    assert.match(log, new RegExp(`\\t${sha.H}\\t.*\\tworkers-failed$`), log);
+    await assertUnlocked();
+
+    // The rollback starts the dead workers again, on the release rolled back to.
+    assertOk(await rollback());
+    await assertServing(sha.G);
+    assert.deepEqual((await workers()).map((w) => [w[1], w[2]]), [['RUNNING', goodId], ['RUNNING', goodId]]);
+  } finally {
+    await sshRun(server(WORKER), `rm -f /etc/supervisor/conf.d/${program}.conf; supervisorctl update >/dev/null 2>&1; true`);
+  }
 });

@@ -24,6 +24,8 @@ export interface AppSpec {
   shared?: string[];
   health?: { path: string; status: number; timeout: number } | null;
   keep?: number;
+  /** Queue workers on one server (the fixture's queue:work). */
+  queue?: { server: string; workers: number; stopWaitTimeout: number };
 }
 
 /** apps/NAME.yml for the lab cluster. JSON is valid YAML, so values are written with JSON.stringify. */
@@ -39,7 +41,13 @@ export function appYaml(a: AppSpec): string {
   ];
   if (a.keep !== undefined) lines.push(`keep_releases: ${a.keep}`);
   if (a.health) lines.push(`health_check: ${j(a.health)}`);
-  lines.push('servers:', ...a.servers.map((s) => `  - name: ${s}`));
+  lines.push('servers:');
+  for (const s of a.servers) {
+    lines.push(`  - name: ${s}`);
+    if (a.queue?.server === s) {
+      lines.push(`    queues: [${j({ name: 'default', command: 'queue:work --sleep=1', workers: a.queue.workers, stop_wait_timeout: a.queue.stopWaitTimeout })}]`);
+    }
+  }
   return `${lines.join('\n')}\n`;
 }
 

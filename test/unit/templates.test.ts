@@ -23,6 +23,7 @@ function demoApp(): HostApp {
     cluster: 'lab',
     composer_command: 'install --no-dev',
     release_commands: ['artisan config:cache'],
+    cache_commands: ['artisan config:cache'],
     shared: ['storage/logs', '.env'],
     keep_releases: 5,
     release_strategy: 'releases',

@@ -7,6 +7,11 @@ test('renders strings with variables and filters', () => {
   assert.equal(renderString('/home/{{ app }}/current', { app: 'shop' }, 't'), '/home/shop/current');
   assert.equal(renderString('{{ v | quote }}', { v: "it's" }, 't'), `'it'\\''s'`);
   assert.equal(renderString('no expressions', {}, 't'), 'no expressions');
+  assert.equal(renderString('{{ c | artisan(v) }}', { c: 'artisan config:cache', v: '8.2' }, 't'), '/usr/bin/php8.2 artisan config:cache');
+  assert.equal(renderString('{{ c | artisan(v) }}', { c: 'npm run build', v: '8.2' }, 't'), 'npm run build', 'other commands as written');
+  const queues = [{ name: 'default', wait: 60 }, { name: 'mail', wait: 90 }];
+  assert.deepEqual(renderValue("{{ q | map(attribute='name') | prefix('shop-') }}", { q: queues }, 't'), ['shop-default', 'shop-mail']);
+  assert.equal(renderValue("{{ (q | map(attribute='wait') | max) + 15 }}", { q: queues }, 't'), 105);
 });
 
 test('an undefined variable is an error naming it and the place, never an empty string', () => {

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { checkDefinitions, loadDefinitions, DEFAULT_COMPOSER_COMMAND } from '../../../src/definitions/index.js';
+import { isCacheCommand } from '../../../src/definitions/normalize.js';
 import { exitCodeOf, FlightError } from '../../../src/errors.js';
 import { formatProblem, ProblemsError } from '../../../src/problems.js';
 import { defsFixture } from './fixtures.js';
@@ -44,6 +45,7 @@ test('a good definitions folder loads, with defaults applied', async () => {
       cluster: 'production',
       composer_command: DEFAULT_COMPOSER_COMMAND,
       release_commands: [],
+      cache_commands: [],
       shared: [],
       keep_releases: 10,
       release_strategy: 'alternate',
@@ -281,4 +283,9 @@ test('the same app in .yml and .yaml is an error', () => {
     { file: 'apps/a.yml', text: app },
   ]);
   assert.deepEqual(problems.map(formatProblem), ["apps/a.yml:1:1: both apps/a.yaml and apps/a.yml define app 'a': keep one"]);
+});
+
+test('cache commands: the release commands that build Laravel caches, in order', () => {
+  const commands = ['artisan config:cache', 'npm run build', 'artisan route:cache --quiet', 'artisan optimize', 'artisan view:cache', 'artisan config:clear', 'php artisan config:cache', 'artisan config:cached'];
+  assert.deepEqual(commands.filter(isCacheCommand), ['artisan config:cache', 'artisan route:cache --quiet', 'artisan optimize', 'artisan view:cache', 'php artisan config:cache']);
 });

@@ -81,6 +81,7 @@ test('host variables: cluster settings, the server, and each app with this host\
       cluster: 'production',
       composer_command: DEFAULT_COMPOSER_COMMAND,
       release_commands: ['artisan config:cache', 'artisan route:cache'],
+      cache_commands: ['artisan config:cache', 'artisan route:cache'],
       shared: ['storage/app/public', '.env'],
       keep_releases: 4,
       release_strategy: 'releases',

@@ -1,0 +1,58 @@
+/**
+ * queue_restart: restart an app's Laravel queue workers gracefully and wait until every one of
+ * them runs again, in the release folder given (`current`). `artisan queue:restart` asks each
+ * worker to exit once its current job is done; supervisord starts it again from `current`. The
+ * module notes the workers' process ids first and waits until each has been replaced by a
+ * RUNNING process in the folder, so a worker that started just before the request (and will
+ * exit for it) is not taken for a restarted one. Workers that crash at boot (FATAL) fail the
+ * task with what they printed last: a release, rollback or env push never reports success while
+ * its jobs are not being processed.
+ */
+import { argv, script } from '../src/command.js';
+import { defineModule } from '../src/module.js';
+import { awaitPrograms, PROGRAM_NAME } from '../src/remote/supervisor-wait.js';
+
+export interface QueueRestartParams {
+  /** The workers' supervisor programs. */
+  programs: string[];
+  /** The release folder the workers must run in (links resolved); artisan runs there. */
+  dir: string;
+  /** The PHP binary that runs artisan. */
+  php: string;
+  /** The app user artisan runs as. */
+  user: string;
+  /** Seconds to wait at most: the longest a job may take, plus the workers' start. */
+  timeout?: number;
+}
+
+// $@: program names. Prints the ids of their running processes, one per line.
+const PIDS = `for p; do supervisorctl status "$p:*" 2>/dev/null; done | sed -n 's/.* pid \\([0-9]*\\),.*/\\1/p'`;
+
+export const queue_restart = defineModule<QueueRestartParams>({
+  name: 'queue_restart',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['programs', 'dir', 'php', 'user'],
+    properties: {
+      programs: { type: 'array', minItems: 1, items: { type: 'string', pattern: PROGRAM_NAME.source } },
+      dir: { type: 'string', pattern: '^/' },
+      php: { type: 'string', pattern: '^/' },
+      user: { type: 'string', pattern: '^[a-z_][a-z0-9_-]*$' },
+      timeout: { type: 'integer', minimum: 0, default: 60 },
+    },
+  },
+  async run(ctx, p) {
+    const what = `${p.programs.join(', ')} in ${p.dir}`;
+    if (ctx.check) return { changed: true, msg: `would restart ${what} (artisan queue:restart) and wait for them` };
+    const before = await ctx.exec(script(PIDS, ...p.programs));
+    const old = before.stdout.split('\n').filter(Boolean);
+    const restart = await ctx.exec(argv(p.php, 'artisan', 'queue:restart'), { cwd: p.dir, become: p.user });
+    if (restart.code !== 0) {
+      return { changed: false, failed: true, msg: `artisan queue:restart failed (rc=${restart.code}): ${(restart.stderr || restart.stdout).trim().split('\n').slice(-3).join('; ')}` };
+    }
+    const waited = await awaitPrograms(ctx, { programs: p.programs, want: 'running', dir: p.dir, replaced: old, timeout: p.timeout ?? 60 });
+    if (waited.error) return { changed: true, failed: true, msg: `${p.programs.join(', ')}: ${waited.error}` };
+    return { changed: true, msg: `${waited.processes} workers restarted, running ${p.dir}`, data: { processes: waited.processes } };
+  },
+});
