@@ -24,6 +24,9 @@ function defaultPort(): number {
   return fromEnv ? Number(fromEnv) : 22;
 }
 
+/** FLIGHT_LAB_FIRST, with FLIGHT_LAB_DIR, gives a second lab of its own beside the default one. */
+const defaultFirst = (): string => process.env.FLIGHT_LAB_FIRST || FIRST_ADDRESS;
+
 function checkPaths(paths: LabPaths): void {
   // overlayfs takes its layers as `lowerdir=...,upperdir=...`: these characters would split them.
   for (const dir of [paths.dir, paths.cache]) {
@@ -154,7 +157,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
   if (!Number.isInteger(count) || count < 1 || count > MAX_SERVERS) throw invalid(`--servers must be a whole number from 1 to ${MAX_SERVERS}, not ${count}`);
   const port = opts.port ?? defaultPort();
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalid(`the lab's ssh port must be 1-65535, not ${port}`);
-  const addresses = serverAddresses(opts.first ?? FIRST_ADDRESS, count);
+  const addresses = serverAddresses(opts.first ?? defaultFirst(), count);
   requireRoot();
   checkPaths(paths);
   fs.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
