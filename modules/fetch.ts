@@ -6,11 +6,17 @@
  * local copy, then written locally through a temp file and a rename, so a reader of `dest` never
  * sees half a file. Fetched files are usually secrets: the content is never shown (no diff, no
  * message), and the local file is created 0600 unless `mode` says otherwise.
+ *
+ * With `env: true` the file is an app's .env and the local copy is its user part only, Flight's
+ * managed block left out (src/remote/env-block.ts), so `flight env:pull` gives back exactly what
+ * `flight env:push` sent. That part exists only once the file is split, so the read is the
+ * file itself (one `get`, which logs no content) instead of its checksum.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { defineModule } from '../src/module.js';
+import { defineModule, type ModuleContext } from '../src/module.js';
+import { splitEnv } from '../src/remote/env-block.js';
 import { modeSchema, pathSchema } from '../src/remote/write.js';
 
 export interface FetchParams {
@@ -20,6 +26,8 @@ export interface FetchParams {
   dest: string;
   /** Local file mode, default "0600". */
   mode?: string;
+  /** src is an env file: fetch its user part only, without Flight's managed block. */
+  env?: boolean;
 }
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -69,6 +77,46 @@ async function writeLocal(file: string, data: Buffer, mode: number): Promise<voi
   }
 }
 
+/**
+ * What is to be stored locally: its sha256 (also what `data` reports), and its bytes when
+ * reading it took them already; otherwise `transfer` gets them if they are needed.
+ */
+interface Source {
+  sha256: string;
+  bytes?: Buffer;
+}
+
+/** The whole file: its checksum now, its bytes only if they must be transferred. */
+async function fileSource(ctx: ModuleContext, src: string): Promise<Source | { error: string }> {
+  const [remote] = await ctx.stat([{ path: src, checksum: true }]);
+  if (remote!.type === 'missing') return { error: `${src} does not exist on the host` };
+  if (remote!.type !== 'file' || !remote!.sha256) return { error: `${src} is not a readable regular file` };
+  return { sha256: remote!.sha256 };
+}
+
+/** An env file's user part: the file is read and split, so the bytes come with the answer. */
+async function envSource(ctx: ModuleContext, src: string): Promise<Source | { error: string }> {
+  try {
+    const bytes = splitEnv(await ctx.get(src)).user;
+    return { sha256: sha256(bytes), bytes };
+  } catch (err) {
+    return { error: `cannot read ${src}: ${(err as Error).message}` };
+  }
+}
+
+/** The bytes of a whole file, refused when they are not the ones checksummed. */
+async function transfer(ctx: ModuleContext, src: string, want: string): Promise<Buffer | { error: string }> {
+  let bytes: Buffer;
+  try {
+    bytes = await ctx.get(src);
+  } catch (err) {
+    return { error: `cannot read ${src}: ${(err as Error).message}` };
+  }
+  // The file may have changed between the two reads; never store something unverified.
+  if (sha256(bytes) !== want) return { error: `${src} changed while being fetched; run again` };
+  return bytes;
+}
+
 export const fetch = defineModule<FetchParams>({
   name: 'fetch',
   schema: {
@@ -79,18 +127,18 @@ export const fetch = defineModule<FetchParams>({
       src: pathSchema,
       dest: { type: 'string', minLength: 1 },
       mode: modeSchema,
+      env: { type: 'boolean' },
     },
   },
   async run(ctx, p) {
     const file = ctx.localPath(localDest(p.dest, p.src));
     const mode = parseInt(p.mode ?? '0600', 8);
-    const [remote] = await ctx.stat([{ path: p.src, checksum: true }]);
-    if (remote!.type === 'missing') return { changed: false, failed: true, msg: `${p.src} does not exist on the host` };
-    if (remote!.type !== 'file' || !remote!.sha256) return { changed: false, failed: true, msg: `${p.src} is not a readable regular file` };
+    const source = p.env ? await envSource(ctx, p.src) : await fileSource(ctx, p.src);
+    if ('error' in source) return { changed: false, failed: true, msg: source.error };
     const local = await readLocal(file);
     if ('error' in local) return { changed: false, failed: true, msg: local.error };
-    const plan = planFetch(remote!.sha256, local, mode);
-    const data = { dest: file, sha256: remote!.sha256 };
+    const plan = planFetch(source.sha256, local, mode);
+    const data = { dest: file, sha256: source.sha256 };
     const modeText = `0${mode.toString(8)}`;
     if (!plan.transfer && !plan.chmod) return { changed: false, msg: `${file} up to date`, data };
     if (ctx.check) {
@@ -100,19 +148,14 @@ export const fetch = defineModule<FetchParams>({
       await chmod(file, mode);
       return { changed: true, msg: `set mode ${modeText} on ${file}`, data };
     }
-    let bytes: Buffer;
-    try {
-      bytes = await ctx.get(p.src);
-    } catch (err) {
-      return { changed: false, failed: true, msg: `cannot read ${p.src}: ${(err as Error).message}` };
-    }
-    // The file may have changed between the two reads; never store something unverified.
-    if (sha256(bytes) !== remote!.sha256) return { changed: false, failed: true, msg: `${p.src} changed while being fetched; run again` };
+    const bytes = source.bytes ?? (await transfer(ctx, p.src, source.sha256));
+    if (!Buffer.isBuffer(bytes)) return { changed: false, failed: true, msg: bytes.error };
     try {
       await writeLocal(file, bytes, mode);
     } catch (err) {
       return { changed: false, failed: true, msg: `cannot write ${file}: ${(err as Error).message}` };
     }
-    return { changed: true, msg: `fetched ${p.src} to ${file} (${bytes.length} bytes)`, data };
+    const what = p.env ? 'the user part of ' : '';
+    return { changed: true, msg: `fetched ${what}${p.src} to ${file} (${bytes.length} bytes)`, data };
   },
 });

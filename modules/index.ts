@@ -25,6 +25,8 @@ import { set_fact } from './set_fact.js';
 import { shared_links } from './shared_links.js';
 import { fpm_opcache } from './fpm_opcache.js';
 import { queue_restart } from './queue_restart.js';
+import { mariadb_database } from './mariadb_database.js';
+import { env_file } from './env_file.js';
 
 export const modules: Record<string, Module<any>> = {
   copy,
@@ -52,4 +54,6 @@ export const modules: Record<string, Module<any>> = {
   shared_links,
   fpm_opcache,
   queue_restart,
+  mariadb_database,
+  env_file,
 };

@@ -4,6 +4,7 @@
  */
 import type { Problem } from '../problems.js';
 import { formatPath, type YamlFile, type YamlPath } from '../yaml-positions.js';
+import { databaseServerOf } from './database.js';
 import { RESERVED_SERVER_NAMES } from './names.js';
 import type { App, AppServer, Cluster, FlightConfig, WebPool } from './types.js';
 
@@ -129,6 +130,10 @@ export function checkAcrossFiles(input: AcrossInput): Problem[] {
           problems.push(a.yf.problemAt(['servers', i, 'name'], `server '${s.name}' is not in cluster '${app.cluster}' (its servers: ${names.join(', ')})`));
         }
       });
+      if (app.database) {
+        const db = databaseServerOf(app, cluster.value.servers);
+        if ('error' in db) problems.push(a.yf.problemAt(app.database.server ? ['database', 'server'] : ['database'], db.error));
+      }
       if (!cluster.value.php.includes(app.php)) {
         const installed = cluster.value.php.map((v) => `"${v}"`).join(', ');
         problems.push(a.yf.problemAt(['php'], `PHP "${app.php}" is not installed by cluster '${app.cluster}' (${cluster.yf.file} has php: [${installed}])`));

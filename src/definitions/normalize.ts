@@ -6,7 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_OPCACHE_WARMUP } from './schemas/app.js';
-import type { App, AppServer, AutoRollback, Cluster, FlightConfig, HealthCheck, OpcacheWarmup, ReleaseStrategy, Server, SshOptions } from './types.js';
+import type { App, AppServer, AutoRollback, Cluster, DatabaseServer, FlightConfig, HealthCheck, OpcacheWarmup, ReleaseStrategy, Server, SshOptions } from './types.js';
 
 /** `~/x` is the user's home; relative paths are relative to the definitions folder. */
 export function resolveLocalPath(p: string, dir: string): string {
@@ -52,7 +52,7 @@ interface ClusterData {
   request_payload: number;
   request_memory: number;
   php_repository?: string;
-  servers: (Omit<Server, 'listen' | 'ssh'> & { listen?: string; ssh?: SshOptions })[];
+  servers: (Omit<Server, 'listen' | 'ssh' | 'database'> & { listen?: string; ssh?: SshOptions; database?: boolean | Partial<DatabaseServer> })[];
 }
 
 export function toCluster(name: string, file: string, data: unknown, dir: string): Cluster {
@@ -70,6 +70,10 @@ export function toCluster(name: string, file: string, data: unknown, dir: string
       host: s.host,
       web_server: s.web_server,
       listen: s.listen ?? null,
+      database: s.database ? {
+        bind: (s.database === true ? undefined : s.database.bind) ?? s.listen ?? s.host,
+        clients: (s.database === true ? undefined : s.database.clients) ?? d.servers.map((x) => x.host),
+      } : null,
       ssh: resolveSsh(s.ssh, dir),
     })),
   };
@@ -89,6 +93,7 @@ interface AppData {
   health_check?: HealthCheck;
   opcache_warmup?: boolean | Partial<OpcacheWarmup>;
   auto_rollback?: AutoRollback;
+  database?: boolean | { server: string };
   servers: AppServer[];
 }
 
@@ -120,6 +125,7 @@ export function toApp(name: string, file: string, data: unknown, config: FlightC
     health_check: d.health_check ? { ...d.health_check } : null,
     opcache_warmup: toOpcacheWarmup(d.opcache_warmup),
     auto_rollback: d.auto_rollback ? { ...d.auto_rollback } : null,
+    database: d.database ? { server: d.database === true ? null : d.database.server } : null,
     home: `/home/${name}`,
     servers: d.servers.map((s) => ({
       name: s.name,

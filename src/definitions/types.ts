@@ -53,7 +53,16 @@ export interface Server {
   web_server: boolean;
   /** The address nginx listens on; null: all addresses. */
   listen: string | null;
+  /** A MariaDB server for the cluster's apps runs here; null: none. */
+  database: DatabaseServer | null;
   ssh: SshOptions;
+}
+
+export interface DatabaseServer {
+  /** The address MariaDB listens on, and apps connect to: `listen`, else `host`, unless set. */
+  bind: string;
+  /** Where apps' database users may connect from: every server of the cluster, unless set. */
+  clients: string[];
 }
 
 export interface Cluster {
@@ -115,6 +124,12 @@ export interface OpcacheWarmup {
   timeout: number;
 }
 
+/** An app's database: named after the app, on a database server of its cluster. */
+export interface AppDatabase {
+  /** The database server's name; null in the file means the cluster's only one (resolved by the inventory). */
+  server: string | null;
+}
+
 /** When `flight serve` rolls a release back on an error-rate signal from monitoring. */
 export interface AutoRollback {
   /** A signal above this fraction of failing requests (0 < x <= 1) rolls the release back. */
@@ -153,6 +168,8 @@ export interface App {
   opcache_warmup: OpcacheWarmup | null;
   /** null: signals are refused. */
   auto_rollback: AutoRollback | null;
+  /** A database and user on a database server of the cluster; null: none. */
+  database: AppDatabase | null;
   /** /home/<name> */
   home: string;
   servers: AppServer[];

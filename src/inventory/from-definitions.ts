@@ -1,9 +1,11 @@
 /**
  * The inventory generated from definitions: hosts are the clusters' servers; groups are `all`,
- * `cluster_<name>`, `web`, `workers`, `scheduler` and `app_<name>`.
+ * `cluster_<name>`, `web`, `workers`, `scheduler`, `database`, `app_<name>` and
+ * `app_<name>_database` (the server holding the app's database; empty when it has none).
  */
 import { invalid } from '../errors.js';
-import type { Definitions } from '../definitions/types.js';
+import { databaseServerOf } from '../definitions/database.js';
+import type { App, Definitions } from '../definitions/types.js';
 import { hostVars } from './host-vars.js';
 import { createInventory } from './inventory.js';
 import { mergeSsh } from './ssh.js';
@@ -26,12 +28,18 @@ export function buildInventory(defs: Definitions, options: BuildOptions = {}): I
   // "no workers" rather than "unknown group".
   const groups = new Map<string, string[]>([['all', []]]);
   for (const c of clusters) groups.set(`cluster_${c.name}`, []);
-  for (const g of ['web', 'workers', 'scheduler']) groups.set(g, []);
+  for (const g of ['web', 'workers', 'scheduler', 'database']) groups.set(g, []);
   for (const a of apps) groups.set(`app_${a.name}`, []);
+  for (const a of apps) groups.set(`app_${a.name}_database`, []);
 
   const hosts: Host[] = [];
   for (const cluster of clusters) {
     const clusterApps = apps.filter((a) => a.cluster === cluster.name);
+    // The definitions passed their cross-file checks: every app's database server resolves.
+    const dbServer = (a: App) => {
+      const db = databaseServerOf(a, cluster.servers);
+      return 'server' in db ? db.server : undefined;
+    };
     for (const server of cluster.servers) {
       const mine = clusterApps
         .map((a) => ({ app: a, entry: a.servers.find((s) => s.name === server.name) }))
@@ -40,7 +48,9 @@ export function buildInventory(defs: Definitions, options: BuildOptions = {}): I
       if (server.web_server) memberOf.add('web');
       if (mine.some((x) => x.entry!.queues.length > 0)) memberOf.add('workers');
       if (mine.some((x) => x.entry!.scheduler)) memberOf.add('scheduler');
+      if (server.database) memberOf.add('database');
       for (const x of mine) memberOf.add(`app_${x.app.name}`);
+      for (const a of clusterApps) if (a.database && dbServer(a)?.name === server.name) memberOf.add(`app_${a.name}_database`);
       // Listed in the groups' own order, whatever order they were added in.
       const hostGroups = [...groups.keys()].filter((g) => memberOf.has(g));
       for (const g of hostGroups) groups.get(g)!.push(server.name);

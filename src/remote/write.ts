@@ -1,6 +1,7 @@
 /**
  * The one home for writing files on a host. Every module that produces a file (template, copy,
- * cron, supervisor) goes through `ensureFile`, and `file`/`symlink` use the attribute and
+ * cron, supervisor) goes through `ensureFile`, `env_file` (which reads the old bytes with a
+ * `get`, not a stat) through `writeAtomic`, and `file`/`symlink` use the attribute and
  * symlink helpers here, so atomicity, validation, diffs and secret masking are done once.
  *
  * A write is atomic: the content goes to a temp file in the destination's own directory (same

@@ -85,12 +85,13 @@ class Run {
     flight_run_id: randomBytes(8).toString('hex'),
     deployer: `${os.userInfo().username}@${os.hostname()}`,
   };
+  /** Every host's variables and, as in Ansible, what it registered in the plays so far. */
   private hostvars: Record<string, unknown>;
 
   constructor(private pb: Playbook, private o: RunOptions) {
     this.started = !o.startAtTask;
     this.groupsVar = Object.fromEntries(o.inventory.groups);
-    this.hostvars = Object.fromEntries([...o.inventory.hosts].map(([n, h]) => [n, h.vars]));
+    this.hostvars = liveHostvars(o.inventory.hosts, (name) => this.states.get(name)?.registered);
   }
 
   async run(): Promise<RunSummary> {
@@ -517,4 +518,23 @@ function batches<T>(items: T[], serial: number | string | undefined): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
+}
+
+/**
+ * `hostvars[name]`: the host's inventory variables with its registered results and set facts
+ * on top, read when a template looks (a later play sees what an earlier one registered, e.g.
+ * the password a database server's play generated). A view, not a copy: a run on many hosts
+ * does not rebuild it for every task.
+ */
+function liveHostvars(hosts: ReadonlyMap<string, Host>, registered: (name: string) => Record<string, unknown> | undefined): Record<string, unknown> {
+  const view = (name: string) => {
+    const h = hosts.get(name);
+    return h ? { ...h.vars, ...registered(name) } : undefined;
+  };
+  return new Proxy({} as Record<string, unknown>, {
+    get: (_, key) => (typeof key === 'string' ? view(key) : undefined),
+    has: (_, key) => typeof key === 'string' && hosts.has(key),
+    ownKeys: () => [...hosts.keys()],
+    getOwnPropertyDescriptor: (_, key) => (typeof key === 'string' && hosts.has(key) ? { enumerable: true, configurable: true, value: view(key) } : undefined),
+  });
 }

@@ -56,6 +56,7 @@ describe('lab: pure parts', () => {
         '    host: 127.0.0.3',
         '    web_server: false',
         '    ssh: { user: root, port: 22, key: /s/ssh/id_ed25519, known_hosts: /s/ssh/known_hosts }',
+        '    database: { clients: ["127.0.0.1"] }',
         '',
       ].join('\n'),
     );

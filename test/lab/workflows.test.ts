@@ -3,12 +3,14 @@
  * the lab, with every claim checked on the servers themselves (system ssh, plain HTTP through
  * nginx), never through Flight's own code.
  *
- * 1. On the default lab (3 servers: lab-1 and lab-2 web, lab-3 worker), with a private
- *    definitions folder whose apps release commits of a private fixture repository: provision,
- *    configure, release, a second release, the queue workers and the scheduler, a second run of
- *    provision and configure changing nothing, check mode of every playbook changing nothing,
- *    env push and pull, isolation between two apps on one server, and bad input refused before
- *    any server is touched.
+ * 1. On the default lab (3 servers: lab-1 and lab-2 web, lab-3 worker and database server),
+ *    with a private definitions folder whose apps release commits of a private repository of
+ *    the Laravel example app (examples/laravel): provision (MariaDB on lab-3), configure (the
+ *    app's database, user and generated password in its env), release, sessions and queued
+ *    jobs across releases, migrations once per release, the queue workers and the scheduler, a
+ *    second run of provision and configure changing nothing, check mode of every playbook
+ *    changing nothing, env push and pull and a rollback after a push, isolation between two
+ *    apps on one server, and bad input refused before any server is touched.
  * 2. On a fresh lab of its own (127.0.0.20-22, torn down at the end): `--check` of provision,
  *    configure and release changes nothing on any server.
  *
@@ -28,16 +30,19 @@ import {
   failures,
   fetchPage,
   flight,
+  httpGet,
   hostResults,
   makeDefs,
-  makeFixtureRepo,
   makeLab,
+  makeLaravelRepo,
   recapHosts,
   serverResults,
+  visitor,
   waitFor,
   type FlightRun,
 } from '../support/flight.js';
 import { ensureLab, labSkipReason, sshRun, type LabServer } from '../support/lab.js';
+import { forgetApp } from '../support/release-lab.js';
 
 const servers = await ensureLab();
 const skip = servers ? false : (labSkipReason() ?? 'the lab is not available');
@@ -74,13 +79,35 @@ function assertNoChange(run: FlightRun, hosts: string[]): void {
   assert.deepEqual(changedPerHost(run), Object.fromEntries(hosts.map((h) => [h, 0])), `a second run changes nothing, but:\n  ${changedTasks(run).join('\n  ')}`);
 }
 
-/** The demo page on every web server shows this sha, read by both files that read the revision. */
+/** The demo page on every web server shows this sha, from cached config and routes, with its database answering. */
 async function assertServing(sha: string, domain = DOMAIN, webs = WEB): Promise<void> {
   for (const name of webs) {
     const page = await fetchPage(server(name).address, domain);
     assert.equal(page.sha, sha, `${name} (Host: ${domain}) serves ${sha}: ${JSON.stringify(page)}`);
-    assert.equal(page.marker, sha, `${name}: marker (read later in the request) is the same release`);
+    assert.deepEqual([page.config, page.routes, page.db], ['cache', 'cache', 'mysql ok'], `${name}: Laravel's caches in use, MariaDB answering: ${JSON.stringify(page)}`);
   }
+}
+
+/** A Laravel .env as an operator writes it (the database's keys are Flight's, added on the servers). */
+function laravelEnv(name: string, extra = ''): string {
+  return `APP_NAME=${name}\nAPP_ENV=production\nAPP_DEBUG=false\nAPP_KEY=base64:${randomBytes(32).toString('base64')}\nLOG_CHANNEL=single\nCACHE_DRIVER=file\nSESSION_DRIVER=file\nQUEUE_CONNECTION=database\n${extra}`;
+}
+
+/** The jobs the demo's workers processed, by tag: every run of each (GET /jobs, from the database). */
+async function jobsByTag(address: string): Promise<Map<string, Record<string, string>[]>> {
+  const res = await fetchPageText(address, '/jobs');
+  const out = new Map<string, Record<string, string>[]>();
+  for (const line of res.split('\n').filter(Boolean)) {
+    const row = Object.fromEntries(line.split(' ').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    out.set(row.tag!, [...(out.get(row.tag!) ?? []), row]);
+  }
+  return out;
+}
+
+async function fetchPageText(address: string, urlPath: string): Promise<string> {
+  const res = await httpGet(address, DOMAIN, urlPath);
+  assert.equal(res.status, 200, `GET ${urlPath} on ${address}: ${res.body.slice(0, 300)}`);
+  return res.body;
 }
 
 /**
@@ -120,10 +147,13 @@ const labNames = () => servers!.map((s) => s.name);
 test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (t) => {
   const t0 = Date.now();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'flight-workflows-'));
-  const repo = makeFixtureRepo(work);
+  const repo = makeLaravelRepo(work);
   const [shaA, shaB, shaC] = [repo.shas[0]!, repo.commit('v2'), repo.commit('v3')];
   const defs = await makeDefs({ repo: repo.dir, parent: work });
   const D = ['--defs', defs.dir];
+  // This test owns the demo and shop apps on the default lab: whatever an earlier use of the lab
+  // left of them goes first.
+  for (const app of ['demo', 'shop']) await forgetApp(servers!, app);
   t.after(() => {
     repo.cleanup();
     fs.rmSync(work, { recursive: true, force: true });
@@ -132,6 +162,7 @@ test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (
   // Later subtests need what earlier ones made; they skip (saying why) rather than fail in a heap.
   const done = { provision: false, configure: false, release: false };
   let cronBaseline: { lines: number; at: number } | undefined;
+  const baseEnv = path.join(work, 'demo-base.env');
 
   await t.test('provision the lab', async () => {
     const first = await flight(['provision', 'lab', ...D]);
@@ -148,6 +179,10 @@ test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (
     assert.match(limits, /post_max_size => 10M/, 'request_payload 10 -> post_max_size');
     assert.match(limits, /client_max_body_size 10m;/i, 'request_payload 10 -> nginx client_max_body_size');
     assert.match(limits, /fastcgi_read_timeout 30s?;/, 'request_duration 30 -> fastcgi_read_timeout');
+    // The database server: MariaDB running, listening on lab-3's own address only.
+    const listening = (await onHost(server(WORKER), "ss -Hltn 'sport = :3306' | awk '{print $4}'")).trim();
+    assert.equal(listening, `${server(WORKER).address}:3306`, 'MariaDB listens on the database server\'s address only');
+    for (const name of WEB) assert.equal((await sshRun(server(name), 'command -v mariadbd')).code, 1, `${name} has no MariaDB`);
     done.provision = true;
     step('provision');
   });
@@ -163,41 +198,106 @@ test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (
       assert.equal((await onHost(s, 'readlink /etc/nginx/sites-enabled/demo.conf')).trim(), '/etc/nginx/sites-available/demo.conf');
       assert.equal((await onHost(s, 'stat -c "%a %U %G" /home/demo')).trim(), '750 demo demo', `${name}: the app home is closed to other users`);
     }
+    // The database and its user, with a password made once, kept root-only on lab-3 and in the
+    // app's env (0600, the app's) on each of its servers; a second configure keeps them.
+    const db = server(WORKER);
+    assert.equal((await onHost(db, 'stat -c "%a %U" /etc/flight/mariadb/demo.password')).trim(), '600 root');
+    assert.equal((await onHost(db, "mariadb -N -e \"SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 'demo'\"")).trim(), '1', 'the database exists');
+    assert.equal((await onHost(db, "mariadb -N -e \"SELECT CONCAT(user, '@', host) FROM mysql.user WHERE user = 'demo'\"")).trim(), 'demo@127.0.0.1', 'one user, from the cluster\'s side only');
+    for (const s of servers!) {
+      assert.equal((await onHost(s, 'stat -c "%a %U %G" /home/demo/shared/.env')).trim(), '600 demo demo', `${s.name}: the env is 0600, the app's`);
+      assert.equal((await onHost(s, 'grep -c "^DB_PASSWORD=" /home/demo/shared/.env')).trim(), '1', `${s.name}: one DB_PASSWORD in the env`);
+    }
+    // That the env's credentials are the database's, the pages say below (db: mysql ok).
+    // The operator's own part of the env, pushed once: the database keys stay.
+    fs.writeFileSync(baseEnv, laravelEnv('demo', 'APP_GREETING="Hello from the workflows"\n'), { mode: 0o600 });
+    assertOk(await flight(['env:push', 'demo', baseEnv, ...D]));
+    for (const s of servers!) assert.equal((await onHost(s, 'grep -c "^DB_PASSWORD=" /home/demo/shared/.env')).trim(), '1', `${s.name}: env:push kept the database's keys`);
     done.configure = true;
     step('configure');
   });
 
-  await t.test('release: every web server serves the sha; a second release serves the new one', { skip: !done.configure && 'needs a configured app' }, async () => {
+  await t.test('release: every web server serves the sha; sessions, queued jobs and migrations across releases', { skip: !done.configure && 'needs a configured app' }, async () => {
     const a = await flight(['app:release', 'demo', shaA, ...D]);
     assertOk(a);
     await assertServing(shaA);
     // The scheduler's log is shared between releases: count its lines now, look again at the end.
     cronBaseline = { lines: Number((await onHost(server(WORKER), 'cat /home/demo/shared/storage/logs/schedule.log 2>/dev/null | wc -l')).trim()), at: Date.now() };
+    // A visitor's session (file sessions in shared/, on the server it talks to).
+    const v = visitor(DOMAIN);
+    const lab1 = server('lab-1').address;
+    assert.equal((await v.page(lab1)).counter, '1');
+
+    // A job queued while no worker runs waits in the database; the release starts the workers
+    // again, on the new release, and one of them runs it.
+    await onHost(server(WORKER), "supervisorctl stop 'demo-default:*' >/dev/null");
+    assert.equal(await fetchPageText(lab1, '/dispatch?tag=queued-before-b'), 'dispatched: queued-before-b\n');
 
     const b = await flight(['app:release', 'demo', shaB.slice(0, 10), ...D]);
     assertOk(b);
     await assertServing(shaB);
+    const releaseB = (await onHost(server(WORKER), 'readlink /home/demo/current')).trim().split('/').pop()!;
     for (const s of servers!) {
       const current = (await onHost(s, 'readlink /home/demo/current')).trim();
       assert.match(current, new RegExp(`^/home/demo/releases/\\d{8}T\\d{6}Z-${shaB.slice(0, 12)}$`), `${s.name}: current names the release of ${shaB}`);
       assert.equal((await onHost(s, `cat ${current}/REVISION`)).trim(), shaB, `${s.name}: REVISION holds the full sha`);
       const log = await onHost(s, 'tail -n 2 /home/demo/.flight/releases.log');
       assert.match(log, new RegExp(`-${shaA.slice(0, 12)}\\t${shaA}\\t.*\\tok\\n.*-${shaB.slice(0, 12)}\\t${shaB}\\t.*\\tok\\n$`), `${s.name}: the release log records both releases`);
+      // Migrations ran once per release, on lab-3 only (its deploy_commands).
+      const migrated = (await onHost(s, `grep -c 'artisan migrate' /home/demo/.flight/release-${releaseB}.log || true`)).trim();
+      assert.equal(migrated, s.name === WORKER ? '1' : '0', `${s.name}: migrate ran ${s.name === WORKER ? 'once' : 'not at all'} in release ${releaseB}`);
     }
+    assert.equal((await v.page(lab1)).counter, '2', 'the session outlived the release');
+    const ran = await waitFor(async () => (await jobsByTag(lab1)).get('queued-before-b'), { timeoutMs: 20_000, intervalMs: 500 });
+    assert.ok(ran, 'the job queued before the release was run after it');
+    assert.deepEqual(ran.map((r) => [r.release, r.host]), [[releaseB, 'lab-3']], 'once, by a worker on lab-3 running the new release');
+
+    // Jobs queued without pause across two more releases (A again, then B again): every one is
+    // run, none twice.
+    const sent: string[] = [];
+    let dispatching = true;
+    const dispatcher = (async () => {
+      for (let i = 0; dispatching; i++) {
+        const tag = `steady-${i}`;
+        const address = server(WEB[i % 2]!).address;
+        const res = await httpGet(address, DOMAIN, `/dispatch?tag=${tag}`);
+        assert.equal(res.status, 200, `dispatch ${tag} on ${address}: ${res.status} ${res.body.slice(0, 200)}`);
+        sent.push(tag);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    try {
+      assertOk(await flight(['app:release', 'demo', shaA, ...D]));
+      assertOk(await flight(['app:release', 'demo', shaB, ...D]));
+    } finally {
+      dispatching = false;
+      await dispatcher;
+    }
+    await assertServing(shaB);
+    let jobs = new Map<string, Record<string, string>[]>();
+    const all = await waitFor(async () => {
+      jobs = await jobsByTag(lab1);
+      return sent.every((t) => jobs.has(t)) ? jobs : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 1000 });
+    assert.ok(all, `every job queued across the releases ran: missing ${sent.filter((t) => !jobs.has(t)).join(', ')}`);
+    const twice = sent.filter((t) => jobs.get(t)!.length !== 1);
+    assert.deepEqual(twice, [], 'no job ran twice');
+    t.diagnostic(`${sent.length} jobs queued across two releases, each run once`);
+    assert.equal((await v.page(lab1)).counter, '3', 'the session outlived two more releases');
     done.release = true;
-    step('release x2');
+    step('releases');
   });
 
-  await t.test('queue workers: 5 under supervisor as the app user, on the new release', { skip: !done.release && 'needs a release' }, async () => {
+  await t.test('queue workers: 3 under supervisor as the app user, on the new release', { skip: !done.release && 'needs a release' }, async () => {
     const w = server(WORKER);
     const status = await onHost(w, 'supervisorctl status');
     const running = status.split('\n').filter((l) => /^demo-default:demo-default_\d+\s+RUNNING\b/.test(l));
-    assert.equal(running.length, 5, `5 demo-default workers RUNNING:\n${status}`);
+    assert.equal(running.length, 3, `3 demo-default workers RUNNING:\n${status}`);
     // queue:restart after the switch: each worker exits after its job and supervisor starts it
-    // again from `current`; the release waited for that, so all five run there as it ends.
+    // again from `current`; the release waited for that, so all three run there as it ends.
     const release = `-${shaB.slice(0, 12)}`;
     const rows = (await onHost(w, 'for p in $(pgrep -f "^/usr/bin/php8.2 /home/demo/current/artisan queue:work"); do echo "$(ps -o user= -p $p) $(readlink /proc/$p/cwd)"; done')).trim().split('\n');
-    assert.ok(rows.length === 5 && rows.every((r) => r.startsWith('demo ') && r.endsWith(release)), `5 workers as user demo in the release of ${shaB}, got:\n${rows.join('\n')}`);
+    assert.ok(rows.length === 3 && rows.every((r) => r.startsWith('demo ') && r.endsWith(release)), `3 workers as user demo in the release of ${shaB}, got:\n${rows.join('\n')}`);
     const users = (await onHost(w, 'ps -o user=,args= -C php8.2')).split('\n').filter((l) => l.includes('/home/demo/'));
     assert.deepEqual([...new Set(users.map((l) => l.split(/\s+/)[0]))], ['demo'], 'every demo PHP process runs as demo');
     for (const name of WEB) {
@@ -252,7 +352,7 @@ test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (
     assertOk(await flight(['env:pull', 'demo', '--out', original, ...D]));
     const greeting = `hello-${randomBytes(6).toString('hex')}`;
     const secret = `s3cret-${randomBytes(12).toString('hex')}`;
-    const content = `APP_NAME=demo\nAPP_ENV=production\nAPP_GREETING=${greeting}\nAPP_SECRET=${secret}\n`;
+    const content = laravelEnv('demo', `APP_GREETING=${greeting}\nAPP_SECRET=${secret}\n`);
     const envFile = path.join(work, 'demo.env');
     fs.writeFileSync(envFile, content, { mode: 0o600 });
     try {
@@ -267,8 +367,15 @@ test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (
       }
       for (const s of servers!) {
         assert.equal((await onHost(s, 'stat -c "%a %U %G" /home/demo/shared/.env')).trim(), '600 demo demo', `${s.name}: .env is 0600, owned by demo`);
-        assert.equal(await onHost(s, 'cat /home/demo/shared/.env'), content, `${s.name}: .env holds exactly what was pushed`);
+        const onServer = await onHost(s, 'cat /home/demo/shared/.env');
+        assert.ok(onServer.startsWith(content), `${s.name}: .env holds exactly what was pushed, first`);
+        assert.equal((await onHost(s, 'grep -c "^DB_PASSWORD=" /home/demo/shared/.env')).trim(), '1', `${s.name}: and, after it, the database's keys Flight keeps`);
       }
+      // The workers were restarted: the next job runs with the pushed value.
+      const lab1 = server('lab-1').address;
+      assert.equal(await fetchPageText(lab1, '/dispatch?tag=after-push'), 'dispatched: after-push\n');
+      const job = await waitFor(async () => (await jobsByTag(lab1)).get('after-push'), { timeoutMs: 20_000, intervalMs: 500 });
+      assert.equal(job && decodeURIComponent(job[0]!.greeting!), greeting, 'the next job saw the pushed greeting, with no release');
 
       // A rollback serves the previous release with the env in place, not the one its config
       // cache was built from; going forward again does the same.
@@ -308,8 +415,38 @@ test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (
     step('env push/pull');
   });
 
+  await t.test('a failing migration or cache command leaves every server on the old release, serving', { skip: !done.release && 'needs a release' }, async () => {
+    const before = await snapshot(servers!, 'readlink /home/demo/current');
+    const migration = "<?php\n\nuse Illuminate\\Database\\Migrations\\Migration;\n\nclass BreakOnPurpose extends Migration\n{\n    public function up()\n    {\n        throw new RuntimeException('this migration fails on purpose');\n    }\n}\n";
+    const badMigration = repo.commit('v4-bad-migration', { 'database/migrations/2030_01_01_000000_break_on_purpose.php': migration });
+    const m = await flight(['app:release', 'demo', badMigration, ...D]);
+    assert.equal(m.code, 2, describeRun(m));
+    assert.match(describeRun(m), /failed on lab-3 at 'Deploy commands for this server'.*No server was switched/s, describeRun(m));
+    assert.deepEqual(await snapshot(servers!, 'readlink /home/demo/current'), before, 'no server switched');
+    await assertServing(shaB);
+
+    // A closure in a config file, which config:cache cannot write out: the release commands
+    // fail on every server (the migration is fixed, so it is not what stops this one).
+    const badConfig = repo.commit('v5-closure-config', {
+      'database/migrations/2030_01_01_000000_break_on_purpose.php': migration.replace("throw new RuntimeException('this migration fails on purpose');", '// fixed'),
+      'config/hooks.php': "<?php\n\nreturn ['on_boot' => function () { return 'cannot be cached'; }];\n",
+    });
+    const c = await flight(['app:release', 'demo', badConfig, ...D]);
+    assert.equal(c.code, 2, describeRun(c));
+    assert.match(describeRun(c), /at 'Release commands': rc=1: .*Closure::__set_state.*No server was switched/s, describeRun(c));
+    assert.deepEqual(await snapshot(servers!, 'readlink /home/demo/current'), before, 'no server switched');
+    await assertServing(shaB);
+    // The view the release cached still renders.
+    const view = await httpGet(server('lab-1').address, DOMAIN, '/view');
+    assert.equal(view.status, 200, view.body.slice(0, 300));
+    step('failures before the switch');
+  });
+
   await t.test("isolation: neither app's user can read the other's files on lab-1", { skip: !done.release && 'needs a release' }, async () => {
     assertOk(await flight(['app:configure', 'shop', ...D]));
+    const shopEnv = path.join(work, 'shop.env');
+    fs.writeFileSync(shopEnv, laravelEnv('shop'), { mode: 0o600 });
+    assertOk(await flight(['env:push', 'shop', shopEnv, ...D]));
     assertOk(await flight(['app:release', 'shop', shaA, ...D]));
     const lab1 = server('lab-1');
     const shopPage = await fetchPage(lab1.address, SHOP_DOMAIN);
@@ -393,7 +530,7 @@ test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (
     let log = '';
     // A run that cron started just before the baseline, from a release of an earlier use of the
     // lab, may write its line after it: only a line from a release this test made counts.
-    const ours = new RegExp(`schedule:run release=(${shaA}|${shaB}) host=lab-3 user=demo$`);
+    const ours = new RegExp(`schedule:run release=\\d{8}T\\d{6}Z-(${shaA.slice(0, 12)}|${shaB.slice(0, 12)}) host=lab-3 user=demo$`);
     const fresh = await waitFor(async () => {
       log = await onHost(w, 'cat /home/demo/shared/storage/logs/schedule.log 2>/dev/null');
       const lines = log.split('\n').filter(Boolean).slice(cronBaseline!.lines).filter((l) => ours.test(l));
@@ -413,7 +550,7 @@ test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (
  */
 test('check mode on a fresh lab changes nothing on any server', { skip, timeout: 15 * 60_000 }, async (t) => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'flight-fresh-'));
-  const repo = makeFixtureRepo(work);
+  const repo = makeLaravelRepo(work);
   const lab = await makeLab({ first: '127.0.0.20', servers: 3, repo: repo.dir });
   t.after(async () => {
     const down = await lab.down();

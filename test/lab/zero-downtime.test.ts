@@ -2,8 +2,10 @@
  * Zero downtime under load, on the default lab: while 20 releases of two alternating commits run
  * back to back, a load generator sends requests without pause to both web servers (lab-1 and
  * lab-2) through nginx. Every response must be 200, and no response may mix two releases: the
- * fixture page reads the revision in public/index.php and again in app/Marker.php (another
- * folder, loaded later; some requests wait 20 ms between the two reads), and the two must match.
+ * Laravel example app's page reads the revision in public/index.php, before the framework
+ * loads, and again through the app's base path once it has (some requests wait 20 ms between
+ * the two reads), and the two must match. Each release runs composer and Laravel's four cache
+ * commands, as a real one does.
  *
  * The test prints request count, errors, mixed responses and p50/p99 latency during and outside
  * switches. "During" is any request that overlaps the time from a run's "Switch to the new
@@ -17,7 +19,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, test } from 'node:test';
-import { describeRun, fetchPage, flight, makeDefs, makeFixtureRepo, type FixtureRepo, type FlightRun, type TempDefs } from '../support/flight.js';
+import { describeRun, fetchPage, flight, makeDefs, makeLaravelRepo, type FixtureRepo, type FlightRun, type TempDefs } from '../support/flight.js';
 import { ensureLab, labSkipReason, type LabServer } from '../support/lab.js';
 import { formatReport, isError, isMixed, now, report, startLoad } from '../support/load.js';
 import { appYaml, checksumCount, currents, seedShared, sharedChecksums } from '../support/release-lab.js';
@@ -42,7 +44,7 @@ function assertOk(run: FlightRun): void {
 
 before(async () => {
   if (skip) return;
-  repo = makeFixtureRepo();
+  repo = makeLaravelRepo();
   defs = await makeDefs();
   // Only this test's app in the folder: runs touch nothing of the other tests' apps.
   for (const f of ['demo', 'shop']) fs.rmSync(defs.appFile(f), { force: true });
@@ -53,9 +55,9 @@ before(async () => {
       repo: repo.dir,
       domain: DOMAIN,
       servers: WEB,
-      // No release commands: each release is as short as it can be, so the 20 switches come
-      // close together; keep_releases 3 makes pruning run under load too.
-      releaseCommands: [],
+      // Laravel's caches, as a real release builds them; keep_releases 3 makes pruning run
+      // under load too.
+      releaseCommands: ['artisan config:cache', 'artisan route:cache', 'artisan event:cache', 'artisan view:cache'],
       keep: 3,
       health: { path: '/health', status: 200, timeout: 15 },
     }),
@@ -63,6 +65,8 @@ before(async () => {
   // Idempotent: a no-change run when the lab is already provisioned.
   assertOk(await flight(['provision', 'lab', '--defs', defs.dir]));
   assertOk(await flight(['app:configure', APP, '--defs', defs.dir]));
+  // The shared files an operator keeps (the .env first of all), before the first release.
+  await seedShared(appServers(), APP, GREETING);
 });
 
 after(() => {
@@ -75,15 +79,13 @@ test(`zero downtime: ${RELEASES} releases under load on both web servers`, { ski
   const shaB = repo!.commit('v2');
   const d = defs!.dir;
 
-  // A release serving before the load starts, and the shared files an operator keeps.
+  // A release serving before the load starts.
   assertOk(await flight(['app:release', APP, shaA, '--defs', d]));
-  await seedShared(appServers(), APP, GREETING);
   const sumsBefore = await sharedChecksums(appServers(), APP);
   for (const name of WEB) {
     const page = await fetchPage(servers!.find((s) => s.name === name)!.address, DOMAIN);
     assert.equal(page.sha, shaA, `${name} serves the first release`);
-    // config is read from .env per request (no config:cache here): the seeded .env is live.
-    assert.equal(page.greeting, GREETING, `${name} reads the shared .env`);
+    assert.deepEqual([page.greeting, page.config], [GREETING, 'cache'], `${name} reads the shared .env, through the config cache`);
   }
 
   const load = startLoad({

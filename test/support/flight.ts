@@ -328,12 +328,33 @@ export interface FixtureRepo {
 const GIT_ID = ['-c', 'user.name=Flight tests', '-c', 'user.email=tests@flight.invalid', '-c', 'commit.gpgsign=false'];
 
 /**
- * A git repository of test/fixtures/app in a temp dir with one commit (label `v1`). Releases read
- * it through its path, as the control machine would read a remote.
+ * A git repository of test/fixtures/app (the stand-in app) in a temp dir with one commit (label
+ * `v1`). Releases read it through its path, as the control machine would read a remote.
  */
 export function makeFixtureRepo(parent: string = os.tmpdir()): FixtureRepo {
   const dir = fs.mkdtempSync(path.join(parent, 'flight-repo-'));
   fs.cpSync(FIXTURE_APP, dir, { recursive: true });
+  const repo = fixtureRepo(dir);
+  repo.git('init', '-q', '-b', 'main');
+  repo.commit('v1');
+  return repo;
+}
+
+/**
+ * A git repository of the Laravel example app (examples/laravel, its Composer packages built
+ * from Debian's Laravel and its composer.lock: scripts/laravel-app-repo) in a temp dir, with
+ * the label `v1`. Later commits change app/version.php (and `files`), as with the stand-in.
+ */
+export function makeLaravelRepo(parent: string = os.tmpdir()): FixtureRepo {
+  const dir = fs.mkdtempSync(path.join(parent, 'flight-laravel-'));
+  execFileSync(path.join(ROOT, 'scripts', 'laravel-app-repo'), [dir, 'v1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const repo = fixtureRepo(dir);
+  repo.shas.push(repo.head());
+  return repo;
+}
+
+/** Commits and clean-up of a fixture repository in `dir`, whichever app it holds. */
+function fixtureRepo(dir: string): FixtureRepo & { git(...args: string[]): string } {
   const git = (...args: string[]) => execFileSync('git', ['-C', dir, ...GIT_ID, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
   const shas: string[] = [];
   const commit = (label: string, files: Record<string, string> = {}) => {
@@ -341,7 +362,7 @@ export function makeFixtureRepo(parent: string = os.tmpdir()): FixtureRepo {
       fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
       fs.writeFileSync(path.join(dir, rel), content);
     }
-    // The fixture's README: app/version.php must keep the form `<?php return '<label>';`.
+    // Both apps' READMEs: app/version.php must keep the form `<?php return '<label>';`.
     if (!/^[\w.-]+$/.test(label)) throw new Error(`label '${label}': letters, digits, '.', '_' and '-' only`);
     fs.writeFileSync(path.join(dir, 'app', 'version.php'), `<?php return '${label}';\n`);
     git('add', '-A');
@@ -350,11 +371,10 @@ export function makeFixtureRepo(parent: string = os.tmpdir()): FixtureRepo {
     shas.push(sha);
     return sha;
   };
-  git('init', '-q', '-b', 'main');
-  commit('v1');
   return {
     dir,
     shas,
+    git,
     head: () => git('rev-parse', 'HEAD'),
     commit,
     cleanup() {
@@ -382,11 +402,12 @@ export interface HttpResponse {
  * GET http://ADDRESS:PORT/PATH with the given Host header (nginx picks the vhost by it). fetch()
  * cannot set Host, so this is node:http. Only loopback addresses are allowed.
  */
-export function httpGet(address: string, host: string, urlPath = '/', opts: { port?: number; timeoutMs?: number } = {}): Promise<HttpResponse> {
+export function httpGet(address: string, host: string, urlPath = '/', opts: { port?: number; timeoutMs?: number; cookie?: string } = {}): Promise<HttpResponse> {
   if (!address.startsWith('127.')) return Promise.reject(new Error(`refusing to send a request to ${address}: tests stay on 127.0.0.0/8`));
+  const headers: Record<string, string> = { Host: host, Connection: 'close', ...(opts.cookie ? { Cookie: opts.cookie } : {}) };
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: address, port: opts.port ?? 80, path: urlPath, method: 'GET', headers: { Host: host, Connection: 'close' }, agent: false },
+      { host: address, port: opts.port ?? 80, path: urlPath, method: 'GET', headers, agent: false },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (b: Buffer) => chunks.push(b));
@@ -415,6 +436,27 @@ export async function fetchPage(address: string, domain: string, urlPath = '/'):
   const res = await httpGet(address, domain, urlPath);
   if (res.status !== 200) throw new Error(`GET http://${address}${urlPath} (Host: ${domain}): ${res.status}\n${res.body.slice(0, 500)}`);
   return parsePage(res.body);
+}
+
+/**
+ * A visitor of DOMAIN with a cookie jar: each page it asks for (of any web server) carries the
+ * cookies the last answers set, as a browser's would, so a session follows it across servers.
+ */
+export function visitor(domain: string): { page(address: string, urlPath?: string): Promise<Record<string, string>> } {
+  const jar = new Map<string, string>();
+  return {
+    async page(address, urlPath = '/') {
+      const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+      const res = await httpGet(address, domain, urlPath, { cookie: cookie || undefined });
+      if (res.status !== 200) throw new Error(`GET http://${address}${urlPath} (Host: ${domain}): ${res.status}\n${res.body.slice(0, 500)}`);
+      for (const line of [res.headers['set-cookie'] ?? []].flat()) {
+        const [pair] = line.split(';');
+        const eq = pair!.indexOf('=');
+        if (eq > 0) jar.set(pair!.slice(0, eq).trim(), pair!.slice(eq + 1).trim());
+      }
+      return parsePage(res.body);
+    },
+  };
 }
 
 /** Poll until `probe` returns a value (not undefined) or the time is up; returns the last value or undefined. */

@@ -110,7 +110,9 @@ export async function seedShared(servers: LabServer[], app: string, greeting: st
     const upload = randomBytes(48 * 1024).toString('base64');
     const session = `a:1:{s:4:"user";s:${s.name.length}:"${s.name}";}`;
     const sid = randomBytes(16).toString('hex');
-    const env = `APP_NAME=${app}\nAPP_ENV=production\nAPP_GREETING=${JSON.stringify(greeting)}\n`;
+    // An APP_KEY for the Laravel app's cookies; sessions in memory, so a load of cookie-less
+    // requests leaves shared/ as seeded.
+    const env = `APP_NAME=${app}\nAPP_ENV=production\nAPP_KEY=base64:${randomBytes(32).toString('base64')}\nSESSION_DRIVER=array\nAPP_GREETING=${JSON.stringify(greeting)}\n`;
     await onHost(
       s,
       [
@@ -226,4 +228,28 @@ export async function startSshd(s: LabServer): Promise<void> {
 export function runText(r: FlightRun): string {
   const msgs = r.events.flatMap((e) => (e.event === 'host_result' && e.msg ? [`${e.host}: ${e.task}: ${e.msg}`] : []));
   return [...msgs, r.stderr].join('\n');
+}
+
+/**
+ * Remove everything an app left on lab servers in an earlier use of the lab (user, home,
+ * PHP-FPM pool, vhost, workers, cron entry, database, password file), so a test that owns the
+ * app starts from servers that never had it, whatever ran before.
+ */
+export async function forgetApp(servers: LabServer[], app: string): Promise<void> {
+  if (!/^[a-z][a-z0-9_]*$/.test(app)) throw new Error(`not an app name: ${app}`);
+  const cmd = [
+    `rm -f /etc/supervisor/conf.d/${app}-*.conf /etc/cron.d/flight-${app}-scheduler /etc/nginx/sites-enabled/${app}.conf /etc/nginx/sites-available/${app}.conf /etc/php/*/fpm/pool.d/${app}.conf /etc/flight/mariadb/${app}.password`,
+    'supervisorctl update >/dev/null 2>&1',
+    'for v in /etc/php/*/fpm; do service "php$(basename "$(dirname "$v")")-fpm" reload >/dev/null 2>&1; done',
+    'nginx -s reload >/dev/null 2>&1',
+    `pkill -u ${app} >/dev/null 2>&1; sleep 0.2; pkill -9 -u ${app} >/dev/null 2>&1`,
+    `userdel ${app} >/dev/null 2>&1; groupdel ${app} >/dev/null 2>&1`,
+    `rm -rf /home/${app}`,
+    `if mariadb-admin ping >/dev/null 2>&1; then mariadb -e "DROP DATABASE IF EXISTS \\\`${app}\\\`" && mariadb -N -e "SELECT CONCAT('DROP USER ', QUOTE(User), '@', QUOTE(Host), ';') FROM mysql.user WHERE User = '${app}'" | mariadb; fi`,
+    'true',
+  ].join('; ');
+  await Promise.all(servers.map(async (s) => {
+    const r = await sshRun(s, cmd);
+    assert.equal(r.code, 0, `${s.name}: forgetting ${app}: ${r.stderr}`);
+  }));
 }

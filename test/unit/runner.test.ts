@@ -100,6 +100,21 @@ test('when, loop, register and set_fact', async () => {
   assert.deepEqual(r.summary.failed, ['h1']);
 });
 
+test('hostvars: a later play reads what a host registered in an earlier one, on top of its inventory vars', async () => {
+  const r = await run(`
+- hosts: web
+  tasks:
+    - name: make
+      command: { argv: [echo, "made-on-{{ inventory_hostname }}"] }
+      register: made
+- hosts: all
+  tasks:
+    - name: read
+      debug: { msg: "{{ hostvars['h1'].made.stdout | trim }} {{ hostvars['h1'].role }} {{ hostvars['h2'].role }} {{ 'made' in hostvars['h2'] }}" }
+`);
+  assert.deepEqual(r.results.filter((x) => x.task === 'read').map((x) => [x.host, x.msg]), [['h1', 'made-on-h1 a b false'], ['h2', 'made-on-h1 a b false']]);
+});
+
 test('block, rescue and always', async () => {
   const r = await run(`
 - hosts: all

@@ -30,6 +30,7 @@ function demoApp(): HostApp {
     health_check: null,
     opcache_warmup: null,
     auto_rollback: null,
+    database: null,
     home: '/home/demo',
     servers: [],
     server: {
@@ -54,6 +55,8 @@ function vars(overrides: Partial<DefinitionHostVars> = {}): Vars {
     request_memory: 512,
     web_server: true,
     listen: '127.0.0.2',
+    database: null,
+    databases: {},
     server_name: 'lab-1',
     server_host: '127.0.0.2',
     keep_releases: 5,
@@ -87,10 +90,15 @@ test('every template renders with the host variables and leaves no expression be
     assert.ok(names.includes(expected), `${expected} exists`);
   }
   for (const name of names) {
-    const out = render(name, { ...vars(), php_sapi: 'fpm' });
+    const out = render(name, { ...vars({ database: { bind: '127.0.0.4', clients: ['127.0.0.1'] } }), php_sapi: 'fpm' });
     assert.doesNotMatch(out, /\{\{|\{%|\{#|undefined|NaN|\[object Object\]/, name);
     assert.ok(out.endsWith('\n'), `${name} ends with a newline`);
   }
+});
+
+test('mariadb: listens on the bind address only, never resolves client names', () => {
+  const l = lines(render('mariadb/flight.cnf.j2', vars({ database: { bind: '10.0.1.2', clients: ['10.0.0.1'] } })));
+  assert.deepEqual(l, ['[mysqld]', 'bind-address = 10.0.1.2', 'skip-name-resolve']);
 });
 
 test('vhost: binds the server\'s own address when listen is set, never every address', () => {

@@ -118,6 +118,12 @@ export const appSchema = {
         min_requests: { type: 'integer', minimum: 0, default: DEFAULT_AUTO_ROLLBACK.min_requests, expected: 'the fewest requests a signal must cover to count (integer >= 0)' },
       },
     },
+    database: {
+      anyOf: [
+        { type: 'boolean', expected: "true (a database on the cluster's database server) or false" },
+        { type: 'object', additionalProperties: false, required: ['server'], expected: 'a mapping with server', properties: { server: serverName } },
+      ],
+    },
     servers: { type: 'array', minItems: 1, items: appServer },
   },
 } as const;

@@ -1,6 +1,25 @@
 /** clusters/<name>.yml: the environment apps run in, and its servers. */
 import { nonEmptyString, phpVersion, serverName, ssh } from './common.js';
 
+/**
+ * A MariaDB server for the cluster's apps: `true`, or where it listens and whom it lets in. No
+ * schema defaults inside anyOf (ajv cannot apply them there): toCluster fills them in.
+ */
+const database = {
+  anyOf: [
+    { type: 'boolean', expected: 'true or false' },
+    {
+      type: 'object',
+      additionalProperties: false,
+      expected: 'a mapping with bind, clients',
+      properties: {
+        bind: { type: 'string', pattern: '^\\S+$', expected: 'the address MariaDB listens on and apps connect to' },
+        clients: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', pattern: '^\\S+$', expected: 'an address apps connect from' } },
+      },
+    },
+  ],
+} as const;
+
 /** One server entry; also the shape of a server added by `flight server:add` (schemas/added.ts). */
 export const server = {
   type: 'object',
@@ -11,6 +30,7 @@ export const server = {
     host: { ...nonEmptyString, expected: 'an address or DNS name' },
     web_server: { type: 'boolean', default: false },
     listen: { type: 'string', pattern: '^\\S+$', expected: 'an address for nginx to listen on' },
+    database,
     ssh,
   },
 } as const;

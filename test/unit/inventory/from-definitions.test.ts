@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
-import { loadDefinitions, DEFAULT_COMPOSER_COMMAND } from '../../../src/definitions/index.js';
+import { checkDefinitions, loadDefinitions, DEFAULT_COMPOSER_COMMAND } from '../../../src/definitions/index.js';
+import type { DefinitionHostVars } from '../../../src/inventory/host-vars.js';
 import { buildInventory } from '../../../src/inventory/index.js';
 import { defsFixture } from '../definitions/fixtures.js';
 
@@ -18,7 +19,7 @@ test('hosts are the servers of every cluster, in file order, plus an implicit lo
   assert.equal(inv.hosts.get('web-1')!.address, '203.0.113.10');
 });
 
-test('groups: all, cluster_<name>, web, workers, scheduler, app_<name>', () => {
+test('groups: all, cluster_<name>, web, workers, scheduler, database, app_<name>, app_<name>_database', () => {
   const inv = buildInventory(defs);
   assert.deepEqual(Object.fromEntries(inv.groups), {
     all: ['lab-1', 'web-1', 'web-2', 'worker-1'],
@@ -27,9 +28,13 @@ test('groups: all, cluster_<name>, web, workers, scheduler, app_<name>', () => {
     web: ['lab-1', 'web-1', 'web-2'],
     workers: ['worker-1'],
     scheduler: ['worker-1'],
+    database: [],
     app_blog: ['web-2', 'worker-1'],
     app_demo: ['lab-1'],
     app_shop: ['web-1', 'web-2', 'worker-1'],
+    app_blog_database: [],
+    app_demo_database: [],
+    app_shop_database: [],
   });
   assert.deepEqual(inv.hosts.get('web-2')!.groups, ['all', 'cluster_production', 'web', 'app_blog', 'app_shop']);
   assert.deepEqual(inv.hosts.get('worker-1')!.groups, ['all', 'cluster_production', 'workers', 'scheduler', 'app_blog', 'app_shop']);
@@ -44,7 +49,9 @@ test('one cluster only', () => {
     web: ['lab-1'],
     workers: [],
     scheduler: [],
+    database: [],
     app_demo: ['lab-1'],
+    app_demo_database: [],
   });
   // An empty fixed group selects nothing, without error.
   assert.deepEqual(inv.select('workers'), []);
@@ -64,6 +71,8 @@ test('host variables: cluster settings, the server, and each app with this host\
     request_memory: 512,
     web_server: false,
     listen: null,
+    database: null,
+    databases: {},
     server_name: 'worker-1',
     server_host: '203.0.113.20',
     keep_releases: 4,
@@ -87,6 +96,7 @@ test('host variables: cluster settings, the server, and each app with this host\
       release_strategy: 'releases',
       opcache_warmup: null,
       auto_rollback: null,
+      database: null,
       health_check: { path: '/up', status: 200, timeout: 10 },
       home: '/home/shop',
       servers: undefined,
@@ -156,4 +166,24 @@ test('select works on the generated groups', () => {
   assert.deepEqual(names('all'), ['lab-1', 'web-1', 'web-2', 'worker-1']);
   assert.deepEqual(names('localhost'), ['localhost']);
   assert.throws(() => inv.select('app_nope'), /no host or group matches 'app_nope'/);
+});
+
+test('databases: the database group, each app\'s database group, where its servers connect, what its database server holds', () => {
+  const { definitions } = checkDefinitions('/defs', [
+    { file: 'clusters/c.yml', text: 'php: ["8.2"]\nservers:\n  - { name: web-1, host: 10.0.0.1, web_server: true }\n  - { name: db-1, host: 10.0.0.2, listen: 10.0.1.2, database: true }\n' },
+    { file: 'apps/shop.yml', text: 'repo: x\nphp: "8.2"\ndomain: shop.test\ncluster: c\ndatabase: true\nservers: [{ name: web-1 }]\n' },
+    { file: 'apps/blog.yml', text: 'repo: x\nphp: "8.2"\ndomain: blog.test\ncluster: c\nservers: [{ name: web-1 }]\n' },
+  ]);
+  const inv = buildInventory(definitions!);
+  assert.deepEqual(inv.select('database').map((h) => h.name), ['db-1']);
+  assert.deepEqual(inv.select('app_shop_database').map((h) => h.name), ['db-1']);
+  assert.deepEqual(inv.select('app_blog_database'), [], 'an empty group for an app without a database');
+  const web = inv.hosts.get('web-1')!.vars as DefinitionHostVars;
+  assert.deepEqual(web.apps.shop!.database, { server: 'db-1', host: '10.0.1.2', port: 3306, name: 'shop', user: 'shop' });
+  assert.equal(web.apps.blog!.database, null);
+  assert.equal(web.database, null);
+  const db = inv.hosts.get('db-1')!.vars as DefinitionHostVars;
+  assert.deepEqual(db.database, { bind: '10.0.1.2', clients: ['10.0.0.1', '10.0.0.2'] });
+  assert.deepEqual(db.databases, { shop: { name: 'shop', user: 'shop', clients: ['10.0.0.1', '10.0.0.2'], password_file: '/etc/flight/mariadb/shop.password' } });
+  assert.deepEqual(db.apps, {}, 'the database server runs no app');
 });

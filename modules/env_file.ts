@@ -1,0 +1,169 @@
+/**
+ * env_file: an app's .env as two parts (src/remote/env-block.ts): the user's part, as pushed,
+ * and Flight's block of managed keys at the end. Each task sets one part or both and keeps the
+ * other as it is on the host, so `flight env:push` and `flight app:configure` never clobber
+ * each other.
+ *
+ * The file is a secret. Its bytes are read with one `get` (the -vv log names only the path; an
+ * exec's output would be logged) and compared locally; the file is written, atomically and
+ * 0600, only when the bytes differ. Nothing this module reports holds a value: diffs and
+ * messages name the block's keys that changed and say whether the user's part did.
+ *
+ * A file whose bytes are right is not checked for mode and owner: its content can only come
+ * through `get`, which carries no attributes, and asking for them would cost a second round
+ * trip on every run. They are set whenever the file is written.
+ */
+import { readFile } from 'node:fs/promises';
+import { defineModule, type FileDiff, type ModuleContext, type ModuleResult } from '../src/module.js';
+import type { PathState } from '../src/facts/file.js';
+import { blockEntries, composeEnv, keyChanges, renderBlock, splitEnv, type EnvParts, type KeyChanges, type ManagedValues } from '../src/remote/env-block.js';
+import { ownerSchema, pathSchema, pendingParent, writeAtomic } from '../src/remote/write.js';
+
+export interface EnvFileParams {
+  path: string;
+  owner?: string;
+  group?: string;
+  /** Local file (relative to the playbook) holding the user's part. */
+  src?: string;
+  /** The user's part inline. Neither src nor content: keep the user's part on the host. */
+  content?: string;
+  /** Flight's keys. Absent: keep the block on the host; {}: remove it. */
+  managed?: ManagedValues;
+}
+
+/** The current file, or the state of its path when there is none. */
+type Current = { bytes: Buffer } | { missing: PathState } | { error: string };
+
+/**
+ * One `get`. Only when it fails does a stat tell a missing file (to be created) from one that
+ * cannot be read: treating an unreadable file as empty would drop the part this task keeps.
+ */
+async function readCurrent(ctx: ModuleContext, path: string): Promise<Current> {
+  try {
+    return { bytes: await ctx.get(path) };
+  } catch (err) {
+    const [state] = await ctx.stat([{ path }]);
+    if (state!.type === 'missing') return { missing: state! };
+    return { error: `cannot read ${path}: ${(err as Error).message}` };
+  }
+}
+
+/** The user's part the task gives (src or content), or undefined to keep the host's. */
+async function givenUserPart(ctx: ModuleContext, p: EnvFileParams): Promise<Buffer | undefined | { error: string }> {
+  if (p.content !== undefined) return Buffer.from(p.content);
+  if (p.src === undefined) return undefined;
+  const local = ctx.localPath(p.src);
+  try {
+    return await readFile(local);
+  } catch (err) {
+    return { error: `cannot read ${local}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+  }
+}
+
+/** What changed between the two files, by part and by key name. */
+export interface EnvChanges extends KeyChanges {
+  created: boolean;
+  user: boolean;
+}
+
+export function envChanges(before: EnvParts | undefined, after: EnvParts): EnvChanges {
+  return {
+    created: before === undefined,
+    user: !(before?.user ?? Buffer.alloc(0)).equals(after.user),
+    ...keyChanges(before?.block, after.block),
+  };
+}
+
+/** One line naming what changed, never a value: "user part changed, Flight keys added: DB_PORT". */
+export function describeEnvChanges(c: EnvChanges): string {
+  const said: string[] = [];
+  if (c.created) said.push('created');
+  else if (c.user) said.push('user part changed');
+  if (c.added.length) said.push(`Flight keys added: ${c.added.join(', ')}`);
+  if (c.removed.length) said.push(`Flight keys removed: ${c.removed.join(', ')}`);
+  if (c.changed.length) said.push(`Flight keys changed: ${c.changed.join(', ')}`);
+  // The bytes differ with nothing above to name: the block itself was rewritten (edited by hand).
+  return said.length ? said.join(', ') : 'Flight block rewritten';
+}
+
+/**
+ * A side of the diff: the user's part as one hidden line, the block as its key names, each
+ * marked when it changed, so a unified diff shows which changed and nothing else.
+ */
+function diffSide(parts: EnvParts, changed: { user: boolean; keys: ReadonlySet<string> }): string {
+  const lines = [changed.user ? '(user part hidden, changed)' : '(user part hidden)'];
+  const keys = [...blockEntries(parts.block).keys()].sort();
+  if (keys.length) lines.push('# >>> Flight', ...keys.map((k) => `${k}=(hidden${changed.keys.has(k) ? ', changed' : ''})`), '# <<< Flight');
+  return `${lines.join('\n')}\n`;
+}
+
+export function envDiff(path: string, before: EnvParts | undefined, after: EnvParts, c: EnvChanges): FileDiff {
+  const none = { user: false, keys: new Set<string>() };
+  return {
+    path,
+    before: before ? diffSide(before, none) : '',
+    after: diffSide(after, { user: c.user && before !== undefined, keys: new Set(c.changed) }),
+  };
+}
+
+const fail = (msg: string): ModuleResult => ({ changed: false, failed: true, msg });
+
+export const env_file = defineModule<EnvFileParams>({
+  name: 'env_file',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['path'],
+    properties: {
+      path: pathSchema,
+      owner: ownerSchema,
+      group: ownerSchema,
+      src: { type: 'string', minLength: 1 },
+      content: { type: 'string' },
+      managed: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
+    },
+  },
+  secretParams: ['content', 'managed'],
+  async run(ctx, p) {
+    if (p.src !== undefined && p.content !== undefined) return fail('env_file takes src or content, not both');
+    // Everything decided locally is checked before the host is asked anything.
+    const given = await givenUserPart(ctx, p);
+    if (given && 'error' in given) return fail(given.error);
+    let block: Buffer | undefined;
+    try {
+      block = p.managed && renderBlock(p.managed);
+    } catch (err) {
+      return fail((err as Error).message);
+    }
+
+    const current = await readCurrent(ctx, p.path);
+    if ('error' in current) return fail(current.error);
+    const before = 'bytes' in current ? splitEnv(current.bytes) : undefined;
+    const after: EnvParts = { user: given ?? before?.user ?? Buffer.alloc(0), block: p.managed ? block : before?.block };
+    let next: Buffer;
+    try {
+      next = composeEnv(after);
+    } catch (err) {
+      return fail((err as Error).message);
+    }
+    if ('bytes' in current && current.bytes.equals(next)) return { changed: false, msg: `${p.path}: up to date`, data: { path: p.path } };
+
+    const changes = envChanges(before, after);
+    if ('missing' in current) {
+      const pending = pendingParent(ctx, current.missing, p.path);
+      if (pending) return pending;
+    }
+    if (!ctx.check) {
+      const error = await writeAtomic(ctx, p.path, next, { mode: '0600', owner: p.owner, group: p.group, secret: true });
+      if (error) return fail(error);
+    }
+    const said = describeEnvChanges(changes);
+    const result: ModuleResult = {
+      changed: true,
+      msg: ctx.check ? `${p.path}: would be written (${said})` : `${p.path}: ${said}`,
+      data: { path: p.path, ...changes },
+    };
+    if (ctx.diff) result.diff = [envDiff(p.path, before, after, changes)];
+    return result;
+  },
+});
