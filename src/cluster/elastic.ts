@@ -119,7 +119,8 @@ export async function addServer(o: AddServerOptions, r: ElasticReporter): Promis
     await runBuiltin('provision', { cluster: o.cluster }, o.name, playbookRun(s, inventory));
     for (const app of plan.apps) {
       r.step(`configure ${app} on ${o.name}`);
-      await runBuiltin('configure', { app }, o.name, playbookRun(s, inventory));
+      // With the app's database server: it lets the new server in (its database accounts).
+      await runBuiltin('configure', { app }, o.name, playbookRun(s, inventory), `app_${app}_database`);
     }
     const apps: AddServerResult['apps'] = [];
     for (const app of plan.apps) {

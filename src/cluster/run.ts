@@ -26,13 +26,17 @@ export interface PlaybookRun {
   verbosity: number;
 }
 
-/** Run a built-in playbook on `limit`; throws, naming the first failure, unless every host is ok. */
-export async function runBuiltin(name: string, vars: Vars, limit: string, o: PlaybookRun): Promise<void> {
+/**
+ * Run a built-in playbook on one host (`limit`), and on the hosts of `alsoOn` (a host pattern)
+ * where the playbook has plays for them: an app's database server, for one that joins. Throws,
+ * naming the first failure, unless every host is ok.
+ */
+export async function runBuiltin(name: string, vars: Vars, limit: string, o: PlaybookRun, alsoOn?: string): Promise<void> {
   const pb = loadPlaybook(resolvePlaybook(name), catalog, name);
   let first: string | undefined;
   const summary = await runPlaybook(pb, {
     inventory: o.inventory, modules, catalog, connections: o.pool, extraVars: vars, check: false, diff: false,
-    forks: o.forks, limit, verbosity: o.verbosity,
+    forks: o.forks, limit: alsoOn ? `${limit}:${alsoOn}` : limit, verbosity: o.verbosity,
     emit: (e) => {
       if (e.event === 'host_result' && (e.status === 'failed' || e.status === 'unreachable') && !e.ignored) first ??= `${e.host}: ${e.task}: ${e.msg ?? e.status}`;
       o.reporter.handle(e);

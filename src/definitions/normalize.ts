@@ -72,7 +72,7 @@ export function toCluster(name: string, file: string, data: unknown, dir: string
       listen: s.listen ?? null,
       database: s.database ? {
         bind: (s.database === true ? undefined : s.database.bind) ?? s.listen ?? s.host,
-        clients: (s.database === true ? undefined : s.database.clients) ?? d.servers.map((x) => x.host),
+        clients: (s.database === true ? undefined : s.database.clients) ?? null,
       } : null,
       ssh: resolveSsh(s.ssh, dir),
     })),

@@ -61,8 +61,11 @@ export interface Server {
 export interface DatabaseServer {
   /** The address MariaDB listens on, and apps connect to: `listen`, else `host`, unless set. */
   bind: string;
-  /** Where apps' database users may connect from: every server of the cluster, unless set. */
-  clients: string[];
+  /**
+   * Where apps' database users may connect from; null: every server of the cluster, those
+   * `flight server:add` adds included (resolved by the inventory).
+   */
+  clients: string[] | null;
 }
 
 export interface Cluster {

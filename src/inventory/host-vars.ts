@@ -3,7 +3,7 @@
  * and templates: rename nothing here without them.
  */
 import { databaseServerOf } from '../definitions/database.js';
-import type { App, AppServer, Cluster, DatabaseServer, FlightConfig, Server } from '../definitions/types.js';
+import type { App, AppServer, Cluster, FlightConfig, Server } from '../definitions/types.js';
 
 /** Where an app's database is, as its servers connect to it. */
 export interface HostAppDatabase {
@@ -29,6 +29,11 @@ export interface HostDatabase {
 
 export const MARIADB_PORT = 3306;
 
+/** Where a database server lets apps connect from: as set, or every server of the cluster now. */
+function databaseClients(cluster: Cluster, server: Server): string[] {
+  return [...(server.database?.clients ?? cluster.servers.map((s) => s.host))];
+}
+
 export interface DefinitionHostVars extends Record<string, unknown> {
   cluster_name: string;
   php_versions: string[];
@@ -41,8 +46,8 @@ export interface DefinitionHostVars extends Record<string, unknown> {
   request_memory: number;
   web_server: boolean;
   listen: string | null;
-  /** MariaDB runs here for the cluster's apps; null: not a database server. */
-  database: DatabaseServer | null;
+  /** MariaDB runs here for the cluster's apps (clients resolved); null: not a database server. */
+  database: { bind: string; clients: string[] } | null;
   /** The apps' databases held here, by app name. */
   databases: Record<string, HostDatabase>;
   server_name: string;
@@ -59,7 +64,7 @@ export function hostVars(cluster: Cluster, server: Server, apps: App[], config: 
     const db = app.database ? databaseServerOf(app, cluster.servers) : undefined;
     const dbServer = db && 'server' in db ? db.server : undefined;
     if (dbServer?.name === server.name) {
-      databases[app.name] = { name: app.name, user: app.name, clients: [...dbServer.database!.clients], password_file: `/etc/flight/mariadb/${app.name}.password` };
+      databases[app.name] = { name: app.name, user: app.name, clients: databaseClients(cluster, dbServer), password_file: `/etc/flight/mariadb/${app.name}.password` };
     }
     const entry = app.servers.find((s) => s.name === server.name);
     if (!entry) continue;
@@ -77,7 +82,7 @@ export function hostVars(cluster: Cluster, server: Server, apps: App[], config: 
     request_memory: cluster.request_memory,
     web_server: server.web_server,
     listen: server.listen,
-    database: server.database ? structuredClone(server.database) : null,
+    database: server.database ? { bind: server.database.bind, clients: databaseClients(cluster, server) } : null,
     databases,
     server_name: server.name,
     server_host: server.host,

@@ -86,6 +86,8 @@ async function served(servers: LabServer[]): Promise<Record<string, string>> {
 
 test('a fourth server joins while releases run, serves the current commit when ready, and leaves', { skip, timeout: 240 * 60_000 }, async (t) => {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'flight-elastic-'));
+  // The stand-in app: releases back to back must be quick for the loop to race the add; what
+  // a Laravel release does is proven by the workflows test.
   const repo = makeFixtureRepo(work);
   const lab = await makeLab({ first: '127.0.0.64', servers: 4, repo: repo.dir });
   t.after(async () => {

@@ -138,10 +138,16 @@ before(async () => {
   // Only this test's app: the opcache-reload playbook asks an app's pool on each server, and
   // nothing here may touch another app.
   for (const f of fs.readdirSync(path.join(defs.dir, 'apps'))) fs.rmSync(path.join(defs.dir, 'apps', f));
+  // The stand-in app: a small, known set of PHP files whose counts the assertions read;
+  // the Laravel app's releases are proven by the workflows and zero-downtime tests.
   repo = makeFixtureRepo();
   writeApp({ opcache_warmup: true });
   assertOk(await flight(['provision', 'lab', '--defs', defs.dir], { timeoutMs: 20 * 60_000 }));
   assertOk(await flight(['app:configure', APP, '--defs', defs.dir]));
+  // OPcache's memory is one per PHP-FPM master, shared by every app's pool: an earlier use of the
+  // lab (other apps' releases) may have filled it, and a full cache is what the warm-up rightly
+  // refuses to fill further. Start from an empty one.
+  for (const name of WEB) await onHost(server(name), 'service php8.2-fpm restart >/dev/null');
 });
 
 after(() => {

@@ -120,6 +120,8 @@ function tasksRun(run: FlightRun): Set<string> {
 
 before(async () => {
   if (skip) return;
+  // The stand-in app: failures on demand (`artisan fail --on-host`, `artisan sleep`) on one
+  // server only; Laravel's own failures (a migration, a config cache) are in the workflows test.
   repo = makeFixtureRepo();
   defs = await makeDefs();
   // Only this test's app in the folder: runs touch nothing of the other tests' apps.

@@ -316,7 +316,7 @@ test('databases: a cluster server with database, an app that uses it, and the wr
   const servers = ok.definitions!.clusters.get('c')!.servers;
   assert.deepEqual(servers.map((s) => s.database), [
     null,
-    { bind: '10.0.0.2', clients: ['10.0.0.1', '10.0.0.2', '10.0.0.3'] },
+    { bind: '10.0.0.2', clients: null },
     { bind: '10.0.1.3', clients: ['10.0.1.0/255.255.255.0'] },
   ]);
   assert.deepEqual(ok.definitions!.apps.get('a')!.database, { server: 'db2' });
