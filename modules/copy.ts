@@ -2,9 +2,8 @@
  * copy: make `dest` hold a local file's bytes (`src`, relative to the playbook) or a given string
  * (`content`). Compared by sha256 on the host, written atomically, optionally validated.
  */
-import { readFile } from 'node:fs/promises';
 import { defineModule } from '../src/module.js';
-import { ensureFile, fileReads, modeSchema, ownerSchema, pathSchema } from '../src/remote/write.js';
+import { ensureFile, fileReads, givenContent, modeSchema, ownerSchema, pathSchema } from '../src/remote/write.js';
 
 export interface CopyParams {
   src?: string;
@@ -42,17 +41,9 @@ export const copy = defineModule<CopyParams>({
     if ((params.src === undefined) === (params.content === undefined)) {
       return { changed: false, failed: true, msg: 'copy needs exactly one of src or content' };
     }
-    let content: string | Buffer;
-    if (params.content !== undefined) {
-      content = params.content;
-    } else {
-      const local = ctx.localPath(params.src!);
-      try {
-        content = await readFile(local);
-      } catch (err) {
-        return { changed: false, failed: true, msg: `cannot read ${local}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
-      }
-    }
+    // One of the two is given (checked above).
+    const content = (await givenContent(ctx, params))!;
+    if (!Buffer.isBuffer(content) && typeof content !== 'string') return { changed: false, failed: true, msg: content.error };
     const { src: _src, content: _content, ...rest } = params;
     return ensureFile(ctx, { ...rest, path: params.dest, content });
   },

@@ -13,11 +13,10 @@
  * through `get`, which carries no attributes, and asking for them would cost a second round
  * trip on every run. They are set whenever the file is written.
  */
-import { readFile } from 'node:fs/promises';
 import { defineModule, type FileDiff, type ModuleContext, type ModuleResult } from '../src/module.js';
 import type { PathState } from '../src/facts/file.js';
 import { blockEntries, composeEnv, keyChanges, renderBlock, splitEnv, type EnvParts, type KeyChanges, type ManagedValues } from '../src/remote/env-block.js';
-import { ownerSchema, pathSchema, pendingParent, writeAtomic } from '../src/remote/write.js';
+import { givenContent, ownerSchema, pathSchema, pendingParent, writeAtomic } from '../src/remote/write.js';
 
 export interface EnvFileParams {
   path: string;
@@ -50,14 +49,8 @@ async function readCurrent(ctx: ModuleContext, path: string): Promise<Current> {
 
 /** The user's part the task gives (src or content), or undefined to keep the host's. */
 async function givenUserPart(ctx: ModuleContext, p: EnvFileParams): Promise<Buffer | undefined | { error: string }> {
-  if (p.content !== undefined) return Buffer.from(p.content);
-  if (p.src === undefined) return undefined;
-  const local = ctx.localPath(p.src);
-  try {
-    return await readFile(local);
-  } catch (err) {
-    return { error: `cannot read ${local}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
-  }
+  const given = await givenContent(ctx, p);
+  return typeof given === 'string' ? Buffer.from(given) : given;
 }
 
 /** What changed between the two files, by part and by key name. */

@@ -4,8 +4,7 @@
  * `app_<name>_database` (the server holding the app's database; empty when it has none).
  */
 import { invalid } from '../errors.js';
-import { databaseServerOf } from '../definitions/database.js';
-import type { App, Definitions } from '../definitions/types.js';
+import type { Definitions } from '../definitions/types.js';
 import { hostVars } from './host-vars.js';
 import { createInventory } from './inventory.js';
 import { mergeSsh } from './ssh.js';
@@ -35,12 +34,8 @@ export function buildInventory(defs: Definitions, options: BuildOptions = {}): I
   const hosts: Host[] = [];
   for (const cluster of clusters) {
     const clusterApps = apps.filter((a) => a.cluster === cluster.name);
-    // The definitions passed their cross-file checks: every app's database server resolves.
-    const dbServer = (a: App) => {
-      const db = databaseServerOf(a, cluster.servers);
-      return 'server' in db ? db.server : undefined;
-    };
     for (const server of cluster.servers) {
+      const vars = hostVars(cluster, server, clusterApps, defs.config);
       const mine = clusterApps
         .map((a) => ({ app: a, entry: a.servers.find((s) => s.name === server.name) }))
         .filter((x) => x.entry !== undefined);
@@ -50,7 +45,7 @@ export function buildInventory(defs: Definitions, options: BuildOptions = {}): I
       if (mine.some((x) => x.entry!.scheduler)) memberOf.add('scheduler');
       if (server.database) memberOf.add('database');
       for (const x of mine) memberOf.add(`app_${x.app.name}`);
-      for (const a of clusterApps) if (a.database && dbServer(a)?.name === server.name) memberOf.add(`app_${a.name}_database`);
+      for (const app of Object.keys(vars.databases)) memberOf.add(`app_${app}_database`);
       // Listed in the groups' own order, whatever order they were added in.
       const hostGroups = [...groups.keys()].filter((g) => memberOf.has(g));
       for (const g of hostGroups) groups.get(g)!.push(server.name);
@@ -59,7 +54,7 @@ export function buildInventory(defs: Definitions, options: BuildOptions = {}): I
         address: server.host,
         connection: 'ssh',
         ssh: mergeSsh(defs.config.ssh, server.ssh),
-        vars: hostVars(cluster, server, clusterApps, defs.config),
+        vars,
         groups: hostGroups,
       });
     }

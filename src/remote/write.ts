@@ -10,6 +10,7 @@
  * one, never half of it, and a failed validation leaves the old file untouched.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { script } from '../command.js';
 import type { FileDiff, ModuleContext, ModuleResult } from '../module.js';
@@ -379,3 +380,18 @@ export const pathSchema = { type: 'string', pattern: '^/', minLength: 2, descrip
 export const modeSchema = { type: 'string', pattern: '^[0-7]{3,4}$', description: 'octal, quoted: "0644"' } as const;
 /** No ':' so a value cannot smuggle a group into chown's owner:group form. */
 export const ownerSchema = { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*\\$?$' } as const;
+
+/**
+ * A file module's content given as `content` (inline) or `src` (a local file, relative to the
+ * playbook): the bytes, undefined when neither is given, or why the local file cannot be read.
+ */
+export async function givenContent(ctx: ModuleContext, p: { src?: string; content?: string }): Promise<string | Buffer | undefined | { error: string }> {
+  if (p.content !== undefined) return p.content;
+  if (p.src === undefined) return undefined;
+  const local = ctx.localPath(p.src);
+  try {
+    return await readFile(local);
+  } catch (err) {
+    return { error: `cannot read ${local}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
+  }
+}
