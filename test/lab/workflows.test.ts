@@ -48,6 +48,8 @@ const servers = await ensureLab();
 const skip = servers ? false : (labSkipReason() ?? 'the lab is not available');
 
 const DOMAIN = 'demo.flight.test';
+/** In the tags of the jobs this run queues: the database may hold jobs of earlier runs. */
+const RUN = randomBytes(3).toString('hex');
 const SHOP_DOMAIN = 'shop.flight.test';
 /** The demo app's servers (inventory/apps/demo.yml): two web servers and the worker. */
 const WEB = ['lab-1', 'lab-2'];
@@ -231,7 +233,7 @@ test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (
     // A job queued while no worker runs waits in the database; the release starts the workers
     // again, on the new release, and one of them runs it.
     await onHost(server(WORKER), "supervisorctl stop 'demo-default:*' >/dev/null");
-    assert.equal(await fetchPageText(lab1, '/dispatch?tag=queued-before-b'), 'dispatched: queued-before-b\n');
+    assert.equal(await fetchPageText(lab1, `/dispatch?tag=${RUN}-queued-before-b`), `dispatched: ${RUN}-queued-before-b\n`);
 
     const b = await flight(['app:release', 'demo', shaB.slice(0, 10), ...D]);
     assertOk(b);
@@ -248,7 +250,7 @@ test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (
       assert.equal(migrated, s.name === WORKER ? '1' : '0', `${s.name}: migrate ran ${s.name === WORKER ? 'once' : 'not at all'} in release ${releaseB}`);
     }
     assert.equal((await v.page(lab1)).counter, '2', 'the session outlived the release');
-    const ran = await waitFor(async () => (await jobsByTag(lab1)).get('queued-before-b'), { timeoutMs: 20_000, intervalMs: 500 });
+    const ran = await waitFor(async () => (await jobsByTag(lab1)).get(`${RUN}-queued-before-b`), { timeoutMs: 20_000, intervalMs: 500 });
     assert.ok(ran, 'the job queued before the release was run after it');
     assert.deepEqual(ran.map((r) => [r.release, r.host]), [[releaseB, 'lab-3']], 'once, by a worker on lab-3 running the new release');
 
@@ -258,7 +260,7 @@ test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (
     let dispatching = true;
     const dispatcher = (async () => {
       for (let i = 0; dispatching; i++) {
-        const tag = `steady-${i}`;
+        const tag = `${RUN}-steady-${i}`;
         const address = server(WEB[i % 2]!).address;
         const res = await httpGet(address, DOMAIN, `/dispatch?tag=${tag}`);
         assert.equal(res.status, 200, `dispatch ${tag} on ${address}: ${res.status} ${res.body.slice(0, 200)}`);
@@ -373,8 +375,8 @@ test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (
       }
       // The workers were restarted: the next job runs with the pushed value.
       const lab1 = server('lab-1').address;
-      assert.equal(await fetchPageText(lab1, '/dispatch?tag=after-push'), 'dispatched: after-push\n');
-      const job = await waitFor(async () => (await jobsByTag(lab1)).get('after-push'), { timeoutMs: 20_000, intervalMs: 500 });
+      assert.equal(await fetchPageText(lab1, `/dispatch?tag=${RUN}-after-push`), `dispatched: ${RUN}-after-push\n`);
+      const job = await waitFor(async () => (await jobsByTag(lab1)).get(`${RUN}-after-push`), { timeoutMs: 20_000, intervalMs: 500 });
       assert.equal(job && decodeURIComponent(job[0]!.greeting!), greeting, 'the next job saw the pushed greeting, with no release');
 
       // A rollback serves the previous release with the env in place, not the one its config

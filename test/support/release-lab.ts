@@ -245,6 +245,8 @@ export async function forgetApp(servers: LabServer[], app: string): Promise<void
     `pkill -u ${app} >/dev/null 2>&1; sleep 0.2; pkill -9 -u ${app} >/dev/null 2>&1`,
     `userdel ${app} >/dev/null 2>&1; groupdel ${app} >/dev/null 2>&1`,
     `rm -rf /home/${app}`,
+    // MariaDB is down on a lab just started (provision starts it): start it to drop the data.
+    'command -v mariadbd >/dev/null && { mariadb-admin ping >/dev/null 2>&1 || service mariadb start >/dev/null 2>&1; }',
     `if mariadb-admin ping >/dev/null 2>&1; then mariadb -e "DROP DATABASE IF EXISTS \\\`${app}\\\`" && mariadb -N -e "SELECT CONCAT('DROP USER ', QUOTE(User), '@', QUOTE(Host), ';') FROM mysql.user WHERE User = '${app}'" | mariadb; fi`,
     'true',
   ].join('; ');
