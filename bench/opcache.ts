@@ -1,7 +1,7 @@
 /**
  * OPcache after a release, measured in a lab of its own under a steady load:
  *
- *   npm run bench:opcache [-- --repeats 3 --files 400 --rate 10 --first 127.0.0.60 --keep --out FILE]
+ *   npm run bench:opcache [-- --repeats 3 --rate 10 --first 127.0.0.60 --keep --out FILE]
  *
  * --keep leaves the lab running (provisioning it is most of a first run's time); --lab DIR runs
  * on such a kept lab (its state dir) again, and leaves it running.
@@ -13,12 +13,13 @@
  *    answered (as visitors do), well under what the server can serve, so that latency shows
  *    the cost of a cold cache rather than a queue. Repeated, the median of the repeats shown.
  * 2. OPcache memory after 10 releases under each strategy, from a freshly reloaded PHP-FPM.
- * 3. The cost of opcache.validate_timestamps per request: the page's time to load its files from
- *    the cache, measured inside PHP, and the throughput of --loops clients sending requests back
- *    to back, with it on and off.
+ * 3. The cost of opcache.validate_timestamps per request: the page's boot time (from the first
+ *    line of public/index.php to the controller: Laravel's boot, routing and middleware, mostly
+ *    loading its files from the cache), measured inside PHP, and the throughput of --loops
+ *    clients sending requests back to back, with it on and off.
  *
- * The app is the fixture app made framework-sized: FILES generated classes (about 4 KB of PHP
- * each) that every request loads, as a Laravel request loads 300-600 files. Everything runs in a
+ * The app is the Laravel example app (examples/laravel): a per-release vendor/ with Laravel 8
+ * and its dependencies installed by composer, its four caches built by the release. Everything runs in a
  * lab at --first (one web server, provisioned here; torn down at the end unless --keep), never
  * on the default lab, whose PHP-FPM other test runs share and reload. Traffic stays on
  * 127.0.0.0/8. The machine's other load shows in the numbers: run it on a quiet machine.
@@ -26,23 +27,24 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import minimist from 'minimist';
-import { describeRun, flight, hostResults, httpGet, labServers, makeDefs, makeFixtureRepo, makeLab, parsePage, type FlightRun } from '../test/support/flight.js';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { describeRun, flight, hostResults, httpGet, labServers, makeDefs, makeLab, makeLaravelRepo, parsePage, type FlightRun } from '../test/support/flight.js';
 import { sshRun, type LabServer } from '../test/support/lab.js';
 import http from 'node:http';
 import { now, percentile, startLoad, isError, type LoadSample } from '../test/support/load.js';
 
 const args = minimist(process.argv.slice(2), {
-  string: ['first', 'out', 'repeats', 'files', 'loops', 'seconds', 'lab', 'rate'],
+  string: ['first', 'out', 'repeats', 'loops', 'seconds', 'lab', 'rate'],
   boolean: ['keep', 'help'],
-  default: { first: '127.0.0.60', repeats: '3', files: '400', loops: '4', seconds: '10', rate: '10' },
+  default: { first: '127.0.0.60', repeats: '3', loops: '4', seconds: '10', rate: '10' },
 });
 if (args.help) {
-  process.stdout.write('npm run bench:opcache [-- --repeats N --files N --rate R --loops N --seconds S --first 127.0.0.60 --keep | --lab STATE_DIR --out FILE]\n');
+  process.stdout.write('npm run bench:opcache [-- --repeats N --rate R --loops N --seconds S --first 127.0.0.60 --keep | --lab STATE_DIR --out FILE]\n');
   process.exit(0);
 }
 const REPEATS = Number(args.repeats);
 const RATE = Number(args.rate);
-const FILES = Number(args.files);
 const LOOPS = Number(args.loops);
 const WINDOW_MS = Number(args.seconds) * 1000;
 const FIRST = String(args.first);
@@ -51,53 +53,6 @@ if (!FIRST.startsWith('127.')) throw new Error('the bench lab stays on 127.0.0.0
 const APP = 'opcb';
 const DOMAIN = 'opcb.flight.test';
 const log = (line: string) => process.stderr.write(`# ${new Date().toISOString().slice(11, 19)} ${line}\n`);
-
-// ---------------------------------------------------------------------------------------------
-// A framework-sized app
-
-/** One generated class: a few methods with the branches and closures real code has. */
-function benchClass(i: number): string {
-  const methods = Array.from({ length: 6 }, (_, j) => `
-    public function method${j}(array $items, int $limit = ${j}): array
-    {
-        $out = [];
-        foreach ($items as $key => $value) {
-            if (is_string($value) && strlen($value) > $limit) {
-                $out[$key] = strtoupper(substr($value, 0, $limit)) . '${i}-${j}';
-            } elseif (is_array($value)) {
-                $out[$key] = $this->method${j}($value, $limit + 1);
-            } else {
-                $out[$key] = match (true) { $value === null => 'null', is_int($value) => $value * ${j}, default => (string) $value };
-            }
-        }
-        return array_filter($out, static fn ($v) => $v !== '' && $v !== 0);
-    }
-`).join('');
-  return `<?php\n\nnamespace App\\Bench;\n\nfinal class C${i}\n{\n    public const NAME = 'c${i}';\n${methods}}\n`;
-}
-
-/** The files that make the fixture app framework-sized, and the page change that loads them. */
-function benchFiles(repoDir: string): Record<string, string> {
-  const files: Record<string, string> = {};
-  for (let i = 0; i < FILES; i++) files[`app/Bench/C${i}.php`] = benchClass(i);
-  files['bootstrap/bench.php'] = [
-    '<?php',
-    '// Every request loads the whole generated code base, as a framework boots; the time it takes',
-    '// (from OPcache when warm) is reported by the page as include_us.',
-    '$benchStart = hrtime(true);',
-    ...Array.from({ length: FILES }, (_, i) => `require_once __DIR__ . '/../app/Bench/C${i}.php';`),
-    '$GLOBALS[\'bench_include_us\'] = intdiv(hrtime(true) - $benchStart, 1000);',
-    '',
-  ].join('\n');
-  const index = fs.readFileSync(path.join(repoDir, 'public', 'index.php'), 'utf8');
-  const boot = "require __DIR__ . '/../bootstrap/app.php';";
-  const pid = "    'pid' => getmypid(),";
-  if (!index.includes(boot) || !index.includes(pid)) throw new Error('the fixture page changed: update bench/opcache.ts');
-  files['public/index.php'] = index
-    .replace(boot, `${boot}\nrequire __DIR__ . '/../bootstrap/bench.php';`)
-    .replace(pid, `${pid}\n    'include_us' => $GLOBALS['bench_include_us'],`);
-  return files;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Measurements
@@ -199,8 +154,8 @@ function writeApp(ctx: Context, strategy: 'releases' | 'alternate', warmup: bool
       'cluster: lab',
       'php: "8.2"',
       `domain: ${DOMAIN}`,
-      'release_commands: ["artisan config:cache"]',
-      'shared: [storage/framework/cache, storage/logs, .env]',
+      'release_commands: [artisan config:cache, artisan route:cache, artisan event:cache, artisan view:cache]',
+      'shared: [storage/framework/cache, storage/framework/sessions, storage/logs, .env]',
       `release_strategy: ${strategy}`,
       // The time limit up to the pool's own (request_duration 30 s): a busy machine compiles slowly.
       `opcache_warmup: ${warmup ? '{ timeout: 30 }' : 'false'}`,
@@ -288,15 +243,25 @@ async function reloadFpm(ctx: Context): Promise<void> {
   if (run.code !== 0) throw new Error(`opcache-reload failed:\n${describeRun(run)}`);
 }
 
-/** The page's own time to load its files, measured in PHP (microseconds), over n requests. */
-async function includeTimes(ctx: Context, n: number): Promise<number[]> {
+/** PHP files a page loads, as the page counts them. */
+let pageFiles = NaN;
+
+/** The page's own boot time, measured in PHP (microseconds), over n requests. */
+async function bootTimes(ctx: Context, n: number): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const res = await httpGet(ctx.server.address, DOMAIN, '/');
     if (res.status !== 200) throw new Error(`page: ${res.status}`);
-    out.push(Number(parsePage(res.body).include_us));
+    const page = parsePage(res.body);
+    out.push(Number(page.boot_us));
+    pageFiles = Number(page.files);
   }
   return out;
+}
+
+/** The app's env: no database or Redis here (the page says so and goes on), file cache and sessions. */
+function benchEnv(): string {
+  return `APP_NAME=${APP}\nAPP_ENV=production\nAPP_DEBUG=false\nAPP_KEY=base64:${randomBytes(32).toString('base64')}\nLOG_CHANNEL=single\nCACHE_DRIVER=file\nSESSION_DRIVER=file\nQUEUE_CONNECTION=sync\nDB_CONNECTION=sqlite\nDB_DATABASE=:memory:\n`;
 }
 
 async function throughput(ctx: Context, ms: number): Promise<{ rps: number; p50: number; errors: number }> {
@@ -314,11 +279,10 @@ const mb = (b: number) => (b / 1048576).toFixed(1);
 
 async function main(): Promise<void> {
   const t0 = Date.now();
-  log(`lab at ${FIRST} (1 web server), ${FILES} generated files, ${RATE} requests/s, ${REPEATS} repeats`);
-  const repo = makeFixtureRepo();
+  log(`lab at ${FIRST} (1 web server), the Laravel example app, ${RATE} requests/s, ${REPEATS} repeats`);
+  const repo = makeLaravelRepo();
   repoDir = repo.dir;
   let counter = 0;
-  repo.commit('bench-0', benchFiles(repo.dir));
   const lab = args.lab
     ? await (async () => {
         const labDir = String(args.lab);
@@ -326,7 +290,7 @@ async function main(): Promise<void> {
         return { labDir, defs, servers: await labServers(labDir), down: async () => (defs.cleanup(), { code: 0 } as FlightRun) };
       })()
     : await makeLab({ first: FIRST, servers: 1 });
-  const results: Record<string, unknown> = { files: FILES, loops: LOOPS, repeats: REPEATS, window_s: WINDOW_MS / 1000 };
+  const results: Record<string, unknown> = { app: 'examples/laravel', loops: LOOPS, repeats: REPEATS, window_s: WINDOW_MS / 1000 };
   try {
     for (const f of fs.readdirSync(path.join(lab.defs.dir, 'apps'))) fs.rmSync(path.join(lab.defs.dir, 'apps', f));
     const ctx: Context = { server: lab.servers[0]!, defs: lab.defs.dir, appFile: lab.defs.appFile(APP), commit: (label) => repo.commit(`${label}-${++counter}`) };
@@ -336,6 +300,11 @@ async function main(): Promise<void> {
     writeApp(ctx, 'releases', false);
     const conf = await flight(['app:configure', APP, '--defs', ctx.defs]);
     if (conf.code !== 0) throw new Error(describeRun(conf));
+    const envFile = path.join(os.tmpdir(), `flight-bench-${process.pid}.env`);
+    fs.writeFileSync(envFile, benchEnv(), { mode: 0o600 });
+    const push = await flight(['env:push', APP, envFile, '--defs', ctx.defs]);
+    fs.rmSync(envFile, { force: true });
+    if (push.code !== 0) throw new Error(describeRun(push));
     const ini = await onHost(ctx, 'grep -h "^opcache\\." /etc/php/8.2/fpm/conf.d/90-flight.ini');
     results.opcache_ini = ini.trim().split('\n');
 
@@ -358,7 +327,7 @@ async function main(): Promise<void> {
         writeApp(ctx, c.strategy, c.warmup);
         for (let p = 0; p < c.primes; p++) {
           await release(ctx, `${c.strategy}-prime`);
-          await includeTimes(ctx, 3);
+          await bootTimes(ctx, 3);
         }
         log(`switch: ${c.strategy}, warm-up ${c.warmup ? 'on' : 'off'}, round ${r + 1}/${REPEATS}`);
         const last = await measureSwitch(ctx, `${c.strategy}-${c.warmup ? 'warm' : 'cold'}`);
@@ -374,7 +343,7 @@ async function main(): Promise<void> {
       writeApp(ctx, strategy, true);
       await release(ctx, `${strategy}-mem-prime`);
       await reloadFpm(ctx);
-      await includeTimes(ctx, 3);
+      await bootTimes(ctx, 3);
       const start = await poolNumbers(ctx);
       const load = pacedLoad(ctx.server.address, DOMAIN, 2, 15 * 60_000);
       for (let i = 0; i < 10; i++) {
@@ -398,15 +367,15 @@ async function main(): Promise<void> {
     results.memory = memRows;
 
     // 3. validate_timestamps on and off, alternately, twice each.
-    const vt: Record<'on' | 'off', { include: number[]; rps: number[]; p50: number[] }> = { on: { include: [], rps: [], p50: [] }, off: { include: [], rps: [], p50: [] } };
+    const vt: Record<'on' | 'off', { boot: number[]; rps: number[]; p50: number[] }> = { on: { boot: [], rps: [], p50: [] }, off: { boot: [], rps: [], p50: [] } };
     const ini90 = '/etc/php/8.2/fpm/conf.d/90-flight.ini';
     try {
       for (const mode of ['on', 'off', 'on', 'off'] as const) {
         log(`validate_timestamps ${mode}`);
         await onHost(ctx, `sed -i 's/^opcache.validate_timestamps = .*/opcache.validate_timestamps = ${mode === 'on' ? 1 : 0}/' ${ini90} && service php8.2-fpm reload >/dev/null`);
         await sleep(1500);
-        await includeTimes(ctx, 20);
-        vt[mode].include.push(...(await includeTimes(ctx, 200)));
+        await bootTimes(ctx, 20);
+        vt[mode].boot.push(...(await bootTimes(ctx, 200)));
         const t = await throughput(ctx, 8000);
         vt[mode].rps.push(t.rps);
         vt[mode].p50.push(t.p50);
@@ -419,7 +388,7 @@ async function main(): Promise<void> {
 
     // The tables.
     const lines: string[] = [];
-    lines.push(`OPcache after a switch: ${FILES} files of PHP per request, a steady ${RATE} requests/s, requests that started in the ${WINDOW_MS / 1000} s after the switch (median of ${REPEATS} rounds; steady state before the release in parentheses)`);
+    lines.push(`OPcache after a switch: the Laravel example app (${f0(pageFiles)} PHP files per page), a steady ${RATE} requests/s, requests that started in the ${WINDOW_MS / 1000} s after the switch (median of ${REPEATS} rounds; steady state before the release in parentheses)`);
     lines.push('');
     lines.push('| strategy | warm-up | p50 ms | p99 ms | max ms | p99 ms, 1st second | errors | requests |');
     lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
@@ -437,13 +406,13 @@ async function main(): Promise<void> {
     lines.push('| strategy | release dirs in the cache | app scripts cached | app scripts MB | OPcache used + wasted, MB | of which wasted, MB |');
     lines.push('| --- | ---: | ---: | ---: | ---: | ---: |');
     for (const r of memRows) lines.push(`| ${r.strategy} | ${r.dirs} | ${r.scripts} | ${mb(r.appBytes)} | ${mb(r.used)} | ${mb(r.wasted)} |`);
-    const inc = (m: 'on' | 'off') => median(vt[m].include);
-    lines.push('', `opcache.validate_timestamps (revalidate_freq 0), ${FILES + 6} files per request:`, '');
-    lines.push('| validate_timestamps | loading the files, µs (median, in PHP) | requests/s | p50 ms |');
+    const inc = (m: 'on' | 'off') => median(vt[m].boot);
+    lines.push('', `opcache.validate_timestamps (revalidate_freq 0), ${f0(pageFiles)} files per page:`, '');
+    lines.push('| validate_timestamps | boot to controller, µs (median, in PHP) | requests/s | p50 ms |');
     lines.push('| --- | ---: | ---: | ---: |');
     for (const m of ['on', 'off'] as const) lines.push(`| ${m} | ${f0(inc(m))} | ${f0(median(vt[m].rps))} | ${f1(median(vt[m].p50))} |`);
     lines.push('', `(requests/s and p50: ${LOOPS} clients sending requests back to back for 8 s, twice each way.)`);
-    lines.push('', `Cost of validate_timestamps: ${f0(inc('on') - inc('off'))} µs per request (${f1(((inc('on') - inc('off')) / (FILES + 6)) * 1000)} ns per file).`);
+    lines.push('', `Cost of validate_timestamps: ${f0(inc('on') - inc('off'))} µs per request (${f1(((inc('on') - inc('off')) / pageFiles) * 1000)} ns per file).`);
     lines.push('', `Measured in ${((Date.now() - t0) / 60_000).toFixed(1)} min; machine load average at the end: ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}.`);
     const table = lines.join('\n');
     process.stdout.write(`${table}\n`);

@@ -27,6 +27,7 @@ import { fpm_opcache } from './fpm_opcache.js';
 import { queue_restart } from './queue_restart.js';
 import { mariadb_database } from './mariadb_database.js';
 import { env_file } from './env_file.js';
+import { redis_users } from './redis_users.js';
 
 export const modules: Record<string, Module<any>> = {
   copy,
@@ -56,4 +57,5 @@ export const modules: Record<string, Module<any>> = {
   queue_restart,
   mariadb_database,
   env_file,
+  redis_users,
 };

@@ -12,12 +12,9 @@
  * the accounts, whether each has the password and the grant, and whether the file exists); a
  * change one more (SQL on stdin), and a new password file two more (mkdir, put).
  */
-import { randomInt } from 'node:crypto';
-import path from 'node:path';
 import { script } from '../src/command.js';
-import { failed, FlightError } from '../src/errors.js';
-import { defineModule, type ModuleContext, type ModuleResult } from '../src/module.js';
-import { tempPathFor } from '../src/remote/write.js';
+import { defineModule, type ModuleResult } from '../src/module.js';
+import { generatePassword, readPasswordFile, scrub, stagePasswordFile } from '../src/remote/password-file.js';
 
 export interface MariadbDatabaseParams {
   /** The database's name and the user's. */
@@ -140,9 +137,6 @@ const APPLY_SCRIPT = `${SQL_FN}
 if [ -n "$1" ]; then mv -f -- "$1" "$2" || { rm -f -- "$1"; exit 1; }; fi
 sql`;
 
-/** Creates the password file's directory, private, when it is missing; an existing one is left as it is. */
-const MKDIR_SCRIPT = '[ -d "$1" ] || mkdir -p -m 0700 -- "$1"';
-
 export interface AccountState {
   host: string;
   /** The account authenticates with the password (mysql_native_password). */
@@ -232,20 +226,6 @@ export function describePlan(plan: DbPlan, passwordFile: string, check: boolean)
   return `${check ? 'would ' : ''}${out.join(', ')}`;
 }
 
-/** 32 characters of [A-Za-z0-9] from the CSPRNG: ~190 bits, and safe in any .env or URL. */
-export function generatePassword(): string {
-  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  return Array.from({ length: 32 }, () => chars[randomInt(chars.length)]).join('');
-}
-
-/** The password file's content as a password: one line (a final newline is allowed, as editors add one). */
-export function parsePassword(content: string): { password?: string; error?: string } {
-  const password = content.replace(/\r?\n$/, '');
-  if (password === '') return { error: 'is empty' };
-  if (/[\0\r\n]/.test(password)) return { error: 'holds more than one line' };
-  return { password };
-}
-
 /** A failed read or change, in words that name the host and what to do. */
 function mariadbError(host: string, what: string, code: number, stderr: string): string {
   const err = stderr.trim() || `exit code ${code}`;
@@ -257,20 +237,8 @@ function mariadbError(host: string, what: string, code: number, stderr: string):
   return `${what} on ${host} failed: ${err}`;
 }
 
-/** Defence in depth for messages made of remote output: the password is never shown. */
-const scrub = (text: string, password: string): string => text.split(password).join('(password hidden)');
-
 /** A diff's side: one account host a line. */
 const lines = (hosts: readonly string[]): string => hosts.map((h) => `${h}\n`).join('');
-
-/** Write the password file atomically: private directory, 0600 temp file; APPLY_SCRIPT renames it. */
-async function stagePasswordFile(ctx: ModuleContext, file: string, password: string): Promise<string> {
-  const mkdir = await ctx.exec(script(MKDIR_SCRIPT, path.posix.dirname(file)));
-  if (mkdir.code !== 0) throw failed(`${ctx.hostName}: cannot create the directory of ${file}: ${mkdir.stderr.trim()}`);
-  const tmp = tempPathFor(file);
-  await ctx.put(tmp, password, { mode: 0o600, owner: 'root', group: 'root' });
-  return tmp;
-}
 
 export const mariadb_database = defineModule<MariadbDatabaseParams>({
   name: 'mariadb_database',
@@ -292,17 +260,10 @@ export const mariadb_database = defineModule<MariadbDatabaseParams>({
     if (bad) return fail(bad);
 
     // The password first: the state read compares each account's password with it in SQL.
-    let known: string | undefined;
-    let unreadable: string | undefined;
-    try {
-      const parsed = parsePassword((await ctx.get(p.password_file)).toString('utf8'));
-      if (parsed.error) return fail(`the password file ${p.password_file} on ${ctx.hostName} ${parsed.error}: fix it, or remove it to have a new password generated`);
-      known = parsed.password;
-    } catch (err) {
-      // Missing, most likely: the state read tells. A lost connection is not that.
-      if (!(err instanceof FlightError) || err.kind !== 'failed') throw err;
-      unreadable = err.message;
-    }
+    const read0 = await readPasswordFile(ctx, p.password_file);
+    if ('invalid' in read0) return fail(read0.invalid);
+    const known = 'password' in read0 ? read0.password : undefined;
+    const unreadable = 'unreadable' in read0 ? read0.unreadable : undefined;
     const password = known ?? generatePassword();
 
     const read = await ctx.exec(script(READ_SCRIPT, p.password_file), { stdin: stateSql(p.name, password) });
@@ -311,7 +272,7 @@ export const mariadb_database = defineModule<MariadbDatabaseParams>({
     if (read.code !== 0 && ctx.check && (read.code === 127 || /ERROR 200[23]\b/.test(read.stderr))) {
       return { changed: true, msg: `mariadb_database ${p.name}: would create the database, ${clients.length} account(s) and the password file (MariaDB is not running on ${ctx.hostName} yet)`, data: { password: '', database: p.name, user: p.name, clients } };
     }
-    if (read.code !== 0) return fail(scrub(mariadbError(ctx.hostName, 'reading the mariadb state', read.code, read.stderr), password));
+    if (read.code !== 0) return fail(scrub(mariadbError(ctx.hostName, 'reading the mariadb state', read.code, read.stderr), [password]));
     const st = parseState(read.stdout);
     // A file that exists but could not be read (a directory, a permission) is not replaced.
     if (st.passwordFile && known === undefined) return fail(`cannot read the password file: ${unreadable}`);
@@ -332,7 +293,7 @@ export const mariadb_database = defineModule<MariadbDatabaseParams>({
     const tmp = plan.writePasswordFile ? await stagePasswordFile(ctx, p.password_file, password) : '';
     const apply = await ctx.exec(script(APPLY_SCRIPT, tmp, p.password_file), { stdin: applySql(p.name, plan, password) });
     if (apply.code !== 0) {
-      return { ...fail(scrub(mariadbError(ctx.hostName, 'changing mariadb', apply.code, apply.stderr), password)), changed: plan.writePasswordFile };
+      return { ...fail(scrub(mariadbError(ctx.hostName, 'changing mariadb', apply.code, apply.stderr), [password])), changed: plan.writePasswordFile };
     }
     return { changed: true, msg: `mariadb_database ${p.name}: ${what}`, data, diff };
   },

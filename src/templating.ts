@@ -18,6 +18,8 @@ function makeEnv(searchPaths: string[]): nunjucks.Environment {
     lstripBlocks: true,
   });
   env.addFilter('quote', (v: unknown) => `'${String(v).replace(/'/g, `'\\''`)}'`);
+  // Ansible's: a mapping with the second's keys over the first's.
+  env.addFilter('combine', (a: unknown, b: unknown) => ({ ...(a as object), ...(b as object) }));
   env.addFilter('to_json', (v: unknown) => JSON.stringify(v));
   env.addFilter('bool', (v: unknown) => v === true || v === 'true' || v === 'yes' || v === 1 || v === '1');
   env.addFilter('default', (v: unknown, d: unknown) => (v === undefined || v === null ? d : v));
@@ -111,7 +113,8 @@ export function renderString(src: string, vars: Vars, where: string): string {
  */
 export function renderValue(value: unknown, vars: Vars, where: string): unknown {
   if (typeof value === 'string') {
-    const whole = value.match(/^\s*\{\{\s*([^{}]+?)\s*\}\}\s*$/);
+    // One `{{ ... }}` with no other `{{` or `}}` inside: `{}` literals (`default({})`) are fine.
+    const whole = value.match(/^\s*\{\{\s*((?:(?!\{\{|\}\})[\s\S])+?)\s*\}\}\s*$/);
     if (whole) return evaluate(whole[1]!, vars, where);
     return renderString(value, vars, where);
   }

@@ -49,6 +49,7 @@ export function toAdded(cluster: string, file: string, data: unknown, dir: strin
     web_server: s.web_server,
     listen: s.listen ?? null,
     database: null,
+    redis: null,
     ssh: resolveSsh(s.ssh, dir),
     cluster,
     file,
@@ -159,7 +160,7 @@ export function mergeAdded(clusters: Map<string, Cluster>, apps: Map<string, App
   for (const s of added) {
     const cluster = clusters.get(s.cluster);
     if (!cluster || !isMember(s, include)) continue;
-    cluster.servers.push({ name: s.name, host: s.host, web_server: s.web_server, listen: s.listen, database: null, ssh: structuredClone(s.ssh) });
+    cluster.servers.push({ name: s.name, host: s.host, web_server: s.web_server, listen: s.listen, database: null, redis: null, ssh: structuredClone(s.ssh) });
     for (const [appName, e] of Object.entries(s.apps)) {
       const app = apps.get(appName);
       if (!app || !(e.joined || include.has(s.name))) continue;

@@ -4,7 +4,7 @@
  */
 import type { Problem } from '../problems.js';
 import { formatPath, type YamlFile, type YamlPath } from '../yaml-positions.js';
-import { databaseServerOf } from './database.js';
+import { SERVICE_KINDS, serviceServerOf } from './services.js';
 import { RESERVED_SERVER_NAMES } from './names.js';
 import type { App, AppServer, Cluster, FlightConfig, WebPool } from './types.js';
 
@@ -130,9 +130,11 @@ export function checkAcrossFiles(input: AcrossInput): Problem[] {
           problems.push(a.yf.problemAt(['servers', i, 'name'], `server '${s.name}' is not in cluster '${app.cluster}' (its servers: ${names.join(', ')})`));
         }
       });
-      if (app.database) {
-        const db = databaseServerOf(app, cluster.value.servers);
-        if ('error' in db) problems.push(a.yf.problemAt(app.database.server ? ['database', 'server'] : ['database'], db.error));
+      for (const kind of SERVICE_KINDS) {
+        const use = app[kind];
+        if (!use) continue;
+        const found = serviceServerOf(app, cluster.value.servers, kind);
+        if ('error' in found) problems.push(a.yf.problemAt(use.server ? [kind, 'server'] : [kind], found.error));
       }
       if (!cluster.value.php.includes(app.php)) {
         const installed = cluster.value.php.map((v) => `"${v}"`).join(', ');

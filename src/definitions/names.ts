@@ -8,6 +8,7 @@ import { APP_NAME_PATTERN, CLUSTER_NAME_PATTERN } from './schemas/common.js';
  * System users and groups of Debian/Ubuntu servers and of the packages Flight installs (nginx,
  * php-fpm, supervisor, databases often found beside them). `useradd` also creates a group of
  * the same name, so group names such as `sudo` or `adm` would grant their rights to the app.
+ * `default` is Redis's own user (an app's Redis user takes the app's name).
  */
 export const RESERVED_USER_NAMES: ReadonlySet<string> = new Set([
   'root', 'daemon', 'bin', 'sys', 'sync', 'games', 'man', 'lp', 'mail', 'news', 'uucp', 'proxy',
@@ -18,7 +19,7 @@ export const RESERVED_USER_NAMES: ReadonlySet<string> = new Set([
   'operator', 'halt', 'shutdown', 'adm', 'staff', 'users', 'sudo', 'wheel', 'shadow', 'tty',
   'disk', 'kmem', 'dialout', 'cdrom', 'floppy', 'audio', 'video', 'plugdev', 'netdev', 'crontab',
   'utmp', 'voice', 'tape', 'fax', 'src', 'sasl', 'input', 'kvm', 'render', 'ssl_cert', 'flight',
-  'supervisor', 'www', 'ftp', 'guest',
+  'supervisor', 'www', 'ftp', 'guest', 'default',
 ]);
 
 /** Why `name` cannot be an app name, or undefined when it can. */

@@ -6,7 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_OPCACHE_WARMUP } from './schemas/app.js';
-import type { App, AppServer, AutoRollback, Cluster, DatabaseServer, FlightConfig, HealthCheck, OpcacheWarmup, ReleaseStrategy, Server, SshOptions } from './types.js';
+import type { App, AppServer, AppService, AutoRollback, Cluster, DatabaseServer, FlightConfig, RedisServer, HealthCheck, OpcacheWarmup, ReleaseStrategy, Server, SshOptions } from './types.js';
 
 /** `~/x` is the user's home; relative paths are relative to the definitions folder. */
 export function resolveLocalPath(p: string, dir: string): string {
@@ -52,7 +52,12 @@ interface ClusterData {
   request_payload: number;
   request_memory: number;
   php_repository?: string;
-  servers: (Omit<Server, 'listen' | 'ssh' | 'database'> & { listen?: string; ssh?: SshOptions; database?: boolean | Partial<DatabaseServer> })[];
+  servers: (Omit<Server, 'listen' | 'ssh' | 'database' | 'redis'> & {
+    listen?: string;
+    ssh?: SshOptions;
+    database?: boolean | Partial<DatabaseServer>;
+    redis?: boolean | Partial<RedisServer>;
+  })[];
 }
 
 export function toCluster(name: string, file: string, data: unknown, dir: string): Cluster {
@@ -74,6 +79,7 @@ export function toCluster(name: string, file: string, data: unknown, dir: string
         bind: (s.database === true ? undefined : s.database.bind) ?? s.listen ?? s.host,
         clients: (s.database === true ? undefined : s.database.clients) ?? null,
       } : null,
+      redis: s.redis ? { bind: (s.redis === true ? undefined : s.redis.bind) ?? s.listen ?? s.host } : null,
       ssh: resolveSsh(s.ssh, dir),
     })),
   };
@@ -94,6 +100,7 @@ interface AppData {
   opcache_warmup?: boolean | Partial<OpcacheWarmup>;
   auto_rollback?: AutoRollback;
   database?: boolean | { server: string };
+  redis?: boolean | { server: string };
   servers: AppServer[];
 }
 
@@ -102,6 +109,9 @@ export function toOpcacheWarmup(v: boolean | Partial<OpcacheWarmup> | undefined)
   if (v === undefined || v === false) return null;
   return { ...DEFAULT_OPCACHE_WARMUP, ...(v === true ? {} : v) };
 }
+
+/** `database:` or `redis:` of an app file: `true` (the cluster's only such server), a named server, or none. */
+const toAppService = (v: boolean | { server: string } | undefined): AppService | null => (v ? { server: v === true ? null : v.server } : null);
 
 /** Whether a release command builds one of Laravel's caches from the code and the env in place. */
 export const isCacheCommand = (command: string): boolean => /^(\S*php[\d.]*\s+)?artisan\s+([a-z]+:cache|optimize)(\s|$)/.test(command);
@@ -125,7 +135,8 @@ export function toApp(name: string, file: string, data: unknown, config: FlightC
     health_check: d.health_check ? { ...d.health_check } : null,
     opcache_warmup: toOpcacheWarmup(d.opcache_warmup),
     auto_rollback: d.auto_rollback ? { ...d.auto_rollback } : null,
-    database: d.database ? { server: d.database === true ? null : d.database.server } : null,
+    database: toAppService(d.database),
+    redis: toAppService(d.redis),
     home: `/home/${name}`,
     servers: d.servers.map((s) => ({
       name: s.name,

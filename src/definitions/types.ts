@@ -55,6 +55,8 @@ export interface Server {
   listen: string | null;
   /** A MariaDB server for the cluster's apps runs here; null: none. */
   database: DatabaseServer | null;
+  /** A Redis server for the cluster's apps runs here; null: none. */
+  redis: RedisServer | null;
   ssh: SshOptions;
 }
 
@@ -67,6 +69,18 @@ export interface DatabaseServer {
    */
   clients: string[] | null;
 }
+
+/**
+ * Redis cannot tell clients apart by address: each app has its own user and password (an ACL
+ * user limited to its own keys), and Redis listens only on `bind`.
+ */
+export interface RedisServer {
+  /** The address Redis listens on, and apps connect to: `listen`, else `host`, unless set. */
+  bind: string;
+}
+
+/** The kinds of server a cluster can run for its apps, as `database:` and `redis:` name them. */
+export type ServiceKind = 'database' | 'redis';
 
 export interface Cluster {
   name: string;
@@ -127,9 +141,9 @@ export interface OpcacheWarmup {
   timeout: number;
 }
 
-/** An app's database: named after the app, on a database server of its cluster. */
-export interface AppDatabase {
-  /** The database server's name; null in the file means the cluster's only one (resolved by the inventory). */
+/** An app's database or Redis user: named after the app, on a server of its cluster that runs the service. */
+export interface AppService {
+  /** The server's name; null in the file means the cluster's only one (resolved by the inventory). */
   server: string | null;
 }
 
@@ -172,7 +186,9 @@ export interface App {
   /** null: signals are refused. */
   auto_rollback: AutoRollback | null;
   /** A database and user on a database server of the cluster; null: none. */
-  database: AppDatabase | null;
+  database: AppService | null;
+  /** A Redis user (keys `<app>:*` only) on a Redis server of the cluster; null: none. */
+  redis: AppService | null;
   /** /home/<name> */
   home: string;
   servers: AppServer[];

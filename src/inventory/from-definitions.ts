@@ -1,9 +1,11 @@
 /**
  * The inventory generated from definitions: hosts are the clusters' servers; groups are `all`,
- * `cluster_<name>`, `web`, `workers`, `scheduler`, `database`, `app_<name>` and
- * `app_<name>_database` (the server holding the app's database; empty when it has none).
+ * `cluster_<name>`, `web`, `workers`, `scheduler`, `database`, `redis`, `app_<name>`,
+ * `app_<name>_database` and `app_<name>_redis` (the server holding the app's database, or its
+ * Redis user; empty when it has none).
  */
 import { invalid } from '../errors.js';
+import { SERVICE_KINDS } from '../definitions/services.js';
 import type { Definitions } from '../definitions/types.js';
 import { hostVars } from './host-vars.js';
 import { createInventory } from './inventory.js';
@@ -27,9 +29,9 @@ export function buildInventory(defs: Definitions, options: BuildOptions = {}): I
   // "no workers" rather than "unknown group".
   const groups = new Map<string, string[]>([['all', []]]);
   for (const c of clusters) groups.set(`cluster_${c.name}`, []);
-  for (const g of ['web', 'workers', 'scheduler', 'database']) groups.set(g, []);
+  for (const g of ['web', 'workers', 'scheduler', 'database', 'redis']) groups.set(g, []);
   for (const a of apps) groups.set(`app_${a.name}`, []);
-  for (const a of apps) groups.set(`app_${a.name}_database`, []);
+  for (const a of apps) for (const kind of SERVICE_KINDS) groups.set(`app_${a.name}_${kind}`, []);
 
   const hosts: Host[] = [];
   for (const cluster of clusters) {
@@ -44,8 +46,10 @@ export function buildInventory(defs: Definitions, options: BuildOptions = {}): I
       if (mine.some((x) => x.entry!.queues.length > 0)) memberOf.add('workers');
       if (mine.some((x) => x.entry!.scheduler)) memberOf.add('scheduler');
       if (server.database) memberOf.add('database');
+      if (server.redis) memberOf.add('redis');
       for (const x of mine) memberOf.add(`app_${x.app.name}`);
       for (const app of Object.keys(vars.databases)) memberOf.add(`app_${app}_database`);
+      for (const user of vars.redis_users) memberOf.add(`app_${user.name}_redis`);
       // Listed in the groups' own order, whatever order they were added in.
       const hostGroups = [...groups.keys()].filter((g) => memberOf.has(g));
       for (const g of hostGroups) groups.get(g)!.push(server.name);

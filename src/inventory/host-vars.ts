@@ -2,7 +2,7 @@
  * Host variables of a definitions host. The names are a contract with the built-in playbooks
  * and templates: rename nothing here without them.
  */
-import { databaseServerOf } from '../definitions/database.js';
+import { appServices } from '../definitions/services.js';
 import type { App, AppServer, Cluster, FlightConfig, Server } from '../definitions/types.js';
 
 /** Where an app's database is, as its servers connect to it. */
@@ -15,8 +15,19 @@ export interface HostAppDatabase {
   user: string;
 }
 
+/** Where an app's Redis is, as its servers connect to it: its own user, its keys under `prefix`. */
+export interface HostAppRedis {
+  /** The Redis server's name (its host vars hold the app's generated password once configured). */
+  server: string;
+  host: string;
+  port: number;
+  user: string;
+  /** Every key the app's user may touch starts with it (Laravel's REDIS_PREFIX). */
+  prefix: string;
+}
+
 /** An app as seen from one of its hosts: every app setting, plus this host's own entry. */
-export type HostApp = Omit<App, 'file' | 'database'> & { server: AppServer; database: HostAppDatabase | null };
+export type HostApp = Omit<App, 'file' | 'database' | 'redis'> & { server: AppServer; database: HostAppDatabase | null; redis: HostAppRedis | null };
 
 /** An app database held on this (database) server. */
 export interface HostDatabase {
@@ -27,7 +38,19 @@ export interface HostDatabase {
   password_file: string;
 }
 
+/** An app's Redis user held on this (Redis) server. */
+export interface HostRedisUser {
+  name: string;
+  prefix: string;
+  /** On this server, root-only: the generated password, made once. */
+  password_file: string;
+}
+
 export const MARIADB_PORT = 3306;
+export const REDIS_PORT = 6379;
+
+/** An app's Redis keys: `<app>:`, so no app name is a prefix of another's keys. */
+const redisPrefix = (app: string): string => `${app}:`;
 
 /** Where a database server lets apps connect from: as set, or every server of the cluster now. */
 function databaseClients(cluster: Cluster, server: Server): string[] {
@@ -50,6 +73,10 @@ export interface DefinitionHostVars extends Record<string, unknown> {
   database: { bind: string; clients: string[] } | null;
   /** The apps' databases held here, by app name. */
   databases: Record<string, HostDatabase>;
+  /** Redis runs here for the cluster's apps; null: not a Redis server. */
+  redis: { bind: string; port: number } | null;
+  /** The apps' Redis users held here, in app name order: the whole ACL file. */
+  redis_users: HostRedisUser[];
   server_name: string;
   server_host: string;
   keep_releases: number;
@@ -60,19 +87,24 @@ export interface DefinitionHostVars extends Record<string, unknown> {
 export function hostVars(cluster: Cluster, server: Server, apps: App[], config: FlightConfig): DefinitionHostVars {
   const hostApps: Record<string, HostApp> = {};
   const databases: Record<string, HostDatabase> = {};
+  const redisUsers: HostRedisUser[] = [];
   for (const app of apps) {
-    const db = app.database ? databaseServerOf(app, cluster.servers) : undefined;
-    const dbServer = db && 'server' in db ? db.server : undefined;
+    const { database: dbServer, redis: redisServer } = appServices(app, cluster.servers);
     if (dbServer?.name === server.name) {
       databases[app.name] = { name: app.name, user: app.name, clients: databaseClients(cluster, dbServer), password_file: `/etc/flight/mariadb/${app.name}.password` };
+    }
+    if (redisServer?.name === server.name) {
+      redisUsers.push({ name: app.name, prefix: redisPrefix(app.name), password_file: `/etc/flight/redis/${app.name}.password` });
     }
     const entry = app.servers.find((s) => s.name === server.name);
     if (!entry) continue;
     const { file: _file, ...settings } = app;
     const database = dbServer ? { server: dbServer.name, host: dbServer.database!.bind, port: MARIADB_PORT, name: app.name, user: app.name } : null;
+    const redis = redisServer ? { server: redisServer.name, host: redisServer.redis!.bind, port: REDIS_PORT, user: app.name, prefix: redisPrefix(app.name) } : null;
     // Copies: a playbook that changes a host's variables must not change another host's.
-    hostApps[app.name] = structuredClone({ ...settings, database, server: entry });
+    hostApps[app.name] = structuredClone({ ...settings, database, redis, server: entry });
   }
+  redisUsers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return {
     cluster_name: cluster.name,
     php_versions: [...cluster.php],
@@ -84,6 +116,8 @@ export function hostVars(cluster: Cluster, server: Server, apps: App[], config: 
     listen: server.listen,
     database: server.database ? { bind: server.database.bind, clients: databaseClients(cluster, server) } : null,
     databases,
+    redis: server.redis ? { bind: server.redis.bind, port: REDIS_PORT } : null,
+    redis_users: redisUsers,
     server_name: server.name,
     server_host: server.host,
     keep_releases: config.keep_releases,

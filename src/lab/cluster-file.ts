@@ -24,9 +24,9 @@ export function renderClusterFile(servers: ClusterServer[], key: string, knownHo
     // Every server shares the machine's network: nginx must bind the server's own address.
     if (s.web) lines.push(`    listen: ${s.address}`);
     lines.push(`    ssh: { user: root, port: ${s.port}, key: ${key}, known_hosts: ${knownHosts} }`);
-    // The worker is also the cluster's database server. Lab servers share the machine's
-    // loopback, so a connection from any of them to another comes from 127.0.0.1.
-    if (!s.web) lines.push('    database: { clients: ["127.0.0.1"] }');
+    // The worker is also the cluster's database and Redis server. Lab servers share the
+    // machine's loopback, so a connection from any of them to another comes from 127.0.0.1.
+    if (!s.web) lines.push('    database: { clients: ["127.0.0.1"] }', '    redis: true');
   }
   return `${lines.join('\n')}\n`;
 }

@@ -57,6 +57,7 @@ describe('lab: pure parts', () => {
         '    web_server: false',
         '    ssh: { user: root, port: 22, key: /s/ssh/id_ed25519, known_hosts: /s/ssh/known_hosts }',
         '    database: { clients: ["127.0.0.1"] }',
+        '    redis: true',
         '',
       ].join('\n'),
     );

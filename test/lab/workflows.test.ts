@@ -3,14 +3,14 @@
  * the lab, with every claim checked on the servers themselves (system ssh, plain HTTP through
  * nginx), never through Flight's own code.
  *
- * 1. On the default lab (3 servers: lab-1 and lab-2 web, lab-3 worker and database server),
+ * 1. On the default lab (3 servers: lab-1 and lab-2 web, lab-3 worker, database and Redis server),
  *    with a private definitions folder whose apps release commits of a private repository of
- *    the Laravel example app (examples/laravel): provision (MariaDB on lab-3), configure (the
- *    app's database, user and generated password in its env), release, sessions and queued
- *    jobs across releases, migrations once per release, the queue workers and the scheduler, a
+ *    the Laravel example app (examples/laravel): provision (MariaDB and Redis on lab-3),
+ *    configure (the app's database and Redis users, generated passwords in its env), release,
+ *    sessions and jobs queued in Redis across releases, migrations once per release, the queue workers and the scheduler, a
  *    second run of provision and configure changing nothing, check mode of every playbook
  *    changing nothing, env push and pull and a rollback after a push, isolation between two
- *    apps on one server, and bad input refused before any server is touched.
+ *    apps on one server (files and Redis keys), and bad input refused before any server is touched.
  * 2. On a fresh lab of its own (127.0.0.20-22, torn down at the end): `--check` of provision,
  *    configure and release changes nothing on any server.
  *
@@ -87,12 +87,16 @@ async function assertServing(sha: string, domain = DOMAIN, webs = WEB): Promise<
     const page = await fetchPage(server(name).address, domain);
     assert.equal(page.sha, sha, `${name} (Host: ${domain}) serves ${sha}: ${JSON.stringify(page)}`);
     assert.deepEqual([page.config, page.routes, page.db], ['cache', 'cache', 'mysql ok'], `${name}: Laravel's caches in use, MariaDB answering: ${JSON.stringify(page)}`);
+    assert.match(page.cache ?? '', /^redis \d+$/, `${name}: the cache store is Redis, answering: ${JSON.stringify(page)}`);
   }
 }
 
-/** A Laravel .env as an operator writes it (the database's keys are Flight's, added on the servers). */
+/**
+ * A Laravel .env as an operator writes it (the database's and Redis's keys are Flight's, added
+ * on the servers): the queue and the cache in Redis.
+ */
 function laravelEnv(name: string, extra = ''): string {
-  return `APP_NAME=${name}\nAPP_ENV=production\nAPP_DEBUG=false\nAPP_KEY=base64:${randomBytes(32).toString('base64')}\nLOG_CHANNEL=single\nCACHE_DRIVER=file\nSESSION_DRIVER=file\nQUEUE_CONNECTION=database\n${extra}`;
+  return `APP_NAME=${name}\nAPP_ENV=production\nAPP_DEBUG=false\nAPP_KEY=base64:${randomBytes(32).toString('base64')}\nLOG_CHANNEL=single\nCACHE_DRIVER=redis\nSESSION_DRIVER=file\nQUEUE_CONNECTION=redis\n${extra}`;
 }
 
 /** The jobs the demo's workers processed, by tag: every run of each (GET /jobs, from the database). */
@@ -118,7 +122,7 @@ async function fetchPageText(address: string, urlPath: string): Promise<string> 
  * the app users and the installed packages. Logs are left out: workers and cron write them.
  */
 const DEMO_STATE = [
-  `find /etc/nginx/conf.d /etc/nginx/sites-available/demo.conf /etc/nginx/sites-enabled/demo.conf /etc/php/8.2/cli/conf.d/90-flight.ini /etc/php/8.2/fpm/conf.d/90-flight.ini /etc/php/8.2/fpm/pool.d/demo.conf /etc/cron.d/flight-demo-scheduler /usr/local/sbin/flight-nginx-check -printf '%p %y %m %u %g %s %T@\\n' 2>/dev/null | sort`,
+  `find /etc/nginx/conf.d /etc/nginx/sites-available/demo.conf /etc/nginx/sites-enabled/demo.conf /etc/php/8.2/cli/conf.d/90-flight.ini /etc/php/8.2/fpm/conf.d/90-flight.ini /etc/php/8.2/fpm/pool.d/demo.conf /etc/cron.d/flight-demo-scheduler /usr/local/sbin/flight-nginx-check /etc/redis /etc/flight -printf '%p %y %m %u %g %s %T@\\n' 2>/dev/null | sort`,
   // Other apps' programs live beside the demo's in conf.d: only the demo's are its state.
   `grep -l '^\\[program:demo-' /etc/supervisor/conf.d/* 2>/dev/null | xargs -r stat -c '%n %a %U %s %Y'`,
   `find /home/demo -maxdepth 2 \\( -path /home/demo/shared -o -path '/home/demo/shared/*' \\) -prune -o -printf '%p %y %m %u %g %l\\n' | sort`,
@@ -185,6 +189,11 @@ test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (
     const listening = (await onHost(server(WORKER), "ss -Hltn 'sport = :3306' | awk '{print $4}'")).trim();
     assert.equal(listening, `${server(WORKER).address}:3306`, 'MariaDB listens on the database server\'s address only');
     for (const name of WEB) assert.equal((await sshRun(server(name), 'command -v mariadbd')).code, 1, `${name} has no MariaDB`);
+    // Redis too, and nobody gets in without a user and a password.
+    const redisListening = (await onHost(server(WORKER), "ss -Hltn 'sport = :6379' | awk '{print $4}'")).trim();
+    assert.equal(redisListening, `${server(WORKER).address}:6379`, 'Redis listens on the database server\'s address only');
+    assert.match(await onHost(server(WORKER), `redis-cli -h ${server(WORKER).address} PING`), /NOAUTH/, 'Redis refuses a client without a user');
+    assert.equal((await onHost(server(WORKER), 'stat -c "%a %U" /etc/flight/redis/admin.password')).trim(), '600 root');
     done.provision = true;
     step('provision');
   });
@@ -206,15 +215,20 @@ test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (
     assert.equal((await onHost(db, 'stat -c "%a %U" /etc/flight/mariadb/demo.password')).trim(), '600 root');
     assert.equal((await onHost(db, "mariadb -N -e \"SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 'demo'\"")).trim(), '1', 'the database exists');
     assert.equal((await onHost(db, "mariadb -N -e \"SELECT CONCAT(user, '@', host) FROM mysql.user WHERE user = 'demo'\"")).trim(), 'demo@127.0.0.1', 'one user, from the cluster\'s side only');
+    // Its Redis user the same way: a password made once, only its SHA-256 in the ACL file.
+    assert.equal((await onHost(db, 'stat -c "%a %U" /etc/flight/redis/demo.password')).trim(), '600 root');
+    assert.equal((await onHost(db, 'stat -c "%a %U %G" /etc/redis/users.acl')).trim(), '640 root redis');
+    assert.equal((await sshRun(db, 'grep -F -f /etc/flight/redis/demo.password /etc/redis/users.acl')).code, 1, 'the ACL file holds no password');
     for (const s of servers!) {
       assert.equal((await onHost(s, 'stat -c "%a %U %G" /home/demo/shared/.env')).trim(), '600 demo demo', `${s.name}: the env is 0600, the app's`);
       assert.equal((await onHost(s, 'grep -c "^DB_PASSWORD=" /home/demo/shared/.env')).trim(), '1', `${s.name}: one DB_PASSWORD in the env`);
+      assert.equal((await onHost(s, 'grep -c "^REDIS_PASSWORD=" /home/demo/shared/.env')).trim(), '1', `${s.name}: one REDIS_PASSWORD in the env`);
     }
     // That the env's credentials are the database's, the pages say below (db: mysql ok).
     // The operator's own part of the env, pushed once: the database keys stay.
     fs.writeFileSync(baseEnv, laravelEnv('demo', 'APP_GREETING="Hello from the workflows"\n'), { mode: 0o600 });
     assertOk(await flight(['env:push', 'demo', baseEnv, ...D]));
-    for (const s of servers!) assert.equal((await onHost(s, 'grep -c "^DB_PASSWORD=" /home/demo/shared/.env')).trim(), '1', `${s.name}: env:push kept the database's keys`);
+    for (const s of servers!) assert.equal((await onHost(s, 'grep -c "^DB_PASSWORD=\\|^REDIS_PASSWORD=" /home/demo/shared/.env')).trim(), '2', `${s.name}: env:push kept the database's and Redis's keys`);
     done.configure = true;
     step('configure');
   });
@@ -230,7 +244,7 @@ test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (
     const lab1 = server('lab-1').address;
     assert.equal((await v.page(lab1)).counter, '1');
 
-    // A job queued while no worker runs waits in the database; the release starts the workers
+    // A job queued while no worker runs waits in Redis; the release starts the workers
     // again, on the new release, and one of them runs it.
     await onHost(server(WORKER), "supervisorctl stop 'demo-default:*' >/dev/null");
     assert.equal(await fetchPageText(lab1, `/dispatch?tag=${RUN}-queued-before-b`), `dispatched: ${RUN}-queued-before-b\n`);
@@ -444,7 +458,7 @@ test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (
     step('failures before the switch');
   });
 
-  await t.test("isolation: neither app's user can read the other's files on lab-1", { skip: !done.release && 'needs a release' }, async () => {
+  await t.test("isolation: neither app's user can read the other's files on lab-1, nor its keys in Redis", { skip: !done.release && 'needs a release' }, async () => {
     assertOk(await flight(['app:configure', 'shop', ...D]));
     const shopEnv = path.join(work, 'shop.env');
     fs.writeFileSync(shopEnv, laravelEnv('shop'), { mode: 0o600 });
@@ -468,6 +482,23 @@ test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (
       assert.match(r.stderr, /Permission denied/, `${me}: ${cmd}`);
       assert.equal(r.stdout, '', `${me} got nothing from: ${cmd}`);
     }));
+
+    // In Redis, each app's user (with the credentials from its own env) reaches its own keys
+    // only: it can neither read nor wipe the other's cache or queue.
+    assert.match((await fetchPage(lab1.address, SHOP_DOMAIN)).cache ?? '', /^redis \d+$/, 'shop caches in Redis too');
+    const redisPassword = async (app: string) => (await onHost(lab1, `sed -n 's/^REDIS_PASSWORD=//p' /home/${app}/shared/.env`)).trim();
+    const kv = server(WORKER);
+    const asApp = async (app: string, ...args: string[]) =>
+      (await onHost(kv, `REDISCLI_AUTH=${await redisPassword(app)} redis-cli --no-auth-warning -h ${kv.address} --user ${app} ${args.join(' ')}`)).trim();
+    for (const [me, other] of [['shop', 'demo'], ['demo', 'shop']] as const) {
+      assert.equal(await asApp(me, 'SET', `${me}:isolation`, RUN), 'OK', `${me} writes its own keys`);
+      assert.equal(await asApp(me, 'GET', `${me}:isolation`), RUN, `${me} reads its own keys`);
+      assert.match(await asApp(me, 'GET', `${other}:isolation`), /NOPERM/, `${me} cannot read ${other}'s keys`);
+      assert.match(await asApp(me, 'DEL', `${other}:isolation`), /NOPERM/, `${me} cannot delete ${other}'s keys`);
+      assert.match(await asApp(me, 'FLUSHALL'), /NOPERM/, `${me} cannot wipe Redis`);
+      assert.match(await asApp(me, 'KEYS', '*'), /NOPERM/, `${me} cannot list every key`);
+    }
+    assert.equal(await asApp('demo', 'GET', 'demo:isolation'), RUN, "demo's key outlived shop's attempts");
     step('isolation');
   });
 

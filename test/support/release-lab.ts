@@ -232,13 +232,13 @@ export function runText(r: FlightRun): string {
 
 /**
  * Remove everything an app left on lab servers in an earlier use of the lab (user, home,
- * PHP-FPM pool, vhost, workers, cron entry, database, password file), so a test that owns the
+ * PHP-FPM pool, vhost, workers, cron entry, database, password files), so a test that owns the
  * app starts from servers that never had it, whatever ran before.
  */
 export async function forgetApp(servers: LabServer[], app: string): Promise<void> {
   if (!/^[a-z][a-z0-9_]*$/.test(app)) throw new Error(`not an app name: ${app}`);
   const cmd = [
-    `rm -f /etc/supervisor/conf.d/${app}-*.conf /etc/cron.d/flight-${app}-scheduler /etc/nginx/sites-enabled/${app}.conf /etc/nginx/sites-available/${app}.conf /etc/php/*/fpm/pool.d/${app}.conf /etc/flight/mariadb/${app}.password`,
+    `rm -f /etc/supervisor/conf.d/${app}-*.conf /etc/cron.d/flight-${app}-scheduler /etc/nginx/sites-enabled/${app}.conf /etc/nginx/sites-available/${app}.conf /etc/php/*/fpm/pool.d/${app}.conf /etc/flight/mariadb/${app}.password /etc/flight/redis/${app}.password`,
     'supervisorctl update >/dev/null 2>&1',
     'for v in /etc/php/*/fpm; do service "php$(basename "$(dirname "$v")")-fpm" reload >/dev/null 2>&1; done',
     'nginx -s reload >/dev/null 2>&1',

@@ -31,6 +31,7 @@ function demoApp(): HostApp {
     opcache_warmup: null,
     auto_rollback: null,
     database: null,
+    redis: null,
     home: '/home/demo',
     servers: [],
     server: {
@@ -57,6 +58,8 @@ function vars(overrides: Partial<DefinitionHostVars> = {}): Vars {
     listen: '127.0.0.2',
     database: null,
     databases: {},
+    redis: null,
+    redis_users: [],
     server_name: 'lab-1',
     server_host: '127.0.0.2',
     keep_releases: 5,
@@ -90,7 +93,7 @@ test('every template renders with the host variables and leaves no expression be
     assert.ok(names.includes(expected), `${expected} exists`);
   }
   for (const name of names) {
-    const out = render(name, { ...vars({ database: { bind: '127.0.0.4', clients: ['127.0.0.1'] } }), php_sapi: 'fpm' });
+    const out = render(name, { ...vars({ database: { bind: '127.0.0.4', clients: ['127.0.0.1'] }, redis: { bind: '127.0.0.4', port: 6379 } }), php_sapi: 'fpm' });
     assert.doesNotMatch(out, /\{\{|\{%|\{#|undefined|NaN|\[object Object\]/, name);
     assert.ok(out.endsWith('\n'), `${name} ends with a newline`);
   }
@@ -99,6 +102,14 @@ test('every template renders with the host variables and leaves no expression be
 test('mariadb: listens on the bind address only, never resolves client names', () => {
   const l = lines(render('mariadb/flight.cnf.j2', vars({ database: { bind: '10.0.1.2', clients: ['10.0.0.1'] } })));
   assert.deepEqual(l, ['[mysqld]', 'bind-address = 10.0.1.2', 'skip-name-resolve']);
+});
+
+test('redis: listens on the bind address only, users from the ACL file, jobs kept across restarts', () => {
+  const l = lines(render('redis/redis.conf.j2', vars({ redis: { bind: '10.0.1.3', port: 6379 } })));
+  assert.deepEqual(l.filter((x) => /^(bind|port|protected-mode|aclfile|appendonly) /.test(x)), [
+    'bind 10.0.1.3', 'port 6379', 'protected-mode yes', 'aclfile /etc/redis/users.acl', 'appendonly yes',
+  ]);
+  assert.ok(!l.some((x) => /^(requirepass|user) /.test(x)), 'no password or user in the config: the ACL file holds them');
 });
 
 test('vhost: binds the server\'s own address when listen is set, never every address', () => {

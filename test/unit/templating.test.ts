@@ -28,6 +28,12 @@ test('a whole-string expression keeps its type', () => {
   assert.equal(renderValue('{{ n }}', { n: 5 }, 't'), 5);
   assert.equal(renderValue('{{ n }} workers', { n: 5 }, 't'), '5 workers');
   assert.deepEqual(renderValue({ a: ['{{ x }}', 1] }, { x: true }, 't'), { a: [true, 1] });
+  // Mapping literals inside the one expression: still a value, not its text.
+  assert.deepEqual(renderValue('{{ m | default({}) }}', { m: null }, 't'), {});
+  assert.deepEqual(renderValue("{{ (a if on else {}) | combine({ 'k': 'v' }) }}", { a: { x: 1 }, on: true }, 't'), { x: 1, k: 'v' });
+  assert.deepEqual(renderValue("{{ (a if on else {}) | combine(b) }}", { a: { x: 1 }, b: { x: 2 }, on: false }, 't'), { x: 2 });
+  // Two expressions make a string.
+  assert.equal(renderValue('{{ a }}-{{ b }}', { a: 1, b: 2 }, 't'), '1-2');
 });
 
 test('evaluate handles comparisons, membership and undefined names', () => {

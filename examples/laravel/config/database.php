@@ -2,6 +2,9 @@
 
 use Illuminate\Support\Str;
 
+// See the Redis section below.
+$redisAuth = env('REDIS_USERNAME') ? [env('REDIS_USERNAME'), env('REDIS_PASSWORD')] : env('REDIS_PASSWORD');
+
 return [
 
     /*
@@ -63,7 +66,10 @@ return [
     |--------------------------------------------------------------------------
     |
     | For QUEUE_CONNECTION=redis (or CACHE_DRIVER=redis): PHP's redis
-    | extension (phpredis), no predis package.
+    | extension (phpredis), no predis package. Laravel 8 has no `username`
+    | option: with REDIS_USERNAME set (a Redis 6+ ACL user, as Flight makes
+    | one per app), the password is given as [user, password], which phpredis
+    | sends as AUTH user password. Laravel 9+ reads `username` itself.
     |
     */
 
@@ -79,7 +85,7 @@ return [
         'default' => [
             'url' => env('REDIS_URL'),
             'host' => env('REDIS_HOST', '127.0.0.1'),
-            'password' => env('REDIS_PASSWORD'),
+            'password' => $redisAuth,
             'port' => env('REDIS_PORT', '6379'),
             'database' => env('REDIS_DB', '0'),
         ],
@@ -87,7 +93,7 @@ return [
         'cache' => [
             'url' => env('REDIS_URL'),
             'host' => env('REDIS_HOST', '127.0.0.1'),
-            'password' => env('REDIS_PASSWORD'),
+            'password' => $redisAuth,
             'port' => env('REDIS_PORT', '6379'),
             'database' => env('REDIS_CACHE_DB', '1'),
         ],

@@ -8,8 +8,8 @@ import { server } from './cluster.js';
 import { APP_NAME_PATTERN, nonEmptyString, serverName } from './common.js';
 
 const { name: _name, ...entryProperties } = appServer.properties;
-/** An added server serves apps; a database server is declared in the cluster's own file. */
-const { database: _database, ...serverProperties } = server.properties;
+/** An added server serves apps; database and Redis servers are declared in the cluster's own file. */
+const { database: _database, redis: _redis, ...serverProperties } = server.properties;
 
 /** An app's settings for the added server, as for a server listed in the app's own file. */
 const appEntry = {

@@ -78,6 +78,14 @@ const opcacheWarmup = {
   ],
 } as const;
 
+/** `database:` and `redis:`: `true` (the cluster's only such server) or the server to use. */
+const serviceUse = (yes: string) => ({
+  anyOf: [
+    { type: 'boolean', expected: yes },
+    { type: 'object', additionalProperties: false, required: ['server'], expected: 'a mapping with server', properties: { server: serverName } },
+  ],
+}) as const;
+
 export const appSchema = {
   type: 'object',
   additionalProperties: false,
@@ -118,12 +126,8 @@ export const appSchema = {
         min_requests: { type: 'integer', minimum: 0, default: DEFAULT_AUTO_ROLLBACK.min_requests, expected: 'the fewest requests a signal must cover to count (integer >= 0)' },
       },
     },
-    database: {
-      anyOf: [
-        { type: 'boolean', expected: "true (a database on the cluster's database server) or false" },
-        { type: 'object', additionalProperties: false, required: ['server'], expected: 'a mapping with server', properties: { server: serverName } },
-      ],
-    },
+    database: serviceUse("true (a database on the cluster's database server) or false"),
+    redis: serviceUse("true (a Redis user on the cluster's Redis server) or false"),
     servers: { type: 'array', minItems: 1, items: appServer },
   },
 } as const;

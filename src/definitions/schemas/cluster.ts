@@ -20,6 +20,24 @@ const database = {
   ],
 } as const;
 
+/**
+ * A Redis server for the cluster's apps: `true`, or where it listens. Redis cannot tell clients
+ * apart by address, so there is no `clients`: each app has its own user and password.
+ */
+const redis = {
+  anyOf: [
+    { type: 'boolean', expected: 'true or false' },
+    {
+      type: 'object',
+      additionalProperties: false,
+      expected: 'a mapping with bind',
+      properties: {
+        bind: { type: 'string', pattern: '^\\S+$', expected: 'the address Redis listens on and apps connect to' },
+      },
+    },
+  ],
+} as const;
+
 /** One server entry; also the shape of a server added by `flight server:add` (schemas/added.ts). */
 export const server = {
   type: 'object',
@@ -31,6 +49,7 @@ export const server = {
     web_server: { type: 'boolean', default: false },
     listen: { type: 'string', pattern: '^\\S+$', expected: 'an address for nginx to listen on' },
     database,
+    redis,
     ssh,
   },
 } as const;

@@ -53,6 +53,7 @@ test('a good definitions folder loads, with defaults applied', async () => {
       opcache_warmup: null,
       auto_rollback: null,
       database: null,
+      redis: null,
       home: '/home/blog',
       servers: undefined,
     },
@@ -90,6 +91,7 @@ servers:
     web_server: false
     ssh: { user: root, port: 22, key: /var/lib/flight-lab/ssh/id_ed25519, known_hosts: /var/lib/flight-lab/ssh/known_hosts }
     database: { clients: ["127.0.0.1"] }
+    redis: true
 `;
   const result = checkDefinitions('/defs', [{ file: 'clusters/lab.yml', text }]);
   assert.deepEqual(result.problems, []);
@@ -108,6 +110,7 @@ servers:
         web_server: true,
         listen: '127.0.0.2',
         database: null,
+        redis: null,
         ssh: { user: 'root', port: 22, key: '/var/lib/flight-lab/ssh/id_ed25519', known_hosts: '/var/lib/flight-lab/ssh/known_hosts' },
       },
       {
@@ -116,6 +119,7 @@ servers:
         web_server: false,
         listen: null,
         database: { bind: '127.0.0.3', clients: ['127.0.0.1'] },
+        redis: { bind: '127.0.0.3' },
         ssh: { user: 'root', port: 22, key: '/var/lib/flight-lab/ssh/id_ed25519', known_hosts: '/var/lib/flight-lab/ssh/known_hosts' },
       },
     ],
@@ -147,7 +151,7 @@ const WEB_ORDER = 'php-fpm needs min_spare_workers <= initial_workers <= max_spa
 /** Each folder under fixtures/defs/bad, with every problem it must report, in order. */
 const BAD: Record<string, string[]> = {
   'unknown-key': [
-    "apps/myapp.yml:4:1: unknown key 'domian' (expected one of: repo, branch, php, domain, cluster, composer_command, release_commands, shared, keep_releases, release_strategy, opcache_warmup, health_check, auto_rollback, database, servers); did you mean 'domain'?",
+    "apps/myapp.yml:4:1: unknown key 'domian' (expected one of: repo, branch, php, domain, cluster, composer_command, release_commands, shared, keep_releases, release_strategy, opcache_warmup, health_check, auto_rollback, database, redis, servers); did you mean 'domain'?",
     "apps/myapp.yml:9:7: servers[0].web: unknown key 'max_worker' (expected one of: max_workers, min_spare_workers, initial_workers, max_spare_workers); did you mean 'max_workers'?",
     "apps/myapp.yml:10:5: servers[0]: unknown key 'sheduler' (expected one of: name, web, deploy_commands, queues, scheduler); did you mean 'scheduler'?",
   ],
@@ -305,12 +309,13 @@ test('cache commands: the release commands that build Laravel caches, in order',
   assert.deepEqual(commands.filter(isCacheCommand), ['artisan config:cache', 'artisan route:cache --quiet', 'artisan optimize', 'artisan view:cache', 'php artisan config:cache']);
 });
 
-test('databases: a cluster server with database, an app that uses it, and the wrong references', () => {
+test('databases and Redis: a cluster server that runs one, an app that uses it, and the wrong references', () => {
   const cluster = (servers: string) => ({ file: 'clusters/c.yml', text: `php: ["8.2"]\nservers:\n${servers}` });
-  const app = (name: string, database: string) => ({ file: `apps/${name}.yml`, text: `repo: x\nphp: "8.2"\ndomain: ${name}.test\ncluster: c\ndatabase: ${database}\nservers: [{ name: s1 }]\n` });
+  const app = (name: string, kind: string, use: string) => ({ file: `apps/${name}.yml`, text: `repo: x\nphp: "8.2"\ndomain: ${name}.test\ncluster: c\n${kind}: ${use}\nservers: [{ name: s1 }]\n` });
   const ok = checkDefinitions('/defs', [
-    cluster('  - { name: s1, host: 10.0.0.1, listen: 10.0.0.11 }\n  - { name: db1, host: 10.0.0.2, database: true }\n  - { name: db2, host: 10.0.0.3, database: { bind: 10.0.1.3, clients: [10.0.1.0/255.255.255.0] } }\n'),
-    app('a', '{ server: db2 }'),
+    cluster('  - { name: s1, host: 10.0.0.1, listen: 10.0.0.11, redis: true }\n  - { name: db1, host: 10.0.0.2, database: true }\n  - { name: db2, host: 10.0.0.3, database: { bind: 10.0.1.3, clients: [10.0.1.0/255.255.255.0] }, redis: { bind: 10.0.1.3 } }\n'),
+    app('a', 'database', '{ server: db2 }'),
+    app('b', 'redis', '{ server: s1 }'),
   ]);
   assert.deepEqual(ok.problems, []);
   const servers = ok.definitions!.clusters.get('c')!.servers;
@@ -319,22 +324,27 @@ test('databases: a cluster server with database, an app that uses it, and the wr
     { bind: '10.0.0.2', clients: null },
     { bind: '10.0.1.3', clients: ['10.0.1.0/255.255.255.0'] },
   ]);
+  assert.deepEqual(servers.map((s) => s.redis), [{ bind: '10.0.0.11' }, null, { bind: '10.0.1.3' }], 'Redis binds listen, else host, unless set');
   assert.deepEqual(ok.definitions!.apps.get('a')!.database, { server: 'db2' });
+  assert.deepEqual(ok.definitions!.apps.get('b')!.redis, { server: 's1' });
 
-  const bad = checkDefinitions('/defs', [
-    cluster('  - { name: s1, host: h1 }\n  - { name: db1, host: h2, database: true }\n  - { name: db2, host: h3, database: true }\n'),
-    app('a', 'true'),
-    app('b', '{ server: s1 }'),
-    app('c', '{ server: nope }'),
-    app('d', '{ host: db1 }'),
-  ]);
-  assert.deepEqual(bad.problems.map(formatProblem), [
-    "apps/a.yml:5:11: database: cluster 'c' has 2 database servers (db1, db2): name one with `database: { server: NAME }`",
-    "apps/b.yml:5:21: database.server: server 's1' of cluster 'c' is not a database server (give it `database: true` in the cluster file)",
-    "apps/c.yml:5:21: database.server: no server 'nope' in cluster 'c' (its servers: s1, db1, db2)",
-    "apps/d.yml:5:11: database: missing required key 'server'",
-    "apps/d.yml:5:13: database: unknown key 'host' (expected one of: server)",
-  ]);
-  const none = checkDefinitions('/defs', [cluster('  - { name: s1, host: h1 }\n'), app('a', 'true')]);
-  assert.deepEqual(none.problems.map(formatProblem), ["apps/a.yml:5:11: database: cluster 'c' has no database server (give one of its servers `database: true`)"]);
+  for (const [kind, label] of [['database', 'database'], ['redis', 'Redis']] as const) {
+    const col = kind.length + 3;
+    const bad = checkDefinitions('/defs', [
+      cluster(`  - { name: s1, host: h1 }\n  - { name: db1, host: h2, ${kind}: true }\n  - { name: db2, host: h3, ${kind}: true }\n`),
+      app('a', kind, 'true'),
+      app('b', kind, '{ server: s1 }'),
+      app('c', kind, '{ server: nope }'),
+      app('d', kind, '{ host: db1 }'),
+    ]);
+    assert.deepEqual(bad.problems.map(formatProblem), [
+      `apps/a.yml:5:${col}: ${kind}: cluster 'c' has 2 ${label} servers (db1, db2): name one with \`${kind}: { server: NAME }\``,
+      `apps/b.yml:5:${col + 10}: ${kind}.server: server 's1' of cluster 'c' is not a ${label} server (give it \`${kind}: true\` in the cluster file)`,
+      `apps/c.yml:5:${col + 10}: ${kind}.server: no server 'nope' in cluster 'c' (its servers: s1, db1, db2)`,
+      `apps/d.yml:5:${col}: ${kind}: missing required key 'server'`,
+      `apps/d.yml:5:${col + 2}: ${kind}: unknown key 'host' (expected one of: server)`,
+    ], kind);
+    const none = checkDefinitions('/defs', [cluster('  - { name: s1, host: h1 }\n'), app('a', kind, 'true')]);
+    assert.deepEqual(none.problems.map(formatProblem), [`apps/a.yml:5:${col}: ${kind}: cluster 'c' has no ${label} server (give one of its servers \`${kind}: true\`)`], kind);
+  }
 });

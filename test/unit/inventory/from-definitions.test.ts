@@ -19,7 +19,7 @@ test('hosts are the servers of every cluster, in file order, plus an implicit lo
   assert.equal(inv.hosts.get('web-1')!.address, '203.0.113.10');
 });
 
-test('groups: all, cluster_<name>, web, workers, scheduler, database, app_<name>, app_<name>_database', () => {
+test('groups: all, cluster_<name>, web, workers, scheduler, database, redis, app_<name>, app_<name>_database, app_<name>_redis', () => {
   const inv = buildInventory(defs);
   assert.deepEqual(Object.fromEntries(inv.groups), {
     all: ['lab-1', 'web-1', 'web-2', 'worker-1'],
@@ -29,12 +29,16 @@ test('groups: all, cluster_<name>, web, workers, scheduler, database, app_<name>
     workers: ['worker-1'],
     scheduler: ['worker-1'],
     database: [],
+    redis: [],
     app_blog: ['web-2', 'worker-1'],
     app_demo: ['lab-1'],
     app_shop: ['web-1', 'web-2', 'worker-1'],
     app_blog_database: [],
+    app_blog_redis: [],
     app_demo_database: [],
+    app_demo_redis: [],
     app_shop_database: [],
+    app_shop_redis: [],
   });
   assert.deepEqual(inv.hosts.get('web-2')!.groups, ['all', 'cluster_production', 'web', 'app_blog', 'app_shop']);
   assert.deepEqual(inv.hosts.get('worker-1')!.groups, ['all', 'cluster_production', 'workers', 'scheduler', 'app_blog', 'app_shop']);
@@ -50,8 +54,10 @@ test('one cluster only', () => {
     workers: [],
     scheduler: [],
     database: [],
+    redis: [],
     app_demo: ['lab-1'],
     app_demo_database: [],
+    app_demo_redis: [],
   });
   // An empty fixed group selects nothing, without error.
   assert.deepEqual(inv.select('workers'), []);
@@ -73,6 +79,8 @@ test('host variables: cluster settings, the server, and each app with this host\
     listen: null,
     database: null,
     databases: {},
+    redis: null,
+    redis_users: [],
     server_name: 'worker-1',
     server_host: '203.0.113.20',
     keep_releases: 4,
@@ -97,6 +105,7 @@ test('host variables: cluster settings, the server, and each app with this host\
       opcache_warmup: null,
       auto_rollback: null,
       database: null,
+      redis: null,
       health_check: { path: '/up', status: 200, timeout: 10 },
       home: '/home/shop',
       servers: undefined,
@@ -186,4 +195,28 @@ test('databases: the database group, each app\'s database group, where its serve
   assert.deepEqual(db.database, { bind: '10.0.1.2', clients: ['10.0.0.1', '10.0.0.2'] });
   assert.deepEqual(db.databases, { shop: { name: 'shop', user: 'shop', clients: ['10.0.0.1', '10.0.0.2'], password_file: '/etc/flight/mariadb/shop.password' } });
   assert.deepEqual(db.apps, {}, 'the database server runs no app');
+});
+
+test('Redis: the redis group, each app\'s redis group, where its servers connect, the users its Redis server holds', () => {
+  const { definitions, problems } = checkDefinitions('/defs', [
+    { file: 'clusters/c.yml', text: 'php: ["8.2"]\nservers:\n  - { name: web-1, host: 10.0.0.1, web_server: true }\n  - { name: kv-1, host: 10.0.0.2, listen: 10.0.1.2, redis: true }\n' },
+    { file: 'apps/shop.yml', text: 'repo: x\nphp: "8.2"\ndomain: shop.test\ncluster: c\nredis: true\nservers: [{ name: web-1 }]\n' },
+    { file: 'apps/blog.yml', text: 'repo: x\nphp: "8.2"\ndomain: blog.test\ncluster: c\nredis: true\nservers: [{ name: web-1 }]\n' },
+    { file: 'apps/wiki.yml', text: 'repo: x\nphp: "8.2"\ndomain: wiki.test\ncluster: c\nservers: [{ name: web-1 }]\n' },
+  ]);
+  assert.deepEqual(problems, []);
+  const inv = buildInventory(definitions!);
+  assert.deepEqual(inv.select('redis').map((h) => h.name), ['kv-1']);
+  assert.deepEqual(inv.select('app_shop_redis').map((h) => h.name), ['kv-1']);
+  assert.deepEqual(inv.select('app_wiki_redis'), [], 'an empty group for an app without Redis');
+  const web = inv.hosts.get('web-1')!.vars as DefinitionHostVars;
+  assert.deepEqual(web.apps.shop!.redis, { server: 'kv-1', host: '10.0.1.2', port: 6379, user: 'shop', prefix: 'shop:' });
+  assert.equal(web.apps.wiki!.redis, null);
+  assert.equal(web.redis, null);
+  const kv = inv.hosts.get('kv-1')!.vars as DefinitionHostVars;
+  assert.deepEqual(kv.redis, { bind: '10.0.1.2', port: 6379 });
+  assert.deepEqual(kv.redis_users, [
+    { name: 'blog', prefix: 'blog:', password_file: '/etc/flight/redis/blog.password' },
+    { name: 'shop', prefix: 'shop:', password_file: '/etc/flight/redis/shop.password' },
+  ], 'every app of the server, in name order: the whole ACL file');
 });

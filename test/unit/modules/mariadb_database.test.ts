@@ -11,8 +11,8 @@ import { createAjv } from '../../../src/json-schema.js';
 import type { ModuleContext } from '../../../src/module.js';
 import { checkArgs } from '../../../src/runner/args.js';
 import {
-  applySql, CLIENT, clientError, describePlan, generatePassword, grantPattern, mariadb_database, normalizeClients,
-  parsePassword, parseState, planChanged, planDatabase, sqlIdent, sqlString, stateSql, type DbState,
+  applySql, CLIENT, clientError, describePlan, grantPattern, mariadb_database, normalizeClients,
+  parseState, planChanged, planDatabase, sqlIdent, sqlString, stateSql, type DbState,
 } from '../../../modules/mariadb_database.js';
 
 const HOSTILE_CLIENTS = ["x'; DROP DATABASE y; --", '-e', '10.0.0.1\n10.0.0.2', 'a\nb', '%', '10.0.0.%', '', ' 10.0.0.1', 'db host', "db'", 'db`', '$(id)', '10.0.0.0/24', '1.2.3.4/'];
@@ -124,17 +124,6 @@ test('describePlan names hosts and the file, in check mode as what would happen'
   const plan = planDatabase(['10.0.0.11'], empty);
   assert.equal(describePlan(plan, '/etc/p', true), 'would generate a password into /etc/p, create the database, create accounts for 10.0.0.11');
   assert.equal(describePlan({ ...plan, writePasswordFile: false, createDatabase: false, create: [], drop: ['h'] }, '/etc/p', false), 'dropped accounts for h');
-});
-
-test('generatePassword: 32 characters of [A-Za-z0-9], never the same; parsePassword', () => {
-  const a = generatePassword();
-  assert.match(a, /^[A-Za-z0-9]{32}$/);
-  assert.notEqual(a, generatePassword());
-  assert.deepEqual(parsePassword('abc\n'), { password: 'abc' });
-  assert.deepEqual(parsePassword('a\\b\'c'), { password: "a\\b'c" });
-  assert.equal(parsePassword('').error, 'is empty');
-  assert.equal(parsePassword('\n').error, 'is empty');
-  assert.equal(parsePassword('a\nb\n').error, 'holds more than one line');
 });
 
 /**

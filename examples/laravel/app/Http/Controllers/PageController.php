@@ -4,6 +4,7 @@ namespace App\Http\Controllers;
 
 use App\Release;
 use Illuminate\Http\Request;
+use Illuminate\Support\Facades\Cache;
 use Illuminate\Support\Facades\DB;
 use Throwable;
 
@@ -16,6 +17,9 @@ class PageController extends Controller
      */
     public function index(Request $request)
     {
+        // From the first line of public/index.php to here: the framework's boot, routing and
+        // middleware, most of it loading PHP files (from OPcache when warm).
+        $bootUs = defined('LARAVEL_START') ? (int) round((microtime(true) - LARAVEL_START) * 1e6) : 0;
         $counter = (int) $request->session()->get('counter', 0) + 1;
         $request->session()->put('counter', $counter);
         usleep(1000 * min(60000, max(0, (int) $request->query('delay_ms', 0))));
@@ -30,8 +34,11 @@ class PageController extends Controller
             'routes' => app()->routesAreCached() ? 'cache' : 'none',
             'counter' => $counter,
             'db' => $this->database(),
+            'cache' => $this->cacheHits(),
             'user' => Release::user(),
             'pid' => getmypid(),
+            'boot_us' => $bootUs,
+            'files' => count(get_included_files()),
         ]);
     }
 
@@ -50,6 +57,20 @@ class PageController extends Controller
             'version' => Release::version(),
             'greeting' => config('app.greeting'),
         ]);
+    }
+
+    /**
+     * The cache store and a count of pages served through it: "redis 12" (shared by every
+     * server), "file 3" (this server's), or "redis error: <short reason>".
+     */
+    private function cacheHits(): string
+    {
+        $store = config('cache.default');
+        try {
+            return $store.' '.Cache::increment('page-hits');
+        } catch (Throwable $e) {
+            return "$store error: ".self::shortReason($e);
+        }
     }
 
     /** "mysql ok", "sqlite ok" or "mysql error: <short reason>"; never credentials. */
