@@ -13,6 +13,7 @@
  * change one more (SQL on stdin), and a new password file two more (mkdir, put).
  */
 import { script } from '../src/command.js';
+import { dbClientError, kind } from '../src/kinds.js';
 import { defineModule, type ModuleResult } from '../src/module.js';
 import { generatePassword, readPasswordFile, scrub, stagePasswordFile } from '../src/remote/password-file.js';
 
@@ -28,47 +29,8 @@ export interface MariadbDatabaseParams {
 /** Also an app's Linux user name (modules/user.ts), without the `-` SQL names would need quoting for. */
 export const DB_NAME = /^[a-z_][a-z0-9_]{0,31}$/;
 
-const OCTET = '(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
-const IPV4 = `${OCTET}(?:\\.${OCTET}){3}`;
-const H16 = '[0-9A-Fa-f]{1,4}';
-const IPV6 = [
-  `(?:${H16}:){7}${H16}`,
-  `(?:${H16}:){1,7}:`,
-  `(?:${H16}:){1,6}:${H16}`,
-  `(?:${H16}:){1,5}(?::${H16}){1,2}`,
-  `(?:${H16}:){1,4}(?::${H16}){1,3}`,
-  `(?:${H16}:){1,3}(?::${H16}){1,4}`,
-  `(?:${H16}:){1,2}(?::${H16}){1,5}`,
-  `${H16}:(?::${H16}){1,6}`,
-  `:(?:(?::${H16}){1,7}|:)`,
-].join('|');
-const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
-/** A DNS name that cannot be mistaken for an address (not only digits and dots). */
-const DNS = `(?=.{1,253}$)(?![0-9.]+$)${LABEL}(?:\\.${LABEL})*`;
-
-/**
- * The MariaDB host forms a client may take: IPv4, IPv4/netmask, IPv6, a DNS name. No `%`
- * wildcards, quotes, spaces or leading dashes: every client is a plain, checkable address.
- */
-export const CLIENT = new RegExp(`^(?:${IPV4}(?:/${IPV4})?|${IPV6}|${DNS})$`);
-
-const ipv4Bits = (a: string): number => a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
-
-/**
- * Why a client cannot be used, or undefined. Beyond the pattern: MariaDB matches an
- * address/netmask when client & netmask == address, so an address with bits outside the mask,
- * or a mask that is not contiguous ones, would silently match nothing or something unintended.
- */
-export function clientError(client: string): string | undefined {
-  if (!CLIENT.test(client)) return `invalid client '${client}': expected an IPv4 or IPv6 address, a DNS name, or IPv4 address/netmask`;
-  const [address, mask] = client.split('/');
-  if (mask === undefined || address!.includes(':')) return undefined;
-  const m = ipv4Bits(mask);
-  const ones = m.toString(2).padStart(32, '0');
-  if (!/^1*0*$/.test(ones)) return `invalid client '${client}': the netmask ${mask} is not contiguous ones`;
-  if ((ipv4Bits(address!) & ~m) >>> 0 !== 0) return `invalid client '${client}': ${address} has bits outside the netmask ${mask} (MariaDB would match no client)`;
-  return undefined;
-}
+/** The client forms and their checks are a kind of value (src/kinds.ts). */
+export const clientError = dbClientError;
 
 /** MariaDB stores host names lowercased: compare and report them so. */
 export const normalizeClients = (clients: readonly string[]): string[] => [...new Set(clients.map((c) => c.toLowerCase()))];
@@ -248,7 +210,7 @@ export const mariadb_database = defineModule<MariadbDatabaseParams>({
     required: ['name', 'clients', 'password_file'],
     properties: {
       name: { type: 'string', pattern: DB_NAME.source },
-      clients: { type: 'array', minItems: 1, items: { type: 'string', pattern: CLIENT.source } },
+      clients: { type: 'array', minItems: 1, items: kind('db-client') },
       password_file: { type: 'string', pattern: '^/[^\\n\\0]*[^/\\n\\0]$' },
     },
   },

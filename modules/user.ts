@@ -3,6 +3,10 @@
  * groups. Groups are only ever added (`usermod -a -G`), never taken away: another task or a
  * person may have added the user to a group for a reason this task does not know about.
  *
+ * With `mark`, the user is the task's own: created with the mark as its comment (GECOS), and an
+ * existing user without it (a daemon's account, a person's) is refused, never taken over. A
+ * user an older Flight made (no comment, the wanted home, holding `.flight/`) gets the mark.
+ *
  * One read (getent passwd, id -Gn, the home directory's mode, which wanted groups exist);
  * at most one more round trip running useradd/usermod/chmod in sequence.
  */
@@ -24,6 +28,8 @@ export interface UserParams {
   /** Default true: the home directory is created when the user is (or when it is missing). */
   create_home?: boolean;
   home_mode?: string;
+  /** The comment (GECOS) that marks the user as this task's: set on creation, required on an existing user. */
+  mark?: string;
 }
 
 /** Debian's default NAME_REGEX, without the uppercase and `$` that --badname would allow. */
@@ -40,6 +46,10 @@ export interface UserState {
   homeMode?: string;
   /** Wanted groups that do not exist on the host. */
   missingGroups: string[];
+  /** The comment (GECOS) field. */
+  comment?: string;
+  /** The home holds `.flight/` (Flight's own folder). */
+  flightDir?: boolean;
 }
 
 /**
@@ -53,6 +63,7 @@ if pw=$(getent passwd "$n"); then
   echo "groups=$(id -Gn "$n")"
   h=\${pw#*:*:*:*:*:}; h=\${want_home:-\${h%%:*}}
   if [ -d "$h" ]; then echo "homemode=$(stat -c %a "$h")"; fi
+  if [ -d "$h/.flight" ]; then echo "flightdir=1"; fi
 elif [ -n "$want_home" ] && [ -d "$want_home" ]; then
   echo "homemode=$(stat -c %a "$want_home")"
 fi
@@ -75,6 +86,7 @@ export function parseUserState(stdout: string): UserState {
       const f = v.split(':');
       st.exists = true;
       st.uid = Number(f[2]);
+      st.comment = f[4];
       st.home = f[5];
       st.shell = f[6];
     } else if (k === 'groups') {
@@ -84,6 +96,7 @@ export function parseUserState(stdout: string): UserState {
     }
     else if (k === 'homemode') st.homeMode = normalizeMode(v.trim());
     else if (k === 'nogroup') st.missingGroups.push(v);
+    else if (k === 'flightdir') st.flightDir = true;
   }
   return st;
 }
@@ -113,6 +126,7 @@ export function planUser(p: UserParams, st: UserState): UserPlan {
     const home = p.home ?? `/home/${p.name}`;
     const argv = ['useradd'];
     if (p.system) argv.push('--system');
+    if (p.mark) argv.push('--comment', p.mark);
     argv.push('--home-dir', home);
     if (p.shell) argv.push('--shell', p.shell);
     if (groups.length) argv.push('--groups', groups.join(','));
@@ -124,6 +138,15 @@ export function planUser(p: UserParams, st: UserState): UserPlan {
     return { commands, changes };
   }
   const mod: string[] = [];
+  if (p.mark && st.comment !== p.mark) {
+    const legacy = st.comment === '' && st.home === (p.home ?? `/home/${p.name}`) && st.flightDir === true;
+    if (!legacy) {
+      const what = [`uid ${st.uid}`, `home ${st.home}`, ...(st.comment ? [`comment '${st.comment}'`] : [])].join(', ');
+      return { error: `user ${p.name} already exists (${what}) and is not one this task made: refusing to take it over (rename the app, or remove that user)`, commands: [], changes: [] };
+    }
+    mod.push('--comment', p.mark);
+    changes.push(`marked '${p.mark}'`);
+  }
   if (p.home && p.home !== st.home) {
     mod.push('--home', p.home);
     changes.push(`home ${st.home} -> ${p.home}`);
@@ -165,6 +188,7 @@ export const user = defineModule<UserParams>({
       groups: { type: 'array', items: { type: 'string', pattern: USER_NAME.source } },
       create_home: { type: 'boolean' },
       home_mode: modeSchema,
+      mark: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$' },
     },
   },
   async run(ctx, p) {

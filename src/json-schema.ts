@@ -4,6 +4,7 @@
  * what a schema expects.
  */
 import { Ajv, type Options } from 'ajv';
+import { KINDS } from './kinds.js';
 
 /** Schema keyword (metadata only) holding the words for what a value must be, e.g. `a PHP version like "8.2"`. */
 export const EXPECTED_KEYWORD = 'expected';
@@ -15,6 +16,7 @@ export const EXPECTED_KEYWORD = 'expected';
 export function createAjv(options: Options = {}): Ajv {
   const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true, ...options });
   ajv.addVocabulary([EXPECTED_KEYWORD]);
+  for (const k of KINDS.values()) ajv.addFormat(k.name, { type: 'string', validate: k.test });
   return ajv;
 }
 

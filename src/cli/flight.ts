@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { loadDefinitions } from '../definitions/index.js';
 import { invalid } from '../errors.js';
+import { kindError } from '../kinds.js';
 import { buildInventory } from '../inventory/index.js';
 import { serverCommand } from '../cluster/cli.js';
 import { labCommand } from '../lab/cli.js';
@@ -98,7 +99,8 @@ const VERBS: Record<string, Verb> = {
     vars(args, _o, defs) {
       need(args, 2, this.usage);
       const sha = args[1]!.toLowerCase();
-      if (!/^[0-9a-f]{4,40}$/.test(sha)) throw invalid(`'${args[1]}' is not a commit sha (expected 4 to 40 hex characters)`);
+      const bad = kindError('sha', sha, 'the sha');
+      if (bad) throw invalid(bad);
       return { app: knownApp(args[0], defs), sha };
     },
   },

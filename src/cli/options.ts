@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import minimist from 'minimist';
 import YAML from 'yaml';
 import { invalid } from '../errors.js';
+import { kindError, type KindName } from '../kinds.js';
 import type { HostKeyPolicy } from '../inventory/types.js';
 import type { Vars } from '../templating.js';
 
@@ -31,8 +32,24 @@ export const PLAY_FLAGS = {
   alias: { i: 'inventory', e: 'extra-vars', C: 'check', D: 'diff', l: 'limit', t: 'tags', f: 'forks', h: 'help' },
 };
 
+/**
+ * The variables Flight's playbooks take from `-e`, with their kinds: in any playbook, such a
+ * value is checked before anything runs (it lands in host patterns, paths and commands).
+ */
+export const EXTRA_VAR_KINDS: Readonly<Record<string, KindName>> = { app: 'app-name', sha: 'sha', cluster: 'cluster-name', server: 'server-name' };
+
 /** Parse `-e` values: `k=v k2=v2`, `@file.yml`, or a JSON/YAML mapping. Later ones win. */
 export function parseExtraVars(values: string[]): Vars {
+  const vars = parseExtraVarsUnchecked(values);
+  for (const [name, kindName] of Object.entries(EXTRA_VAR_KINDS)) {
+    if (!(name in vars)) continue;
+    const bad = kindError(kindName, vars[name], `-e ${name}:`);
+    if (bad) throw invalid(bad);
+  }
+  return vars;
+}
+
+function parseExtraVarsUnchecked(values: string[]): Vars {
   const vars: Vars = {};
   for (const raw of values) {
     if (raw.startsWith('@')) {

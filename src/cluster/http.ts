@@ -13,7 +13,8 @@
 import fs from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
-import { CLUSTER_NAME_PATTERN, SERVER_NAME_PATTERN } from '../definitions/schemas/common.js';
+import { CLUSTER_NAME_PATTERN } from '../definitions/schemas/common.js';
+import { KINDS } from '../kinds.js';
 import { FlightError, messageOf } from '../errors.js';
 import { PlainReporter } from '../reporters/plain.js';
 import { HttpError, parseJsonObject, readBody, sendJson } from '../serve/http.js';
@@ -26,7 +27,6 @@ import { readRecord, utcNow } from './state-file.js';
 export const ADMIN = 'admin';
 
 const CLUSTER = new RegExp(CLUSTER_NAME_PATTERN);
-const SERVER = new RegExp(SERVER_NAME_PATTERN);
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;]*m/g;
 const FIELDS = ['name', 'host', 'web', 'like', 'listen', 'copy', 'ssh', 'lock_timeout'];
@@ -82,7 +82,7 @@ export class ElasticApi {
       c.authenticate();
       return this.add(req, res, cluster, c.query);
     }
-    if (!SERVER.test(name) || (c.parts.length === 5 && tail !== 'log')) throw new HttpError(404, 'not found');
+    if (!KINDS.get('server-name')!.test(name) || (c.parts.length === 5 && tail !== 'log')) throw new HttpError(404, 'not found');
     if (c.parts.length === 5) {
       c.allow('GET', 'HEAD');
       c.authenticate();

@@ -13,7 +13,7 @@
  *   - `deploy_commands` only with --copy deploy_commands: they are per server by design, and
  *     typically migrations, which must run once per release.
  */
-import { SERVER_NAME_PATTERN } from '../definitions/schemas/common.js';
+import { kindError } from '../kinds.js';
 import { RESERVED_SERVER_NAMES } from '../definitions/names.js';
 import type { AddedServer, Definitions, Server } from '../definitions/types.js';
 import { invalid } from '../errors.js';
@@ -60,9 +60,11 @@ export interface PlanContext {
 export function planAdd(defs: Definitions, req: AddRequest, ctx: PlanContext): AddPlan {
   const cluster = defs.clusters.get(req.cluster);
   if (!cluster) throw invalid(`unknown cluster '${req.cluster}' (clusters: ${[...defs.clusters.keys()].join(', ') || 'none'})`);
-  if (!new RegExp(SERVER_NAME_PATTERN).test(req.name)) throw invalid(`server name '${req.name}': expected lowercase letters, digits and '-' (like web-3)`);
+  const bad = kindError('server-name', req.name, 'the server name')
+    ?? kindError('host', req.host, 'the host')
+    ?? (req.listen !== undefined ? kindError('ip', req.listen, 'the listen address') : undefined);
+  if (bad) throw invalid(bad);
   if (RESERVED_SERVER_NAMES.has(req.name)) throw invalid(`server name '${req.name}' is reserved (a group or the implicit localhost)`);
-  if (!/^[^\s/,:]+$/.test(req.host) && !/^[0-9a-f:]+$/i.test(req.host)) throw invalid(`host '${req.host}': expected an address or a DNS name`);
   for (const c of req.copy ?? []) if (!COPYABLE.includes(c)) throw invalid(`--copy ${c}: expected any of ${COPYABLE.join(', ')}`);
 
   const resumes = resumable(defs, req, ctx);

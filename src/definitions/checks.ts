@@ -115,6 +115,10 @@ export function checkAcrossFiles(input: AcrossInput): Problem[] {
   const domains = new Map<string, Checked<App>>();
   for (const a of input.apps.values()) {
     const app = a.value;
+    app.shared.forEach((p, i) => {
+      const problem = sharedPathProblem(p, app.shared.slice(0, i));
+      if (problem) problems.push(a.yf.problemAt(['shared', i], problem));
+    });
     const cluster = input.clusters.get(app.cluster);
     if (!cluster) {
       if (!input.brokenClusters.has(app.cluster)) {
@@ -161,4 +165,28 @@ export function checkAcrossFiles(input: AcrossInput): Problem[] {
     }
   }
   return problems;
+}
+
+/**
+ * What Flight itself puts in every release: the revision file, and `vendor/`, which composer
+ * installs per release (a shared one would mix releases' code).
+ */
+const RELEASE_LAYOUT = ['REVISION', 'vendor'];
+
+const inside = (p: string, dir: string): boolean => p === dir || p.startsWith(`${dir}/`);
+
+/**
+ * Why a `shared` entry cannot be, given the entries before it (pure): one entry inside another
+ * would be linked twice (the inner link would land in shared/ through the outer one), and the
+ * release layout Flight owns cannot be shared.
+ */
+export function sharedPathProblem(p: string, before: readonly string[]): string | undefined {
+  const owned = RELEASE_LAYOUT.find((r) => inside(p, r));
+  if (owned) return `'${p}' is part of the release Flight makes ('${owned}'): it cannot be shared`;
+  // The same entry twice is the schema's to report (uniqueItems).
+  const other = before.find((q) => q !== p && (inside(p, q) || inside(q, p)));
+  if (other === undefined) return undefined;
+  return inside(p, other)
+    ? `'${p}' lies inside '${other}', shared already: share one or the other`
+    : `'${p}' holds '${other}', shared already: share one or the other`;
 }

@@ -2,6 +2,7 @@
  * Deploy ids name the request time to the millisecond, so names sort in request order (the
  * history lists newest first by name), plus a random part so ids cannot be guessed.
  */
+import { kindError } from '../kinds.js';
 import { randomBytes } from 'node:crypto';
 
 const ID = /^\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{6}$/;
@@ -21,8 +22,12 @@ export function isDeployId(s: string): boolean {
   return ID.test(s);
 }
 
-/** What a commit sha must look like; same rule as `flight app:release`. */
-export const SHA = /^[0-9a-f]{4,40}$/;
+/** The sha of a request, lowercased, or why it is none: the `sha` kind, as `flight app:release` checks it. */
+export function requestSha(value: unknown): { sha: string } | { error: string } {
+  const sha = typeof value === 'string' ? value.toLowerCase() : value;
+  const bad = kindError('sha', sha, 'sha');
+  return bad ? { error: bad } : { sha: sha as string };
+}
 
 /** Two shas name the same commit when one abbreviates the other. */
 export function sameCommit(a: string, b: string): boolean {

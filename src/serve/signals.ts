@@ -5,7 +5,7 @@
  */
 import type { AutoRollback } from '../definitions/index.js';
 import { HttpError } from './http.js';
-import { SHA, sameCommit } from './ids.js';
+import { requestSha, sameCommit } from './ids.js';
 import type { DeployRecord } from './types.js';
 
 export interface Signal {
@@ -46,8 +46,9 @@ export function parseSignal(body: Record<string, unknown>): Signal {
   }
   let sha: string | undefined;
   if (body.sha !== undefined) {
-    if (typeof body.sha !== 'string' || !SHA.test(body.sha.toLowerCase())) throw new HttpError(422, 'sha must be a commit sha (4 to 40 hex characters)');
-    sha = body.sha.toLowerCase();
+    const given = requestSha(body.sha);
+    if ('error' in given) throw new HttpError(422, given.error);
+    sha = given.sha;
   }
   return { error_rate: rate, ...(requests !== undefined ? { requests } : {}), ...(sha ? { sha } : {}) };
 }

@@ -516,7 +516,33 @@ test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (
     assert.notEqual(fs.readFileSync(badApp.appFile('demo'), 'utf8'), app, 'the bad key went in');
     fs.appendFileSync(path.join(badCluster.dir, 'clusters', 'lab.yml'), 'request_timeout: 30\n');
 
+    // Values of the wrong kind, each in a copy of its own: refused at load time, file and line named.
+    const PWNED = `/tmp/flight-pwned-${RUN}`;
+    const replaceLine = (file: string, re: RegExp, line: string) => {
+      const text = fs.readFileSync(file, 'utf8');
+      assert.match(text, re, `${file} has the line to replace`);
+      fs.writeFileSync(file, text.replace(re, line));
+    };
+    const hostile: Array<[string, (d: typeof defs) => void, string[], RegExp]> = [
+      ['a repo that is a git option', (d) => replaceLine(d.appFile('demo'), /^repo: .*$/m, `repo: "--upload-pack=touch ${PWNED}"`), ['app:release', 'demo', shaA], /apps\/demo\.yml:\d+:\d+: repo: must be a git repository/],
+      ['a repo through the ext:: transport', (d) => replaceLine(d.appFile('demo'), /^repo: .*$/m, `repo: "ext::sh -c touch% ${PWNED}"`), ['app:release', 'demo', shaA], /apps\/demo\.yml:\d+:\d+: repo: must be a git repository/],
+      ['a host that is an ssh option', (d) => replaceLine(path.join(d.dir, 'clusters', 'lab.yml'), /^( +host: )127\.0\.0\.\d+$/m, `$1"-oProxyCommand=touch ${PWNED}"`), ['provision', 'lab'], /clusters\/lab\.yml:\d+:\d+: servers\[0\]\.host: must be a host/],
+      ['a listen address carrying nginx syntax', (d) => replaceLine(path.join(d.dir, 'clusters', 'lab.yml'), /^( +listen: )\S+$/m, '$1"127.0.0.2:80 default_server; location / { return 200; }"'), ['provision', 'lab'], /clusters\/lab\.yml:\d+:\d+: servers\[0\]\.listen: must be the address nginx listens on/],
+      ['a domain label over 63 characters', (d) => replaceLine(d.appFile('demo'), /^domain: .*$/m, `domain: ${'a'.repeat(64)}.flight.test`), ['app:configure', 'demo'], /apps\/demo\.yml:\d+:\d+: domain: must be a lowercase domain name/],
+      ['a queue command ending in a supervisor comment', (d) => replaceLine(d.appFile('demo'), /^( +command: )queue:work .*$/m, '$1"queue:work ; numprocs=99"'), ['app:configure', 'demo'], /apps\/demo\.yml:\d+:\d+: servers\[2\]\.queues\[0\]\.command: must be an artisan command/],
+      ['a shared path inside another', (d) => replaceLine(d.appFile('demo'), /^shared:$/m, 'shared:\n  - storage/framework'), ['app:release', 'demo', shaA], /apps\/demo\.yml:\d+:\d+: shared\[\d\]: 'storage\/framework\/cache' lies inside 'storage\/framework'/],
+    ];
+    const hostileDefs = hostile.map(([, edit]) => {
+      const d = defs.copy();
+      edit(d);
+      return d;
+    });
+    st.after(() => hostileDefs.forEach((d) => d.cleanup()));
+
     const cases: Array<[string[], RegExp]> = [
+      ...hostile.map(([, , args, message], i): [string[], RegExp] => [[...args, '--defs', hostileDefs[i]!.dir], message]),
+      [['release', '-e', 'app=demo', '-e', 'sha=$(id)', ...D], /-e sha: "\$\(id\)" is not valid: expected a commit sha/],
+      [['release', '-e', 'app=../demo', '-e', `sha=${shaA}`, ...D], /-e app: "\.\.\/demo" is not valid: expected an app name/],
       [['app:release', 'demo', shaA, '--defs', badApp.dir], /apps\/demo\.yml:\d+:\d+: unknown key 'colour'/],
       [['app:configure', 'demo', '--defs', badApp.dir], /apps\/demo\.yml:\d+:\d+: unknown key 'colour'/],
       [['provision', 'lab', '--defs', badCluster.dir], /clusters\/lab\.yml:\d+:\d+: unknown key 'request_timeout'/],
@@ -524,10 +550,10 @@ test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (
       [['app:configure', 'nope', ...D], /unknown app 'nope'/],
       [['env:push', 'nope', ...D], /unknown app 'nope'/],
       [['provision', 'nope', ...D], /unknown cluster 'nope'/],
-      [['app:release', 'demo', 'zzz', ...D], /'zzz' is not a commit sha/],
+      [['app:release', 'demo', 'zzz', ...D], /the sha "zzz" is not valid: expected a commit sha/],
       [['app:deploy', 'demo', ...D], /unknown verb 'app:deploy'/],
     ];
-    const runs = await Promise.all(cases.map(([args]) => flight(args)));
+    const runs = await Promise.all(cases.map(([args]) => (args[0] === 'release' ? flight(args, { bin: 'flight-play' }) : flight(args))));
     cases.forEach(([, message], i) => {
       // Refused before any play started: exit 5, the problem named, no event at all.
       const r = runs[i]!;
@@ -549,7 +575,29 @@ test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (
     assert.equal(ran.length, 1, 'it ran once (run_once), on the control machine');
 
     assert.deepEqual(await snapshot(servers!, RELEASES_STATE), before, 'no release, switch or log line was made anywhere');
+    assert.equal(fs.existsSync(PWNED), false, 'no hostile value ran a command on the control machine');
+    for (const s of servers!) assert.equal((await sshRun(s, `test -e ${PWNED}`)).code, 1, `${s.name}: no hostile value ran a command`);
     step('bad input');
+  });
+
+  await t.test('configure refuses an account Flight did not make, and changes nothing', async (st) => {
+    // A person's account on lab-1 whose name an app file now takes.
+    const lab1 = server('lab-1');
+    const name = 'pat';
+    await onHost(lab1, `userdel -r ${name} >/dev/null 2>&1; useradd --comment 'Pat Doe,,,' --create-home ${name}`);
+    st.after(async () => void (await sshRun(lab1, `userdel -r ${name} >/dev/null 2>&1`)));
+    const d = defs.copy();
+    st.after(() => d.cleanup());
+    fs.writeFileSync(d.appFile(name), fs.readFileSync(d.appFile('shop'), 'utf8').replace(/^domain: .*$/m, 'domain: pat.flight.test').replace(/^redis: true\n/m, ''));
+    const account = () => onHost(lab1, `getent passwd ${name}; id -Gn ${name}; stat -c '%a %U' /home/${name}; ls -A /home/${name} | sort`);
+    const before = await account();
+    const r = await flight(['app:configure', name, '--defs', d.dir]);
+    assert.equal(r.code, 2, describeRun(r));
+    assert.match(describeRun(r), /user pat already exists \(uid \d+, home \/home\/pat, comment 'Pat Doe,,,'\) and is not one this task made: refusing to take it over/);
+    assert.equal(await account(), before, "the person's account, groups and home are as they were");
+    for (const f of [`/etc/php/8.2/fpm/pool.d/${name}.conf`, `/etc/nginx/sites-enabled/${name}.conf`, `/home/${name}/releases`]) {
+      assert.equal((await sshRun(lab1, `test -e ${f}`)).code, 1, `${f} was not made`);
+    }
   });
 
   await t.test('the scheduler: the cron entry exists on the worker and runs every minute', { skip: !cronBaseline && 'needs a release' }, async () => {

@@ -5,7 +5,7 @@
  */
 import { appServer } from './app.js';
 import { server } from './cluster.js';
-import { APP_NAME_PATTERN, nonEmptyString, serverName } from './common.js';
+import { APP_NAME_PATTERN, serverName } from './common.js';
 
 const { name: _name, ...entryProperties } = appServer.properties;
 /** An added server serves apps; database and Redis servers are declared in the cluster's own file. */
@@ -32,7 +32,7 @@ const addedServer = {
     like: serverName,
     status: { enum: ['joining', 'ready', 'failed'] },
     since: { type: 'string', pattern: '^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ$', expected: 'a UTC time like 2026-01-31T12:00:00Z' },
-    by: { ...nonEmptyString, expected: 'who ran it, as user@host' },
+    by: { type: 'string', pattern: '^[^\\u0000-\\u001f\\u007f]+$', expected: 'who ran it, as user@host' },
     pid: { type: 'integer', minimum: 1 },
     error: { type: 'string' },
     apps: {

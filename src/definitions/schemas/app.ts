@@ -1,5 +1,6 @@
 /** apps/<name>.yml: how an application is deployed, and where. */
-import { CLUSTER_NAME_PATTERN, commandList, nonEmptyString, phpVersion, serverName } from './common.js';
+import { kind } from '../../kinds.js';
+import { CLUSTER_NAME_PATTERN, commandList, phpVersion, serverName } from './common.js';
 
 export const DEFAULT_COMPOSER_COMMAND =
   'install --prefer-dist --no-progress --no-interaction --no-dev --optimize-autoloader --quiet';
@@ -26,7 +27,7 @@ const queue = {
   required: ['name', 'command'],
   properties: {
     name: { type: 'string', pattern: '^[a-z0-9_-]+$', expected: "a queue name of lowercase letters, digits, '_' and '-'" },
-    command: { ...nonEmptyString, expected: 'an artisan command (like queue:work --sleep=1)' },
+    command: kind('artisan-command'),
     workers: { type: 'integer', minimum: 1, default: 1 },
     stop_wait_timeout: { type: 'integer', minimum: 0, default: 60, expected: 'integer >= 0 (seconds)' },
   },
@@ -47,11 +48,7 @@ export const appServer = {
 } as const;
 
 /** Relative, and never escaping the app's folder: these become symlinks into shared/. */
-const sharedPath = {
-  type: 'string',
-  pattern: '^(?!/)(?!.*(?:^|/)\\.\\.?(?:/|$))(?!.*//).+$',
-  expected: "a path inside the app (relative: no leading '/', no '.' or '..')",
-} as const;
+const sharedPath = kind('relative-path');
 
 /**
  * OPcache warm-up before the switch (see docs/opcache.md): `true` for the defaults, or the
@@ -91,16 +88,12 @@ export const appSchema = {
   additionalProperties: false,
   required: ['repo', 'php', 'domain', 'cluster', 'servers'],
   properties: {
-    repo: { ...nonEmptyString, expected: 'a git URL or the path of a git repository' },
-    branch: { ...nonEmptyString, expected: 'a branch name' },
+    repo: kind('repo'),
+    branch: kind('branch'),
     php: phpVersion,
-    domain: {
-      type: 'string',
-      pattern: '^(\\*\\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?\\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$',
-      expected: 'a lowercase domain name like myapp.example.com',
-    },
+    domain: kind('domain'),
     cluster: { type: 'string', pattern: CLUSTER_NAME_PATTERN, expected: 'a cluster name (a file in clusters/)' },
-    composer_command: { type: 'string', default: DEFAULT_COMPOSER_COMMAND },
+    composer_command: { ...kind('command-line', 'composer\'s arguments on one line (no line breaks or control characters)'), default: DEFAULT_COMPOSER_COMMAND },
     release_commands: commandList,
     shared: { type: 'array', uniqueItems: true, items: sharedPath, default: [] },
     keep_releases: { type: 'integer', minimum: 2 },
@@ -110,7 +103,7 @@ export const appSchema = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        path: { type: 'string', pattern: '^/', default: '/', expected: "a URL path starting with '/'" },
+        path: { ...kind('url-path'), default: '/' },
         status: { type: 'integer', minimum: 100, maximum: 599, default: 200 },
         timeout: { type: 'number', exclusiveMinimum: 0, default: 10, expected: 'a number of seconds > 0' },
       },

@@ -1,5 +1,6 @@
 /** clusters/<name>.yml: the environment apps run in, and its servers. */
-import { nonEmptyString, phpVersion, serverName, ssh } from './common.js';
+import { kind } from '../../kinds.js';
+import { phpVersion, serverName, ssh } from './common.js';
 
 /**
  * A MariaDB server for the cluster's apps: `true`, or where it listens and whom it lets in. No
@@ -13,8 +14,8 @@ const database = {
       additionalProperties: false,
       expected: 'a mapping with bind, clients',
       properties: {
-        bind: { type: 'string', pattern: '^\\S+$', expected: 'the address MariaDB listens on and apps connect to' },
-        clients: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', pattern: '^\\S+$', expected: 'an address apps connect from' } },
+        bind: kind('address', 'the address MariaDB listens on and apps connect to: an IPv4 or IPv6 address, or a DNS name, without a port'),
+        clients: { type: 'array', minItems: 1, uniqueItems: true, items: kind('db-client') },
       },
     },
   ],
@@ -32,7 +33,7 @@ const redis = {
       additionalProperties: false,
       expected: 'a mapping with bind',
       properties: {
-        bind: { type: 'string', pattern: '^\\S+$', expected: 'the address Redis listens on and apps connect to' },
+        bind: kind('address', 'the address Redis listens on and apps connect to: an IPv4 or IPv6 address, or a DNS name, without a port'),
       },
     },
   ],
@@ -45,9 +46,9 @@ export const server = {
   required: ['name', 'host'],
   properties: {
     name: serverName,
-    host: { ...nonEmptyString, expected: 'an address or DNS name' },
+    host: kind('host'),
     web_server: { type: 'boolean', default: false },
-    listen: { type: 'string', pattern: '^\\S+$', expected: 'an address for nginx to listen on' },
+    listen: kind('ip', 'the address nginx listens on (port 80): an IPv4 or IPv6 address, without a port'),
     database,
     redis,
     ssh,

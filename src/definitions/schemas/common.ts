@@ -1,30 +1,18 @@
 /** Schema pieces shared by flight.yml, cluster and app files. */
+import { kind } from '../../kinds.js';
+
+export { APP_NAME_PATTERN, CLUSTER_NAME_PATTERN } from '../../kinds.js';
 
 /** Becomes a host name in the inventory and in host patterns, so no '_' or ':' (pattern syntax). */
-export const SERVER_NAME_PATTERN = '^[a-z0-9][a-z0-9-]*$';
-/** Becomes a Linux user and group name (useradd's limit is 32) and the `app_<name>` group. */
-export const APP_NAME_PATTERN = '^[a-z][a-z0-9_]{0,30}$';
-/** Becomes the `cluster_<name>` group. */
-export const CLUSTER_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]*$';
-
-export const serverName = {
-  type: 'string',
-  pattern: SERVER_NAME_PATTERN,
-  expected: "a server name of lowercase letters, digits and '-' (like web-1)",
-} as const;
+export const serverName = kind('server-name');
 
 /** Strings, because YAML reads 8.10 as the number 8.1. */
-export const phpVersion = {
-  type: 'string',
-  pattern: '^\\d+\\.\\d+$',
-  expected: 'a PHP version string like "8.2"',
-} as const;
+export const phpVersion = kind('php-version');
 
-export const nonEmptyString = { type: 'string', minLength: 1 } as const;
-
+/** Commands run in a release (`sh -c` as the app user): one line each. */
 export const commandList = {
   type: 'array',
-  items: { ...nonEmptyString, expected: 'a command (non-empty string)' },
+  items: kind('command-line'),
   default: [],
 } as const;
 
@@ -34,10 +22,10 @@ const jump = {
   required: ['host'],
   expected: 'a mapping with host, port, user, key',
   properties: {
-    host: nonEmptyString,
+    host: kind('host'),
     port: { type: 'integer', minimum: 1, maximum: 65535 },
-    user: nonEmptyString,
-    key: { ...nonEmptyString, expected: 'the path of a private key file' },
+    user: kind('user-name'),
+    key: kind('local-path', 'the path of a private key file'),
   },
 } as const;
 
@@ -49,10 +37,10 @@ export const ssh = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    user: { ...nonEmptyString, expected: 'a user name' },
+    user: kind('user-name'),
     port: { type: 'integer', minimum: 1, maximum: 65535 },
-    key: { ...nonEmptyString, expected: 'the path of a private key file' },
-    known_hosts: { ...nonEmptyString, expected: 'the path of a known_hosts file' },
+    key: kind('local-path', 'the path of a private key file'),
+    known_hosts: kind('local-path', 'the path of a known_hosts file'),
     host_key_policy: { enum: ['strict', 'accept-new', 'off'] },
     /** `false` cancels, for one server, a jump host set in flight.yml. */
     jump: { anyOf: [{ const: false, expected: 'false (no jump host)' }, jump] },

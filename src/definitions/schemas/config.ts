@@ -1,4 +1,5 @@
 /** flight.yml: defaults for every cluster and app, and settings of the deploy server. */
+import { kind } from '../../kinds.js';
 import { APP_NAME_PATTERN, ssh } from './common.js';
 
 export const configSchema = {
@@ -38,8 +39,8 @@ export const configSchema = {
             expected: 'a mapping with secret_env or secret_file, and optionally branch and repository',
             properties: {
               secret_env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', expected: 'the name of an environment variable holding the webhook secret' },
-              secret_file: { type: 'string', minLength: 1, expected: 'the path of a file holding the webhook secret' },
-              branch: { type: 'string', minLength: 1, expected: "the branch whose pushes deploy (default: the app's branch, else main)" },
+              secret_file: kind('local-path', 'the path of a file holding the webhook secret'),
+              branch: kind('branch', "the branch whose pushes deploy (default: the app's branch, else main): a git branch name"),
               repository: { type: 'string', pattern: '^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$', expected: 'the GitHub repository as owner/name' },
             },
           },

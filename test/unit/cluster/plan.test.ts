@@ -95,7 +95,9 @@ test('a server that is not a web server is like the first other server; queues, 
 
 test('names, addresses and the like server are checked first', () => {
   rejects(() => add({ name: 'worker-1' }), /server name 'worker-1' is taken: a server of cluster 'lab'/);
-  rejects(() => add({ name: 'Web_2' }), /expected lowercase letters/);
+  rejects(() => add({ name: 'Web_2' }), /the server name "Web_2" is not valid: expected a server name of lowercase letters/);
+  rejects(() => add({ host: '-oProxyCommand=id' }), /the host "-oProxyCommand=id" is not valid: expected a host/);
+  rejects(() => add({ listen: '10.0.0.5 default_server' }), /the listen address "10.0.0.5 default_server" is not valid: expected an IPv4 or IPv6 address/);
   rejects(() => add({ name: 'web' }), /reserved/);
   rejects(() => add({ host: '10.0.0.1' }), /host 10.0.0.1 \(port 22\) is taken: server 'web-1'/);
   // Another port of the same address is another machine (the like server's port is inherited).

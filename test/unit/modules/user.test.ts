@@ -14,8 +14,8 @@ test('user schema validates the name', () => {
 });
 
 test('parseUserState reads passwd, groups, primary group, home mode and missing groups', () => {
-  const st = parseUserState('passwd=app:x:998:998::/home/app:/bin/sh\ngroups=app www-data\nhomemode=750\nnogroup=nosuch\n');
-  assert.deepEqual(st, { exists: true, uid: 998, home: '/home/app', shell: '/bin/sh', groups: ['app', 'www-data'], primaryGroup: 'app', homeMode: '0750', missingGroups: ['nosuch'] });
+  const st = parseUserState('passwd=app:x:998:998:Flight app:/home/app:/bin/sh\ngroups=app www-data\nhomemode=750\nflightdir=1\nnogroup=nosuch\n');
+  assert.deepEqual(st, { exists: true, uid: 998, comment: 'Flight app', home: '/home/app', shell: '/bin/sh', groups: ['app', 'www-data'], primaryGroup: 'app', homeMode: '0750', flightDir: true, missingGroups: ['nosuch'] });
   assert.deepEqual(parseUserState(''), { exists: false, groups: [], missingGroups: [] });
 });
 
@@ -50,6 +50,27 @@ test('planUser: create, change, or nothing', () => {
   }
   assert.match(planUser({ name: 'app', groups: ['a', 'b'] }, { ...absent, missingGroups: ['a', 'b'] }).error ?? '', /groups a, b do not exist/);
   assert.match(planUser({ name: 'Bad' }, absent).error ?? '', /invalid user name/);
+});
+
+test('planUser with a mark: made marked; a marked user is kept; another account is refused, never taken over', () => {
+  const absent: UserState = { exists: false, groups: [], missingGroups: [] };
+  const mine: UserState = { exists: true, uid: 998, comment: 'Flight app', home: '/home/shop', shell: '/bin/bash', groups: ['shop'], primaryGroup: 'shop', homeMode: '0750', missingGroups: [] };
+  const p: UserParams = { name: 'shop', mark: 'Flight app', system: true, home: '/home/shop', shell: '/bin/bash' };
+  assert.deepEqual(planUser(p, absent).commands[0], ['useradd', '--system', '--comment', 'Flight app', '--home-dir', '/home/shop', '--shell', '/bin/bash', '--create-home', '--', 'shop']);
+  assert.deepEqual(planUser(p, mine).commands, []);
+  // What an older Flight made: no comment, the app's home, with .flight/ in it: marked now.
+  assert.deepEqual(planUser(p, { ...mine, comment: '', flightDir: true }).commands, [['usermod', '--comment', 'Flight app', '--', 'shop']]);
+  const refusals: Array<[string, UserState]> = [
+    ["a person's account, same home, no .flight/", { ...mine, comment: 'Shop Owner,,,', uid: 1000 }],
+    ['a bare account in the same home', { ...mine, comment: '' }],
+    ["a daemon's account", { ...mine, comment: '', home: '/var/lib/shop', flightDir: false }],
+    ['another comment, even with .flight/', { ...mine, comment: 'made by hand', flightDir: true }],
+  ];
+  for (const [what, st] of refusals) {
+    const plan = planUser(p, st);
+    assert.match(plan.error ?? '', /already exists \(uid \d+, home \S+.*\) and is not one this task made: refusing to take it over/, what);
+    assert.deepEqual(plan.commands, [], what);
+  }
 });
 
 // The read script is fixed sh; run it locally against root, whose entry every system has.

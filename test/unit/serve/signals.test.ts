@@ -55,7 +55,7 @@ test('signal bodies: a rate, or errors over requests; anything else is refused n
     [{ error_rate: 0.1, errors: 1 }, /not both/],
     [{ errors: 1.5, requests: 3 }, /errors must be a whole number/],
     [{ errors: 4, requests: 3 }, /cannot exceed/],
-    [{ error_rate: 0.1, sha: 'main' }, /sha must be a commit sha/],
+    [{ error_rate: 0.1, sha: 'main' }, /sha "main" is not valid: expected a commit sha/],
     [{ error_rate: 0.1, window: 5 }, /unknown field: window/],
   ] as const) {
     assert.throws(() => parseSignal(body as Record<string, unknown>), (e: Error & { status?: number }) => e.status === 422 && msg.test(e.message), JSON.stringify(body));
