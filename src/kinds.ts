@@ -153,6 +153,7 @@ const kinds = [
   { name: 'repo', expected: "a git repository: ssh://, https://, git:// or file:// URL, user@host:path, or a path (no leading '-', no 'transport::' form, no spaces)", test: isRepo },
   { name: 'branch', expected: "a git branch name of letters, digits and '._/+-' (no '..', no leading '-' or '.', no trailing '/', '.' or '.lock')", test: isBranch },
   { name: 'sha', expected: 'a commit sha: 4 to 40 lowercase hex characters', test: (v) => /^[0-9a-f]{4,40}$/.test(v) },
+  { name: 'release-id', expected: "a release id as `flight app:releases` lists it (like 20261126T052400Z-1a2b3c4d5e6f, or A or B)", test: (v) => /^[0-9A-Za-z][0-9A-Za-z-]{0,79}$/.test(v) },
   { name: 'php-version', expected: 'a PHP version string like "8.2"', test: (v) => /^\d{1,2}\.\d{1,2}$/.test(v) },
   { name: 'command-line', expected: 'a command on one line (no line breaks or control characters)', test: (v) => v.trim() !== '' && v.length <= 4096 && !CONTROL.test(v) },
   {

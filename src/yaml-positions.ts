@@ -8,6 +8,7 @@
  *   const problems = formatSchemaErrors(validate.errors ?? [], y);
  *   y.positionOf(['servers', 0, 'web'])              // { line, col } of that value
  */
+import { closest } from './util/closest.js';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { ErrorObject } from 'ajv';
 import { describeSchema, yamlTypeOf } from './json-schema.js';
@@ -296,33 +297,4 @@ function problemOf(e: ErrorObject, y: YamlFile): Problem {
     default:
       return here(`must be ${describeSchema(e.parentSchema)}`);
   }
-}
-
-/** The known key a typo most likely meant (edit distance <= 2), if any. */
-function closest(word: string, candidates: string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = 3;
-  for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestDistance) {
-      best = c;
-      bestDistance = d;
-    }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j]!;
-      const swap = a[i - 1] === b[j - 1] ? 0 : 1;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + swap);
-      diagonal = above;
-    }
-  }
-  return row[b.length]!;
 }

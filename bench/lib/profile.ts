@@ -109,7 +109,7 @@ const q = (xs: number[]) => ({ median: Math.round(xs.length ? median(xs) : 0), m
 export async function profileRun(defs: string, playbook: string, servers: number, addresses: { address: string; port: number }[], ssh: { key: string; knownHosts: string }): Promise<Profile> {
   const startup = await timed(['node', flightPlay(), '--version']);
   const t0 = performance.now();
-  const inventory = await loadInventory({ defs });
+  const { inventory } = await loadInventory({ defs });
   const pb = loadPlaybook(playbook, catalog, playbook);
   const loadMs = performance.now() - t0;
   const pool = new ConnectionPool();

@@ -21,7 +21,7 @@ export interface SessionCost {
 
 /** Measure on the lab's first server: `calls` times the stat read a `file` task makes, connection set-up included. */
 export async function sessionCost(lab: BenchLab, calls = 30): Promise<SessionCost> {
-  const inventory = await loadInventory({ defs: lab.flightDefs(1) });
+  const { inventory } = await loadInventory({ defs: lab.flightDefs(1) });
   const host = inventory.hosts.get('lab-1')!;
   const cmd = script('st=$(stat -c %F/%a/%U/%G -- "$1" 2>/dev/null) || st=missing; printf "%s\\n" "$st"', '/etc/hostname');
   const measure = async (shellSession: boolean) => {

@@ -1,6 +1,9 @@
 /** Shared entry plumbing: turn any error into a message and the exit code its kind maps to. */
 import chalk from 'chalk';
-import { exitCodeOf, FlightError, messageOf } from '../errors.js';
+import { EXIT_CODES, exitCodeOf, FlightError, messageOf } from '../errors.js';
+
+/** The exit codes of every command, as the help texts and the README give them. */
+export const EXIT_CODES_HELP = `Exit codes: ${EXIT_CODES.ok} ok, ${EXIT_CODES.failed} a task failed, ${EXIT_CODES.unreachable} a host unreachable, ${EXIT_CODES.invalid} invalid input (nothing ran), ${EXIT_CODES.internal} an internal error (a bug: please report it).`;
 
 export function runMain(main: () => Promise<number>): void {
   main().then(

@@ -1,11 +1,11 @@
 /** Command-line options shared by `flight-play` and the `flight` verbs. */
 import fs from 'node:fs';
-import minimist from 'minimist';
 import YAML from 'yaml';
 import { invalid } from '../errors.js';
 import { kindError, type KindName } from '../kinds.js';
 import type { HostKeyPolicy } from '../inventory/types.js';
 import type { Vars } from '../templating.js';
+import { parseArgs, type OptionSpec, type OptionValue } from './args.js';
 
 export interface PlayOptions {
   defs: string;
@@ -26,17 +26,38 @@ export interface PlayOptions {
   positional: string[];
 }
 
-export const PLAY_FLAGS = {
-  string: ['defs', 'inventory', 'extra-vars', 'limit', 'tags', 'skip-tags', 'start-at-task', 'forks', 'host-key-policy'],
-  boolean: ['check', 'diff', 'json', 'plain', 'list-hosts', 'list-tasks', 'help', 'version', 'v'],
-  alias: { i: 'inventory', e: 'extra-vars', C: 'check', D: 'diff', l: 'limit', t: 'tags', f: 'forks', h: 'help' },
-};
+const wholeNumber = (min: number) => (v: string): string | undefined =>
+  /^\d+$/.test(v) && Number(v) >= min ? undefined : `expected a whole number >= ${min}, got '${v}'`;
+const oneOf = (...allowed: string[]) => (v: string): string | undefined =>
+  allowed.includes(v) ? undefined : `expected ${allowed.join(', ')}, got '${v}'`;
+
+/** The options of `flight-play`; the `flight` verbs take these too, but `--inventory`. */
+export const PLAY_OPTIONS: readonly OptionSpec[] = [
+  { name: 'extra-vars', short: 'e', takes: 'values', arg: 'VARS', help: 'k=v pairs, @vars.yml, or a JSON mapping (repeatable; highest precedence)' },
+  { name: 'defs', takes: 'value', arg: 'DIR', help: 'definitions folder with flight.yml, clusters/, apps/ (default: $FLIGHT_DEFS, else .)', check: 'local-path' },
+  { name: 'inventory', short: 'i', takes: 'value', arg: 'FILE', help: 'a plain Ansible-style YAML inventory instead of definitions', check: 'local-path' },
+  { name: 'check', short: 'C', takes: 'flag', help: 'dry run: change nothing, report what would change' },
+  { name: 'diff', short: 'D', takes: 'flag', help: 'show before/after of every file written (or that would be)' },
+  { name: 'limit', short: 'l', takes: 'value', arg: 'PATTERN', help: 'only these hosts (host patterns: web, lab-1, a:b, a:&b, a:!b, lab-*)' },
+  { name: 'tags', short: 't', takes: 'values', arg: 'T1,T2', help: 'only tasks with these tags' },
+  { name: 'skip-tags', takes: 'values', arg: 'T1,T2', help: 'skip tasks with these tags' },
+  { name: 'start-at-task', takes: 'value', arg: 'NAME', help: 'start at the task with this name' },
+  { name: 'forks', short: 'f', takes: 'value', arg: 'N', help: "hosts in parallel (default: flight.yml's forks, else 25)", check: wholeNumber(1) },
+  { name: 'host-key-policy', takes: 'value', arg: 'P', help: 'strict (default) | accept-new | off', check: oneOf('strict', 'accept-new', 'off') },
+  { name: 'list-hosts', takes: 'flag', help: 'print the hosts each play would touch, then exit' },
+  { name: 'list-tasks', takes: 'flag', help: 'print the tasks, then exit' },
+  { name: 'json', takes: 'flag', help: 'one JSON event per line on stdout, ending with a recap' },
+  { name: 'plain', takes: 'flag', help: 'line-per-event output (default when not a terminal or in CI)' },
+  { name: 'v', takes: 'count', help: 'more output; -vv shows every command and its output' },
+  { name: 'help', short: 'h', takes: 'flag', help: 'this help' },
+  { name: 'version', takes: 'flag', help: 'the version' },
+];
 
 /**
  * The variables Flight's playbooks take from `-e`, with their kinds: in any playbook, such a
  * value is checked before anything runs (it lands in host patterns, paths and commands).
  */
-export const EXTRA_VAR_KINDS: Readonly<Record<string, KindName>> = { app: 'app-name', sha: 'sha', cluster: 'cluster-name', server: 'server-name' };
+export const EXTRA_VAR_KINDS: Readonly<Record<string, KindName>> = { app: 'app-name', sha: 'sha', cluster: 'cluster-name', server: 'server-name', to: 'release-id' };
 
 /** Parse `-e` values: `k=v k2=v2`, `@file.yml`, or a JSON/YAML mapping. Later ones win. */
 export function parseExtraVars(values: string[]): Vars {
@@ -80,43 +101,33 @@ function parseExtraVarsUnchecked(values: string[]): Vars {
   return vars;
 }
 
-const list = (v: unknown): string[] | undefined =>
+const list = (v: OptionValue | undefined): string[] | undefined =>
   v === undefined ? undefined : ([] as unknown[]).concat(v).flatMap((s) => String(s).split(',')).map((s) => s.trim()).filter(Boolean);
 
-/** -v, -vv, -vvv: minimist folds repeated short flags, so count them from argv. */
-function verbosityOf(argv: string[]): number {
-  let n = 0;
-  for (const a of argv) if (/^-v+$/.test(a)) n += a.length - 1;
-  return n;
-}
-
-export function parsePlayOptions(argv: string[]): PlayOptions & { help: boolean; version: boolean } {
-  const a = minimist(argv.filter((x) => !/^-v+$/.test(x)), { ...PLAY_FLAGS, stopEarly: false });
-  const forks = a.forks === undefined ? undefined : Number(a.forks);
-  if (forks !== undefined && (!Number.isInteger(forks) || forks < 1)) throw invalid(`--forks: expected a positive whole number, got '${a.forks}'`);
-  const policy = a['host-key-policy'];
-  if (policy !== undefined && !['strict', 'accept-new', 'off'].includes(policy)) {
-    throw invalid(`--host-key-policy: expected strict, accept-new or off, got '${policy}'`);
-  }
+/** Options for a playbook run from the command line, checked against `specs` (PLAY_OPTIONS, or a verb's). */
+export function parsePlayOptions(argv: string[], specs: readonly OptionSpec[] = PLAY_OPTIONS, where = 'flight-play', elsewhere: Record<string, string> = {}): PlayOptions & { help: boolean; version: boolean; raw: Record<string, OptionValue> } {
+  const { options: a, positional } = parseArgs(argv, specs, where, elsewhere);
   const ci = !!process.env.CI;
   return {
-    defs: a.defs ?? process.env.FLIGHT_DEFS ?? process.cwd(),
-    inventoryFile: a.inventory,
-    extraVars: parseExtraVars(([] as string[]).concat(a['extra-vars'] ?? [])),
-    check: !!a.check,
-    diff: !!a.diff,
-    limit: a.limit,
+    defs: (a.defs as string | undefined) ?? process.env.FLIGHT_DEFS ?? process.cwd(),
+    inventoryFile: a.inventory as string | undefined,
+    extraVars: parseExtraVars((a['extra-vars'] as string[] | undefined) ?? []),
+    check: a.check === true,
+    diff: a.diff === true,
+    limit: a.limit as string | undefined,
     tags: list(a.tags),
     skipTags: list(a['skip-tags']),
-    startAtTask: a['start-at-task'],
-    verbosity: verbosityOf(argv),
-    forks,
+    startAtTask: a['start-at-task'] as string | undefined,
+    verbosity: (a.v as number | undefined) ?? 0,
+    forks: a.forks === undefined ? undefined : Number(a.forks),
     output: a.json ? 'json' : a.plain || ci || !process.stdout.isTTY ? 'plain' : 'listr',
-    hostKeyPolicy: policy,
-    listHosts: !!a['list-hosts'],
-    listTasks: !!a['list-tasks'],
-    positional: a._.map(String),
-    help: !!a.help,
-    version: !!a.version,
+    hostKeyPolicy: a['host-key-policy'] as HostKeyPolicy | undefined,
+    listHosts: a['list-hosts'] === true,
+    listTasks: a['list-tasks'] === true,
+    positional,
+    help: a.help === true,
+    version: a.version === true,
+    /** Every option as parsed, the verbs' own included. */
+    raw: a,
   };
 }

@@ -35,10 +35,17 @@ export function resolvePlaybook(name: string): string {
   throw invalid(`playbook '${name}' not found (a path to a playbook file, or a built-in: ${builtIns.join(', ')})`);
 }
 
-export async function loadInventory(o: Pick<PlayOptions, 'inventoryFile' | 'defs' | 'hostKeyPolicy'>): Promise<Inventory> {
-  const inventory = o.inventoryFile ? await loadInventoryFile(o.inventoryFile) : buildInventory(await loadDefinitions(o.defs));
-  if (o.hostKeyPolicy) for (const h of inventory.hosts.values()) h.ssh.hostKeyPolicy = o.hostKeyPolicy;
+/** `--host-key-policy` over every host's own (the flag wins over the definitions). */
+export function withHostKeyPolicy(inventory: Inventory, policy: PlayOptions['hostKeyPolicy']): Inventory {
+  if (policy) for (const h of inventory.hosts.values()) h.ssh.hostKeyPolicy = policy;
   return inventory;
+}
+
+/** The inventory and, from the definitions, the default number of forks. */
+export async function loadInventory(o: Pick<PlayOptions, 'inventoryFile' | 'defs' | 'hostKeyPolicy'>): Promise<{ inventory: Inventory; forks?: number }> {
+  if (o.inventoryFile) return { inventory: withHostKeyPolicy(await loadInventoryFile(o.inventoryFile), o.hostKeyPolicy) };
+  const defs = await loadDefinitions(o.defs);
+  return { inventory: withHostKeyPolicy(buildInventory(defs), o.hostKeyPolicy), forks: defs.config.forks };
 }
 
 export function reporterFor(output: PlayOptions['output']): Reporter {
@@ -64,7 +71,10 @@ export function listHosts(pb: Playbook, inventory: Inventory, o: PlayOptions): s
 }
 
 export async function playCommand(playbookName: string, o: PlayOptions, preloaded?: Inventory): Promise<number> {
-  const inventory = preloaded ?? (await loadInventory(o));
+  const loaded = preloaded ? { inventory: preloaded } : await loadInventory(o);
+  const inventory = loaded.inventory;
+  // Precedence: the flag, then flight.yml, then the default.
+  const forks = o.forks ?? loaded.forks ?? 25;
   const pb = loadPlaybook(resolvePlaybook(playbookName), catalog, playbookName);
   if (o.listHosts) {
     process.stdout.write(listHosts(pb, inventory, o) + '\n');
@@ -82,7 +92,7 @@ export async function playCommand(playbookName: string, o: PlayOptions, preloade
   try {
     const summary = await runPlaybook(pb, {
       inventory, modules, catalog, connections: pool, extraVars: o.extraVars, check: o.check, diff: o.diff,
-      forks: o.forks ?? 25, limit: o.limit, tags: o.tags, skipTags: o.skipTags, startAtTask: o.startAtTask,
+      forks, limit: o.limit, tags: o.tags, skipTags: o.skipTags, startAtTask: o.startAtTask,
       verbosity: o.verbosity, emit: (e) => reporter.handle(e),
     });
     await reporter.done();

@@ -4,7 +4,7 @@
  * with --json one JSON object per line ending with {"event":"ready",...}.
  */
 import path from 'node:path';
-import minimist from 'minimist';
+import { parseArgs, type OptionSpec } from '../cli/args.js';
 import { invalid } from '../errors.js';
 import type { HostKeyPolicy } from '../inventory/types.js';
 import { reporterFor } from '../cli/play.js';
@@ -30,25 +30,36 @@ Both wait for a release in progress to finish (the app's deploy lock), at most -
 seconds (default 600). Options: --defs DIR --json --plain -v --host-key-policy P. See docs/elastic.md.
 `;
 
-const FLAGS = {
-  string: ['defs', 'like', 'listen', 'copy', 'ssh-user', 'ssh-port', 'ssh-key', 'lock-timeout', 'host-key-policy'],
-  boolean: ['web', 'keep-workers', 'json', 'plain', 'help', 'v'],
-  alias: { h: 'help' },
-};
+const seconds = (v: string): string | undefined => (/^\d+(\.\d+)?$/.test(v) ? undefined : `expected seconds >= 0, got '${v}'`);
+
+export const SERVER_OPTIONS: readonly OptionSpec[] = [
+  { name: 'defs', takes: 'value', arg: 'DIR', help: 'the definitions folder', check: 'local-path' },
+  { name: 'web', takes: 'flag', help: '(add) the new server is a web server' },
+  { name: 'like', takes: 'value', arg: 'SERVER', help: '(add) the server whose apps and settings to copy', check: 'server-name' },
+  { name: 'listen', takes: 'value', arg: 'ADDRESS', help: '(add) the address nginx listens on', check: 'ip' },
+  { name: 'copy', takes: 'value', arg: 'LIST', help: `(add) also copy: ${COPYABLE.join(', ')}` },
+  { name: 'ssh-user', takes: 'value', arg: 'USER', help: '(add) the SSH user', check: 'user-name' },
+  { name: 'ssh-port', takes: 'value', arg: 'PORT', help: '(add) the SSH port', check: (v) => (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 65535 ? undefined : `expected 1 to 65535, got '${v}'`) },
+  { name: 'ssh-key', takes: 'value', arg: 'FILE', help: '(add) the SSH key', check: 'local-path' },
+  { name: 'lock-timeout', takes: 'value', arg: 'SECONDS', help: 'wait at most this long for a release in progress (default 600)', check: seconds },
+  { name: 'keep-workers', takes: 'flag', help: '(remove) leave the queue workers and scheduler running' },
+  { name: 'host-key-policy', takes: 'value', arg: 'P', help: 'strict (default) | accept-new | off', check: (v) => (['strict', 'accept-new', 'off'].includes(v) ? undefined : `expected strict, accept-new or off, got '${v}'`) },
+  { name: 'json', takes: 'flag', help: 'one JSON object per line, ending with {"event":"ready"} or {"event":"removed"}' },
+  { name: 'plain', takes: 'flag', help: 'line-per-event output' },
+  { name: 'v', takes: 'count', help: 'more output' },
+  { name: 'help', short: 'h', takes: 'flag', help: 'this help' },
+];
 
 export async function serverCommand(verb: 'server:add' | 'server:remove', args: string[]): Promise<number> {
-  const unknown: string[] = [];
-  const a = minimist(args.filter((x) => !/^-v+$/.test(x)), { ...FLAGS, unknown: (o) => (o.startsWith('-') ? (unknown.push(o), false) : true) });
-  if (unknown.length) throw invalid(`unknown option ${unknown[0]} (see flight ${verb} --help)`);
+  const { options: a, positional: words } = parseArgs(args, SERVER_OPTIONS, `flight ${verb}`);
   if (a.help) {
     process.stdout.write(SERVER_HELP);
     return 0;
   }
-  const verbosity = args.filter((x) => /^-v+$/.test(x)).reduce((n, x) => n + x.length - 1, 0);
+  const verbosity = (a.v as number | undefined) ?? 0;
   const output = a.json ? 'json' : a.plain || process.env.CI || !process.stdout.isTTY ? 'plain' : 'listr';
-  const defsDir = path.resolve(a.defs ?? process.env.FLIGHT_DEFS ?? process.cwd());
+  const defsDir = path.resolve((a.defs as string | undefined) ?? process.env.FLIGHT_DEFS ?? process.cwd());
   const policy = a['host-key-policy'] as string | undefined;
-  if (policy !== undefined && !['strict', 'accept-new', 'off'].includes(policy)) throw invalid(`--host-key-policy: expected strict, accept-new or off, got '${policy}'`);
   const lockTimeout = a['lock-timeout'] === undefined ? undefined : secondsToMs(a['lock-timeout'], '--lock-timeout');
   const common = { defsDir, verbosity, lockTimeoutMs: lockTimeout, hostKeyPolicy: policy as HostKeyPolicy | undefined };
   const say = (obj: Record<string, unknown>, text: string) => process.stdout.write(`${output === 'json' ? JSON.stringify(obj) : text}\n`);
@@ -58,7 +69,6 @@ export async function serverCommand(verb: 'server:add' | 'server:remove', args: 
     step: (line) => say({ event: 'step', msg: line, s: (Date.now() - t0) / 1000 }, `==> +${((Date.now() - t0) / 1000).toFixed(1)}s ${line}`),
     playbook: () => reporterFor(output),
   };
-  const words = a._.map(String);
 
   if (verb === 'server:add') {
     if (words.length !== 3) throw invalid(`expected CLUSTER NAME HOST: flight server:add lab web-4 10.0.0.14 --web (see --help)`);
@@ -69,8 +79,8 @@ export async function serverCommand(verb: 'server:add' | 'server:remove', args: 
     if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw invalid(`--ssh-port: expected 1 to 65535, got '${a['ssh-port']}'`);
     const key = a['ssh-key'] === undefined ? undefined : keyPath(String(a['ssh-key']), defsDir);
     const result = await addServer({
-      ...common, cluster, name, host, web: !!a.web, like: a.like, listen: a.listen, copy: copy as Copyable[],
-      ssh: { user: a['ssh-user'], port, key },
+      ...common, cluster, name, host, web: !!a.web, like: a.like as string | undefined, listen: a.listen as string | undefined, copy: copy as Copyable[],
+      ssh: { user: a['ssh-user'] as string | undefined, port, key },
     }, reporter);
     for (const x of result.apps) reporter.step(`${x.app}: ${x.sha ? `serves ${x.sha.slice(0, 12)}` : 'no release yet'}`);
     say({ event: 'ready', cluster, server: name, apps: result.apps, seconds: result.ms / 1000 }, `ready: ${name}`);

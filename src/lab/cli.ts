@@ -1,6 +1,6 @@
 /** `flight lab up|down|status|stop|start`: the lab from the command line. */
-import minimist from 'minimist';
 import path from 'node:path';
+import { parseArgs, type OptionSpec } from '../cli/args.js';
 import { exitCodeOf, invalid, messageOf } from '../errors.js';
 import { labDown, labStart, labStatus, labStop, labUp } from './lab.js';
 import { labPaths } from './paths.js';
@@ -18,7 +18,16 @@ Local Debian servers, each with its own root filesystem and namespaces and a rea
 /var/lib/flight-lab); \`up\` writes DIR/clusters/lab.yml (DIR defaults to the current folder).
 `;
 
-const KNOWN = new Set(['servers', 'defs', 'dir', 'first', 'port', 'purge', 'json', 'help', 'h', '_']);
+export const LAB_OPTIONS: readonly OptionSpec[] = [
+  { name: 'servers', takes: 'value', arg: 'N', help: 'servers to start (default 3)', check: (v) => (/^[1-9]\d?$/.test(v) ? undefined : `expected a whole number from 1 to 99, got '${v}'`) },
+  { name: 'defs', takes: 'value', arg: 'DIR', help: 'where `up` writes clusters/lab.yml (default .)', check: 'local-path' },
+  { name: 'dir', takes: 'value', arg: 'STATE_DIR', help: 'the lab\'s state (default $FLIGHT_LAB_DIR or /var/lib/flight-lab)', check: 'local-path' },
+  { name: 'first', takes: 'value', arg: 'ADDRESS', help: 'the first server\'s address (default 127.0.0.2)', check: 'ip' },
+  { name: 'port', takes: 'value', arg: 'PORT', help: 'the servers\' sshd port (default 22)', check: (v) => (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 65535 ? undefined : `expected 1 to 65535, got '${v}'`) },
+  { name: 'purge', takes: 'flag', help: '(down) remove the servers\' roots too' },
+  { name: 'json', takes: 'flag', help: '(status) the servers as JSON' },
+  { name: 'help', short: 'h', takes: 'flag', help: 'this help' },
+];
 
 function table(servers: LabServerInfo[]): string {
   const rows = [['NAME', 'ADDRESS', 'ROLE', 'PID', 'SSHD'], ...servers.map((s) => [
@@ -46,10 +55,8 @@ function stringOpt(value: unknown, name: string): string | undefined {
 }
 
 async function main(args: string[]): Promise<number> {
-  const argv = minimist(args, { string: ['defs', 'dir', 'first', 'servers', 'port'], boolean: ['purge', 'json', 'help'], alias: { h: 'help' } });
-  const unknown = Object.keys(argv).filter((k) => !KNOWN.has(k));
-  if (unknown.length) throw invalid(`unknown option --${unknown[0]}\n${USAGE}`);
-  const [verb, ...rest] = argv._.map(String);
+  const { options: argv, positional } = parseArgs(args, LAB_OPTIONS, 'flight lab');
+  const [verb, ...rest] = positional;
   if (argv.help || !verb) {
     process.stdout.write(USAGE);
     return verb || argv.help ? 0 : 5;
@@ -84,7 +91,7 @@ async function main(args: string[]): Promise<number> {
       return 0;
     }
     case 'down': {
-      const { stopped } = await labDown({ dir, purge: argv.purge });
+      const { stopped } = await labDown({ dir, purge: argv.purge === true });
       process.stdout.write(`${stopped.length ? `stopped ${stopped.join(', ')}` : 'no server was running'}${argv.purge ? '; server roots removed' : ''}\n`);
       return 0;
     }
@@ -114,7 +121,8 @@ export async function labCommand(args: string[]): Promise<number> {
   try {
     return await main(args);
   } catch (err) {
-    process.stderr.write(`flight lab: ${messageOf(err)}\n`);
+    const message = messageOf(err);
+    process.stderr.write(`${message.startsWith('flight lab') ? '' : 'flight lab: '}${message}\n`);
     return exitCodeOf(err);
   }
 }

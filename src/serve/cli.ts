@@ -3,8 +3,8 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import minimist from 'minimist';
 import { loadDefinitions } from '../definitions/index.js';
+import { parseArgs, type OptionSpec } from '../cli/args.js';
 import { invalid } from '../errors.js';
 import { ADMIN } from '../cluster/http.js';
 import { DeployServer } from './server.js';
@@ -35,35 +35,53 @@ export function defaultDataDir(): string {
   return process.env.FLIGHT_DATA || path.join(os.homedir(), '.local', 'state', 'flight');
 }
 
-const FLAGS = { string: ['defs', 'host', 'port', 'data', 'tls-cert', 'tls-key', 'drain-timeout'], boolean: ['help', 'admin', 'signal'], alias: { h: 'help' } };
+const COMMON: readonly OptionSpec[] = [
+  { name: 'defs', takes: 'value', arg: 'DIR', help: 'the definitions folder', check: 'local-path' },
+  { name: 'data', takes: 'value', arg: 'DIR', help: 'deploy history, logs and tokens', check: 'local-path' },
+  { name: 'help', short: 'h', takes: 'flag', help: 'this help' },
+];
 
-function parse(argv: string[]) {
-  const unknown: string[] = [];
-  const a = minimist(argv, { ...FLAGS, unknown: (o) => (o.startsWith('-') ? (unknown.push(o), false) : true) });
-  if (unknown.length) throw invalid(`unknown option ${unknown[0]} (see flight serve --help)`);
+export const SERVE_OPTIONS: readonly OptionSpec[] = [
+  ...COMMON,
+  { name: 'host', takes: 'value', arg: 'ADDR', help: 'address to listen on (default 127.0.0.1)', check: 'ip' },
+  { name: 'port', takes: 'value', arg: 'N', help: 'default 8080 (0: any free port)', check: (v) => (/^\d+$/.test(v) && Number(v) <= 65535 ? undefined : `expected 0 to 65535, got '${v}'`) },
+  { name: 'tls-cert', takes: 'value', arg: 'FILE', help: 'serve HTTPS with this certificate', check: 'local-path' },
+  { name: 'tls-key', takes: 'value', arg: 'FILE', help: 'and this key', check: 'local-path' },
+  { name: 'drain-timeout', takes: 'value', arg: 'SECONDS', help: 'on SIGTERM, wait at most this long for running deploys (default 900)', check: (v) => (/^\d+(\.\d+)?$/.test(v) ? undefined : `expected seconds >= 0, got '${v}'`) },
+];
+
+export const TOKEN_OPTIONS: readonly OptionSpec[] = [
+  ...COMMON,
+  { name: 'admin', takes: 'flag', help: 'the token for adding and removing servers' },
+  { name: 'signal', takes: 'flag', help: "the app's token for monitoring's signals" },
+];
+
+function parse(argv: string[], specs: readonly OptionSpec[], where: string) {
+  const { options: a, positional } = parseArgs(argv, specs, where);
   return {
-    help: !!a.help,
-    defs: path.resolve(a.defs ?? process.env.FLIGHT_DEFS ?? process.cwd()),
-    data: path.resolve(a.data ?? defaultDataDir()),
-    a,
+    help: a.help === true,
+    defs: path.resolve((a.defs as string | undefined) ?? process.env.FLIGHT_DEFS ?? process.cwd()),
+    data: path.resolve((a.data as string | undefined) ?? defaultDataDir()),
+    a: a as Record<string, string | boolean | undefined>,
+    positional,
   };
 }
 
 export async function serveCommand(argv: string[]): Promise<number> {
-  const { help, defs, data, a } = parse(argv);
+  const { help, defs, data, a, positional } = parse(argv, SERVE_OPTIONS, 'flight serve');
   if (help) {
     process.stdout.write(SERVE_HELP);
     return 0;
   }
-  if (a._.length) throw invalid(`flight serve takes no arguments, got '${a._[0]}'`);
+  if (positional.length) throw invalid(`flight serve takes no arguments, got '${positional[0]}'`);
   const port = Number(a.port ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid(`--port: expected 0 to 65535, got '${a.port}'`);
   const drain = Number(a['drain-timeout'] ?? 900);
   if (!Number.isFinite(drain) || drain < 0) throw invalid(`--drain-timeout: expected seconds >= 0, got '${a['drain-timeout']}'`);
   if (!!a['tls-cert'] !== !!a['tls-key']) throw invalid('--tls-cert and --tls-key go together');
   const server = await DeployServer.start({
-    defsDir: defs, dataDir: data, host: a.host ?? '127.0.0.1', port, drainTimeoutMs: drain * 1000,
-    tls: a['tls-cert'] ? { cert: path.resolve(a['tls-cert']), key: path.resolve(a['tls-key']) } : undefined,
+    defsDir: defs, dataDir: data, host: (a.host as string | undefined) ?? '127.0.0.1', port, drainTimeoutMs: drain * 1000,
+    tls: a['tls-cert'] ? { cert: path.resolve(a['tls-cert'] as string), key: path.resolve(a['tls-key'] as string) } : undefined,
   }).catch((err: unknown) => {
     throw invalid(`flight serve: ${(err as Error).message}`, err);
   });
@@ -99,7 +117,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
 }
 
 export async function tokenCommand(verb: 'token:create' | 'token:revoke', argv: string[]): Promise<number> {
-  const { help, defs: defsDir, data, a } = parse(argv);
+  const { help, defs: defsDir, data, a, positional } = parse(argv, TOKEN_OPTIONS, `flight ${verb}`);
   if (help) {
     process.stdout.write(`Usage: flight ${verb} APP [--signal] | --admin [--defs DIR] [--data DIR]\n`);
     return 0;
@@ -107,7 +125,8 @@ export async function tokenCommand(verb: 'token:create' | 'token:revoke', argv: 
   // --admin: the token for adding and removing servers (docs/elastic.md); --signal: an app's
   // token for monitoring, which can report error rates but not deploy. Both are kept under
   // names no app can have.
-  const name = a._[0] === undefined ? undefined : String(a._[0]);
+  if (positional.length > 1) throw invalid(`flight ${verb}: unexpected argument '${positional[1]}'`);
+  const name = positional[0];
   if (a.admin && (name !== undefined || a.signal)) throw invalid(`flight ${verb} --admin takes no app and no --signal`);
   if (!a.admin && name === undefined) throw invalid(`missing arguments: flight ${verb} APP [--signal] (or --admin)`);
   const defs = await loadDefinitions(defsDir);

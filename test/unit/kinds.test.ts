@@ -51,6 +51,7 @@ const table: Record<KindName, { good: string[]; bad: string[] }> = {
     bad: ['-main', 'a..b', 'a b', 'a~1', 'a^', 'a:b', 'a?', 'a*', 'a[b', 'a\\b', 'a/', 'a.', '.a', 'a/.b', 'a.lock', 'a@{1}', '@', 'a//b', 'a\nb'],
   },
   sha: { good: ['1a2b', '1a2b3c4d5e6f7a8b9c0d1a2b3c4d5e6f7a8b9c0d'], bad: ['1a2', 'ABCD', 'g123', `${'a'.repeat(41)}`, ' 1a2b'] },
+  'release-id': { good: ['20261126T052400Z-1a2b3c4d5e6f', 'A', 'B'], bad: ['-x', '../x', 'a b', 'a/b', ''] },
   'php-version': { good: ['8.2', '7.4', '8.10'], bad: ['8', '8.2.1', 'v8.2', '8.2 ', '8.x'] },
   'command-line': { good: ['artisan config:cache', 'php artisan migrate --force', 'npm run build && true'], bad: ['', '   ', 'a\nb', 'a\rb', 'a\u0000b', 'x'.repeat(5000)] },
   'artisan-command': {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseExtraVars, parsePlayOptions } from '../../src/cli/options.js';
+import { parseExtraVars } from '../../src/cli/options.js';
 
 test('extra vars: k=v pairs, JSON, @file; later wins', () => {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'flight-')), 'v.yml');
@@ -15,13 +15,10 @@ test('extra vars: k=v pairs, JSON, @file; later wins', () => {
   assert.throws(() => parseExtraVars(['1bad=x']), /not a valid variable name/);
 });
 
-test('play options: verbosity counts, lists split, bad values rejected', () => {
-  const o = parsePlayOptions(['release.yml', '-vv', '--tags', 'a,b', '-t', 'c', '--check', '-e', 'app=x', '--forks', '5']);
-  assert.equal(o.verbosity, 2);
-  assert.deepEqual(o.tags, ['a', 'b', 'c']);
-  assert.equal(o.check, true);
-  assert.equal(o.forks, 5);
-  assert.deepEqual(o.positional, ['release.yml']);
-  assert.throws(() => parsePlayOptions(['x', '--forks', '0']), /--forks/);
-  assert.throws(() => parsePlayOptions(['x', '--host-key-policy', 'yolo']), /--host-key-policy/);
+test('the extra vars Flight\'s playbooks read are checked by their kind', () => {
+  assert.deepEqual(parseExtraVars(['app=shop sha=1a2b3c to=A']), { app: 'shop', sha: '1a2b3c', to: 'A' });
+  assert.throws(() => parseExtraVars(['sha=$(id)']), /-e sha: "\$\(id\)" is not valid: expected a commit sha/);
+  assert.throws(() => parseExtraVars(['app=../shop']), /-e app: "\.\.\/shop" is not valid: expected an app name/);
+  assert.throws(() => parseExtraVars(['{"cluster": "a b"}']), /-e cluster: "a b" is not valid/);
+  assert.throws(() => parseExtraVars(['{"server": 3}']), /-e server: 3 is not valid/);
 });
