@@ -19,9 +19,21 @@ import type { LabDownOptions, LabOptions, LabServerInfo, LabState, LabUpOptions,
 const MAX_SERVERS = 250;
 const silent = () => {};
 
-function defaultPort(): number {
+/** Where the lab's servers' sshd listen when port 22 is taken on every address. */
+export const FALLBACK_PORT = 2222;
+
+/**
+ * The servers' sshd port: --port, else $FLIGHT_LAB_PORT, else 22, unless something on this
+ * machine (its own sshd, on most VMs) holds port 22 on every address, 127.0.0.x included: then
+ * FALLBACK_PORT, and the log says so.
+ */
+function defaultPort(log: (line: string) => void): number {
   const fromEnv = process.env.FLIGHT_LAB_PORT;
-  return fromEnv ? Number(fromEnv) : 22;
+  if (fromEnv) return Number(fromEnv);
+  const everywhere = [...listeners(22)].some((a) => a === '0.0.0.0' || a === '::');
+  if (!everywhere) return 22;
+  log(`flight lab: this machine listens on port 22 on every address (its own sshd): the lab's servers use port ${FALLBACK_PORT} (--port or FLIGHT_LAB_PORT choose another)`);
+  return FALLBACK_PORT;
 }
 
 /** FLIGHT_LAB_FIRST, with FLIGHT_LAB_DIR, gives a second lab of its own beside the default one. */
@@ -155,7 +167,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
   const paths = labPaths(opts.dir, opts.cacheDir);
   const count = opts.servers ?? 3;
   if (!Number.isInteger(count) || count < 1 || count > MAX_SERVERS) throw invalid(`--servers must be a whole number from 1 to ${MAX_SERVERS}, not ${count}`);
-  const port = opts.port ?? defaultPort();
+  const port = opts.port ?? defaultPort(log);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw invalid(`the lab's ssh port must be 1-65535, not ${port}`);
   const addresses = serverAddresses(opts.first ?? defaultFirst(), count);
   requireRoot();

@@ -15,8 +15,8 @@ export interface LabUpOptions extends LabOptions {
   /** Address of lab-1; lab-i gets the next ones. Default 127.0.0.2. */
   first?: string;
   /**
-   * sshd port on every server. Default $FLIGHT_LAB_PORT or 22; another port is only for machines
-   * whose own sshd listens on 0.0.0.0:22, which blocks port 22 on every loopback address.
+   * sshd port on every server. Default $FLIGHT_LAB_PORT, else 22, else 2222 when this machine's
+   * own sshd listens on 0.0.0.0:22, which blocks port 22 on every loopback address.
    */
   port?: number;
   /** Definitions folder to write clusters/lab.yml into; omitted or null writes nothing. */

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadDefinitions } from '../definitions/index.js';
 import { parseArgs, type OptionSpec } from '../cli/args.js';
-import { invalid } from '../errors.js';
+import { EXIT_CODES, invalid } from '../errors.js';
 import { ADMIN } from '../cluster/http.js';
 import { DeployServer } from './server.js';
 import { hashToken, newToken, signalKey, TokenFile } from './tokens.js';
@@ -149,8 +149,9 @@ export async function tokenCommand(verb: 'token:create' | 'token:revoke', argv: 
   if (had) file.set(app, undefined);
   process.stderr.write(had ? `revoked ${what} in ${file.file}\n` : `no such token (${what.slice(4)}) in ${file.file}\n`);
   if (inFlightYml) {
-    process.stderr.write(`flight.yml still has a token for ${app} (serve.tokens.${app}): remove that line to revoke it.\n`);
-    return 5;
+    // Not input that was wrong (5): the token still works, so the revocation did not do its job.
+    process.stderr.write(`flight.yml still has a token for ${app} (serve.tokens.${app}), which still works: remove that line to revoke it.\n`);
+    return EXIT_CODES.failed;
   }
   return 0;
 }

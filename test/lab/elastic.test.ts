@@ -105,8 +105,12 @@ test('a fourth server joins while releases run, serves the current commit when r
   const text = fs.readFileSync(clusterFile, 'utf8');
   fs.writeFileSync(clusterFile, text.slice(0, text.indexOf('  - name: lab-4')));
   // The example app `shop` (on lab-1, never released here) stays, so lab-4 also joins an app
-  // with nothing to copy yet; `demo` goes, to keep the runs short.
+  // with nothing to copy yet; `demo` goes, to keep the runs short. The cluster has no Redis
+  // server now (lab-4 was it): shop does without.
   fs.rmSync(lab.defs.appFile('demo'));
+  const shop = fs.readFileSync(lab.defs.appFile('shop'), 'utf8');
+  assert.match(shop, /^redis: true$/m);
+  fs.writeFileSync(lab.defs.appFile('shop'), shop.replace(/^redis: true\n/m, ''));
   fs.writeFileSync(lab.defs.appFile(APP), appFile(repo.dir));
   const shas = [repo.shas[0]!, repo.commit('v2'), repo.commit('v3'), repo.commit('v4'), repo.commit('v5')];
 
