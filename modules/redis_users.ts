@@ -20,6 +20,8 @@
  */
 import { script } from '../src/command.js';
 import { APP_NAME_PATTERN } from '../src/definitions/schemas/common.js';
+import { FlightError } from '../src/errors.js';
+import { kind } from '../src/kinds.js';
 import { defineModule, type ModuleContext, type ModuleResult } from '../src/module.js';
 import { generatePassword, readPasswordFile, scrub, stagePasswordFile, type PasswordRead } from '../src/remote/password-file.js';
 import { sha256, tempPathFor } from '../src/remote/write.js';
@@ -182,10 +184,12 @@ async function readAll(ctx: ModuleContext, files: readonly string[]): Promise<Ma
   return new Map(files.map((f, i) => [f, reads[i]!]));
 }
 
+/** The file's text; undefined when `get` failed (missing, or unreadable: the state read tells). A lost connection is thrown. */
 async function readText(ctx: ModuleContext, file: string): Promise<string | undefined> {
   try {
     return (await ctx.get(file)).toString('utf8');
-  } catch {
+  } catch (err) {
+    if (!(err instanceof FlightError) || err.kind !== 'failed') throw err;
     return undefined;
   }
 }
@@ -217,7 +221,7 @@ export const redis_users = defineModule<RedisUsersParams>({
         additionalProperties: false,
         required: ['host', 'port'],
         properties: {
-          host: { type: 'string', pattern: '^[A-Za-z0-9.:-]+$' },
+          host: kind('address'),
           port: { type: 'integer', minimum: 1, maximum: 65535 },
         },
       },

@@ -12,6 +12,7 @@
  */
 import { script } from '../src/command.js';
 import { normalizeMode } from '../src/facts/file.js';
+import { kind, KINDS } from '../src/kinds.js';
 import { defineModule } from '../src/module.js';
 import { runSequence } from '../src/remote/batch.js';
 import { modeSchema } from '../src/remote/write.js';
@@ -32,8 +33,8 @@ export interface UserParams {
   mark?: string;
 }
 
-/** Debian's default NAME_REGEX, without the uppercase and `$` that --badname would allow. */
-export const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+/** Debian's default NAME_REGEX, without the uppercase and `$` that --badname would allow: the `user-name` kind. */
+const isUserName = KINDS.get('user-name')!.test;
 
 export interface UserState {
   exists: boolean;
@@ -111,7 +112,7 @@ export interface UserPlan {
 
 /** Decide from arguments and state (pure). */
 export function planUser(p: UserParams, st: UserState): UserPlan {
-  if (!USER_NAME.test(p.name)) return { error: `invalid user name '${p.name}' (lowercase letters, digits, _ and -, at most 32)`, commands: [], changes: [] };
+  if (!isUserName(p.name)) return { error: `invalid user name '${p.name}' (lowercase letters, digits, _ and -, at most 32)`, commands: [], changes: [] };
   if (st.missingGroups.length) {
     return { error: `group${st.missingGroups.length > 1 ? 's' : ''} ${st.missingGroups.join(', ')} do${st.missingGroups.length > 1 ? '' : 'es'} not exist`, commands: [], changes: [] };
   }
@@ -181,11 +182,11 @@ export const user = defineModule<UserParams>({
     additionalProperties: false,
     required: ['name'],
     properties: {
-      name: { type: 'string', pattern: USER_NAME.source },
+      name: kind('user-name'),
       system: { type: 'boolean' },
       home: { type: 'string', pattern: '^/' },
       shell: { type: 'string', pattern: '^/' },
-      groups: { type: 'array', items: { type: 'string', pattern: USER_NAME.source } },
+      groups: { type: 'array', items: kind('user-name') },
       create_home: { type: 'boolean' },
       home_mode: modeSchema,
       mark: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$' },
