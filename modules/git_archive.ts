@@ -4,6 +4,11 @@
  * once and fetched only when the commit is not in it yet, so repeated releases of known commits
  * touch no network at all. A ref that is not a commit of the repository fails here, before any
  * server has been touched.
+ *
+ * The cache prunes itself: each use touches the mirror and archive it used, and a run that
+ * makes an archive deletes archives unused for ARCHIVE_DAYS and mirrors unused for MIRROR_DAYS
+ * (a mirror another run holds the lock of is left alone). Nothing a server needs lives only
+ * here: a pruned archive is made again from the mirror, a pruned mirror cloned again.
  */
 import { argv, script } from '../src/command.js';
 import { defineModule } from '../src/module.js';
@@ -15,6 +20,10 @@ export interface GitArchiveParams {
   /** Where mirrors and archives are kept (default ~/.cache/flight). */
   cache_dir?: string;
 }
+
+/** Days an unused archive (one commit) and an unused mirror (one repository) are kept. */
+export const ARCHIVE_DAYS = 30;
+export const MIRROR_DAYS = 90;
 
 export const SHA_PATTERN = /^[0-9a-f]{4,40}$/;
 
@@ -41,17 +50,29 @@ if ! full=$(git -C "$mirror" rev-parse --verify --quiet "$sha^{commit}"); then
   git -C "$mirror" fetch --quiet --prune origin '+refs/*:refs/*' >&2
   full=$(git -C "$mirror" rev-parse --verify --quiet "$sha^{commit}") || exit 3
 fi
+touch "$mirror"
 echo "$full"
 `;
 
-// $1 mirror, $2 full sha, $3 archive path. Writes under a temp name so a crash leaves no half archive.
+// $1 mirror, $2 full sha, $3 archive path. Writes under a temp name so a crash leaves no half
+// archive; only a run that makes one prunes (releases of cached commits stay one quick call).
+// $4 the cache folder, $5 and $6 the days unused archives and mirrors are kept.
 const ARCHIVE = `
 set -e
-[ -s "$3" ] && { echo cached; exit 0; }
+[ -s "$3" ] && { touch "$3"; echo cached; exit 0; }
 mkdir -p "$(dirname "$3")"
 git -C "$1" archive --format=tar.gz -o "$3.tmp.$$" "$2"
 mv "$3.tmp.$$" "$3"
 echo created
+find "$4/archives" -maxdepth 1 -type f -name '*.tar.gz*' -mtime +"$5" -delete 2>/dev/null || true
+for m in "$4"/mirrors/*.git; do
+  [ -d "$m" ] && [ -n "$(find "$m" -maxdepth 0 -mtime +"$6")" ] || continue
+  if command -v flock >/dev/null 2>&1; then
+    ( flock -n 9 && rm -rf "$m" "$m.lock" ) 9>"$m.lock" || true
+  else
+    rm -rf "$m"
+  fi
+done
 `;
 
 export const git_archive = defineModule<GitArchiveParams>({
@@ -85,7 +106,7 @@ export const git_archive = defineModule<GitArchiveParams>({
       const exists = await ctx.exec(argv('test', '-s', archive));
       return { changed: exists.code !== 0, msg: `${full.slice(0, 12)} (archive ${exists.code === 0 ? 'cached' : 'would be created'})`, data };
     }
-    const made = await ctx.exec(script(ARCHIVE, mirror, full, archive));
+    const made = await ctx.exec(script(ARCHIVE, mirror, full, archive, cache, String(ARCHIVE_DAYS), String(MIRROR_DAYS)));
     if (made.code !== 0) return { changed: false, failed: true, msg: `git archive ${full}: ${made.stderr.trim()}` };
     return { changed: made.stdout.trim() === 'created', msg: `${full.slice(0, 12)} -> ${archive}`, data };
   },

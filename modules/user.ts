@@ -7,8 +7,13 @@
  * existing user without it (a daemon's account, a person's) is refused, never taken over. A
  * user an older Flight made (no comment, the wanted home, holding `.flight/`) gets the mark.
  *
+ * With `state: absent` the user goes (with its home, `remove_home`): its processes are asked to
+ * stop, then killed after a few seconds (userdel refuses while one lives, such as a PHP-FPM child
+ * finishing a request), then its group goes too unless another user's primary group is it. The
+ * mark guards this as it guards creation: a user without it is never removed.
+ *
  * One read (getent passwd, id -Gn, the home directory's mode, which wanted groups exist);
- * at most one more round trip running useradd/usermod/chmod in sequence.
+ * at most one more round trip running useradd/usermod/chmod (or the removal) in sequence.
  */
 import { script } from '../src/command.js';
 import { normalizeMode } from '../src/facts/file.js';
@@ -31,6 +36,10 @@ export interface UserParams {
   home_mode?: string;
   /** The comment (GECOS) that marks the user as this task's: set on creation, required on an existing user. */
   mark?: string;
+  /** Default present. */
+  state?: 'present' | 'absent';
+  /** With state absent: remove the home directory too. */
+  remove_home?: boolean;
 }
 
 /** Debian's default NAME_REGEX, without the uppercase and `$` that --badname would allow: the `user-name` kind. */
@@ -110,9 +119,47 @@ export interface UserPlan {
   changes: string[];
 }
 
+/**
+ * $1 name, $2 "1" to remove the home. TERM, up to 5 s for the processes to end, then KILL; the
+ * group named after the user goes unless it is someone's primary group (userdel keeps it when
+ * another user, such as www-data, is a member).
+ */
+export const REMOVE_SCRIPT = `n=$1 rmhome=$2
+pkill -TERM -u "$n" 2>/dev/null
+i=0
+while pgrep -u "$n" >/dev/null 2>&1 && [ $i -lt 25 ]; do sleep 0.2; i=$((i+1)); done
+pkill -KILL -u "$n" 2>/dev/null && sleep 0.2
+userdel \${rmhome:+--remove} -- "$n" 2>&1 | grep -v 'mail spool' >&2
+getent passwd "$n" >/dev/null && exit 1
+if gid=$(getent group "$n" | cut -d: -f3) && [ -n "$gid" ]; then
+  getent passwd | cut -d: -f4 | grep -qx "$gid" || groupdel -- "$n"
+fi
+true`;
+
+/** Whether an existing user is the one `mark` names: marked, or made by an older Flight (legacy). */
+function isMarked(p: UserParams, st: UserState): boolean {
+  return !p.mark || st.comment === p.mark || isLegacy(p, st);
+}
+
+const isLegacy = (p: UserParams, st: UserState): boolean =>
+  st.comment === '' && st.home === (p.home ?? `/home/${p.name}`) && st.flightDir === true;
+
+function refusal(p: UserParams, st: UserState, doing: string): UserPlan {
+  const what = [`uid ${st.uid}`, `home ${st.home}`, ...(st.comment ? [`comment '${st.comment}'`] : [])].join(', ');
+  return { error: `user ${p.name} already exists (${what}) and is not one this task made: refusing to ${doing}`, commands: [], changes: [] };
+}
+
 /** Decide from arguments and state (pure). */
 export function planUser(p: UserParams, st: UserState): UserPlan {
   if (!isUserName(p.name)) return { error: `invalid user name '${p.name}' (lowercase letters, digits, _ and -, at most 32)`, commands: [], changes: [] };
+  if (p.state === 'absent') {
+    if (!st.exists) return { commands: [], changes: [] };
+    if (!isMarked(p, st)) return refusal(p, st, 'remove it');
+    return {
+      commands: [['sh', '-c', REMOVE_SCRIPT, 'user-remove', p.name, p.remove_home ? '1' : '']],
+      changes: [`removed${p.remove_home ? ` with its home ${st.home}` : ''}`],
+    };
+  }
   if (st.missingGroups.length) {
     return { error: `group${st.missingGroups.length > 1 ? 's' : ''} ${st.missingGroups.join(', ')} do${st.missingGroups.length > 1 ? '' : 'es'} not exist`, commands: [], changes: [] };
   }
@@ -140,11 +187,7 @@ export function planUser(p: UserParams, st: UserState): UserPlan {
   }
   const mod: string[] = [];
   if (p.mark && st.comment !== p.mark) {
-    const legacy = st.comment === '' && st.home === (p.home ?? `/home/${p.name}`) && st.flightDir === true;
-    if (!legacy) {
-      const what = [`uid ${st.uid}`, `home ${st.home}`, ...(st.comment ? [`comment '${st.comment}'`] : [])].join(', ');
-      return { error: `user ${p.name} already exists (${what}) and is not one this task made: refusing to take it over (rename the app, or remove that user)`, commands: [], changes: [] };
-    }
+    if (!isLegacy(p, st)) return refusal(p, st, 'take it over (rename the app, or remove that user)');
     mod.push('--comment', p.mark);
     changes.push(`marked '${p.mark}'`);
   }
@@ -190,13 +233,15 @@ export const user = defineModule<UserParams>({
       create_home: { type: 'boolean' },
       home_mode: modeSchema,
       mark: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$' },
+      state: { enum: ['present', 'absent'] },
+      remove_home: { type: 'boolean' },
     },
   },
   async run(ctx, p) {
     const read = await ctx.exec(script(READ_SCRIPT, p.name, p.home ?? '', ...(p.groups ?? [])));
     if (read.code !== 0) return { changed: false, failed: true, msg: `cannot read user ${p.name}: ${outputTail(read)}` };
     const st = parseUserState(read.stdout);
-    if (ctx.check && st.missingGroups.length) {
+    if (ctx.check && st.missingGroups.length && p.state !== 'absent') {
       // In check mode a group an earlier task would create (an app user's own group) is
       // missing: joining it is a change the real run would make, not a failure.
       const pending = planUser(p, { ...st, missingGroups: [] });
@@ -208,11 +253,12 @@ export const user = defineModule<UserParams>({
     const plan = planUser(p, st);
     if (plan.error) return { changed: false, failed: true, msg: plan.error };
     const data = { name: p.name, uid: st.uid, home: p.home ?? st.home, shell: p.shell ?? st.shell };
-    if (plan.commands.length === 0) return { changed: false, msg: `user ${p.name} up to date`, data };
+    if (plan.commands.length === 0) return { changed: false, msg: p.state === 'absent' ? `no user ${p.name}` : `user ${p.name} up to date`, data };
     const what = `user ${p.name}: ${plan.changes.join(', ')}`;
-    if (ctx.check) return { changed: true, msg: `would ${st.exists ? 'change' : 'create'} ${what}`, data };
+    const verb = p.state === 'absent' ? 'remove' : st.exists ? 'change' : 'create';
+    if (ctx.check) return { changed: true, msg: `would ${verb} ${what}`, data };
     const error = await runSequence(ctx, plan.commands);
     if (error) return { changed: true, failed: true, msg: `user ${p.name}: ${error}`, data };
-    return { changed: true, msg: `${st.exists ? 'changed' : 'created'} ${what}`, data };
+    return { changed: true, msg: p.state === 'absent' ? what : `${st.exists ? 'changed' : 'created'} ${what}`, data };
   },
 });

@@ -28,6 +28,18 @@ export interface OptionSpec {
 
 export type OptionValue = boolean | string | string[] | number;
 
+/** Checks for option values that are not a kind (src/kinds.ts): one home for every command's spec. */
+export const wholeNumber = (min: number, max = Infinity) => (v: string): string | undefined =>
+  /^\d+$/.test(v) && Number(v) >= min && Number(v) <= max ? undefined : `expected a whole number ${max === Infinity ? `>= ${min}` : `from ${min} to ${max}`}, got '${v}'`;
+export const oneOf = (...allowed: string[]) => (v: string): string | undefined =>
+  allowed.includes(v) ? undefined : `expected ${allowed.join(', ')}, got '${v}'`;
+export const seconds = (v: string): string | undefined => (/^\d+(\.\d+)?$/.test(v) ? undefined : `expected seconds >= 0, got '${v}'`);
+/** A TCP port; 0 where the caller lets the system pick one. */
+export const port = (min: 0 | 1) => wholeNumber(min, 65535);
+
+/** --host-key-policy, the same for every command that connects. */
+export const HOST_KEY_POLICY_OPTION: OptionSpec = { name: 'host-key-policy', takes: 'value', arg: 'P', help: 'strict (default) | accept-new | off', check: oneOf('strict', 'accept-new', 'off') };
+
 export interface ParsedArgs {
   /** By long name; options not given are absent. */
   options: Record<string, OptionValue>;

@@ -5,7 +5,7 @@ import { invalid } from '../errors.js';
 import { kindError, type KindName } from '../kinds.js';
 import type { HostKeyPolicy } from '../inventory/types.js';
 import type { Vars } from '../templating.js';
-import { parseArgs, type OptionSpec, type OptionValue } from './args.js';
+import { HOST_KEY_POLICY_OPTION, parseArgs, wholeNumber, type OptionSpec, type OptionValue } from './args.js';
 
 export interface PlayOptions {
   defs: string;
@@ -26,11 +26,6 @@ export interface PlayOptions {
   positional: string[];
 }
 
-const wholeNumber = (min: number) => (v: string): string | undefined =>
-  /^\d+$/.test(v) && Number(v) >= min ? undefined : `expected a whole number >= ${min}, got '${v}'`;
-const oneOf = (...allowed: string[]) => (v: string): string | undefined =>
-  allowed.includes(v) ? undefined : `expected ${allowed.join(', ')}, got '${v}'`;
-
 /** The options of `flight-play`; the `flight` verbs take these too, but `--inventory`. */
 export const PLAY_OPTIONS: readonly OptionSpec[] = [
   { name: 'extra-vars', short: 'e', takes: 'values', arg: 'VARS', help: 'k=v pairs, @vars.yml, or a JSON mapping (repeatable; highest precedence)' },
@@ -43,7 +38,7 @@ export const PLAY_OPTIONS: readonly OptionSpec[] = [
   { name: 'skip-tags', takes: 'values', arg: 'T1,T2', help: 'skip tasks with these tags' },
   { name: 'start-at-task', takes: 'value', arg: 'NAME', help: 'start at the task with this name' },
   { name: 'forks', short: 'f', takes: 'value', arg: 'N', help: "hosts in parallel (default: flight.yml's forks, else 25)", check: wholeNumber(1) },
-  { name: 'host-key-policy', takes: 'value', arg: 'P', help: 'strict (default) | accept-new | off', check: oneOf('strict', 'accept-new', 'off') },
+  HOST_KEY_POLICY_OPTION,
   { name: 'list-hosts', takes: 'flag', help: 'print the hosts each play would touch, then exit' },
   { name: 'list-tasks', takes: 'flag', help: 'print the tasks, then exit' },
   { name: 'json', takes: 'flag', help: 'one JSON event per line on stdout, ending with a recap' },

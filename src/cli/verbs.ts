@@ -28,6 +28,8 @@ Servers and releases:
   app:releases APP           list each server's releases, which is current, who made them
   env:pull APP [--out FILE]  download APP's .env (mode 0600; default ./APP.env)
   env:push APP [FILE]        upload FILE (default ./APP.env) as APP's .env on every server
+  app:remove APP --yes       remove APP from its servers (workers, vhost, pool, user, home),
+                             saving shared/ and the env first; the database stays
 
 Elastic clusters (docs/elastic.md):
   server:add CLUSTER NAME HOST [--web] [--like SERVER] [--copy queues,scheduler,deploy_commands]
@@ -48,7 +50,7 @@ Local lab (real Debian servers on this machine, as root):
 
 Options (all verbs that run a playbook; see flight-play --help):
   --defs DIR  --check  --diff  --limit PATTERN  --json  --plain  -v/-vv  --forks N
-  --force-unlock             (release, rollback) break a deploy lock left by a dead run
+  --force-unlock             (release, rollback, remove) break a deploy lock left by a dead run
 
 Every verb runs a built-in playbook: \`flight app:release shop 1a2b3c\` is
 \`flight-play release -e app=shop -e sha=1a2b3c\`.
@@ -58,6 +60,7 @@ Every verb runs a built-in playbook: \`flight app:release shop 1a2b3c\` is
 const VERB_PLAY_OPTIONS = PLAY_OPTIONS.filter((o) => o.name !== 'inventory');
 const FORCE_UNLOCK: OptionSpec = { name: 'force-unlock', takes: 'flag', help: 'break a deploy lock left by a dead run (the run says whose it was)' };
 const TO: OptionSpec = { name: 'to', takes: 'value', arg: 'ID', help: 'the release to go back to (see flight app:releases APP)', check: 'release-id' };
+const YES: OptionSpec = { name: 'yes', takes: 'flag', help: 'really remove the app (without it, only --check runs)' };
 const OUT: OptionSpec = { name: 'out', takes: 'value', arg: 'FILE', help: 'where to write the .env (default ./APP.env)', check: 'local-path' };
 /** Why a flight-play option is not a verb's. */
 const VERB_ELSEWHERE: Record<string, string> = {
@@ -78,7 +81,7 @@ interface Verb {
   vars(args: string[], options: Record<string, OptionValue>, defs: Definitions): Record<string, unknown>;
 }
 
-/** --force-unlock, as the release and rollback playbooks read it. */
+/** --force-unlock, as the release, rollback and remove playbooks read it. */
 const forceUnlock = (o: Record<string, OptionValue>): { force_unlock?: true } => (o['force-unlock'] ? { force_unlock: true } : {});
 
 function knownApp(name: string | undefined, defs: Definitions): string {
@@ -130,6 +133,19 @@ const VERBS: Record<string, Verb> = {
       ...forceUnlock(o),
     }),
   },
+  'app:remove': {
+    usage: 'app:remove APP --yes [--force-unlock]',
+    playbook: 'remove',
+    args: [1, 1],
+    options: [YES, FORCE_UNLOCK],
+    vars(args, o, defs) {
+      const app = knownApp(args[0], defs);
+      if (!o.yes && !o.check) {
+        throw invalid(`flight app:remove ${app} removes the app from its servers (${defs.apps.get(app)!.servers.map((x) => x.name).join(', ')}): add --yes to go ahead, or --check to see what it would do`);
+      }
+      return { app, ...forceUnlock(o) };
+    },
+  },
   'env:pull': {
     usage: 'env:pull APP [--out FILE]',
     playbook: 'env-pull',
@@ -150,6 +166,9 @@ const VERBS: Record<string, Verb> = {
     },
   },
 };
+
+/** The verbs that read the definitions (each has verbOptions). */
+export const DEFINITION_VERBS: readonly string[] = [...Object.keys(VERBS), 'app:releases'];
 
 /** The options `flight VERB` takes, for its parser and its help. */
 export function verbOptions(verb: string): readonly OptionSpec[] {

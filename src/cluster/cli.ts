@@ -4,7 +4,7 @@
  * with --json one JSON object per line ending with {"event":"ready",...}.
  */
 import path from 'node:path';
-import { parseArgs, type OptionSpec } from '../cli/args.js';
+import { HOST_KEY_POLICY_OPTION, parseArgs, port, seconds, type OptionSpec } from '../cli/args.js';
 import { invalid } from '../errors.js';
 import type { HostKeyPolicy } from '../inventory/types.js';
 import { reporterFor } from '../cli/play.js';
@@ -30,7 +30,6 @@ Both wait for a release in progress to finish (the app's deploy lock), at most -
 seconds (default 600). Options: --defs DIR --json --plain -v --host-key-policy P. See docs/elastic.md.
 `;
 
-const seconds = (v: string): string | undefined => (/^\d+(\.\d+)?$/.test(v) ? undefined : `expected seconds >= 0, got '${v}'`);
 
 export const SERVER_OPTIONS: readonly OptionSpec[] = [
   { name: 'defs', takes: 'value', arg: 'DIR', help: 'the definitions folder', check: 'local-path' },
@@ -39,11 +38,11 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
   { name: 'listen', takes: 'value', arg: 'ADDRESS', help: '(add) the address nginx listens on', check: 'ip' },
   { name: 'copy', takes: 'value', arg: 'LIST', help: `(add) also copy: ${COPYABLE.join(', ')}` },
   { name: 'ssh-user', takes: 'value', arg: 'USER', help: '(add) the SSH user', check: 'user-name' },
-  { name: 'ssh-port', takes: 'value', arg: 'PORT', help: '(add) the SSH port', check: (v) => (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 65535 ? undefined : `expected 1 to 65535, got '${v}'`) },
+  { name: 'ssh-port', takes: 'value', arg: 'PORT', help: '(add) the SSH port', check: port(1) },
   { name: 'ssh-key', takes: 'value', arg: 'FILE', help: '(add) the SSH key', check: 'local-path' },
   { name: 'lock-timeout', takes: 'value', arg: 'SECONDS', help: 'wait at most this long for a release in progress (default 600)', check: seconds },
   { name: 'keep-workers', takes: 'flag', help: '(remove) leave the queue workers and scheduler running' },
-  { name: 'host-key-policy', takes: 'value', arg: 'P', help: 'strict (default) | accept-new | off', check: (v) => (['strict', 'accept-new', 'off'].includes(v) ? undefined : `expected strict, accept-new or off, got '${v}'`) },
+  HOST_KEY_POLICY_OPTION,
   { name: 'json', takes: 'flag', help: 'one JSON object per line, ending with {"event":"ready"} or {"event":"removed"}' },
   { name: 'plain', takes: 'flag', help: 'line-per-event output' },
   { name: 'v', takes: 'count', help: 'more output' },

@@ -1,6 +1,6 @@
 /** `flight lab up|down|status|stop|start`: the lab from the command line. */
 import path from 'node:path';
-import { parseArgs, type OptionSpec } from '../cli/args.js';
+import { parseArgs, port, wholeNumber, type OptionSpec } from '../cli/args.js';
 import { exitCodeOf, invalid, messageOf } from '../errors.js';
 import { labDown, labStart, labStatus, labStop, labUp } from './lab.js';
 import { labPaths } from './paths.js';
@@ -19,11 +19,11 @@ Local Debian servers, each with its own root filesystem and namespaces and a rea
 `;
 
 export const LAB_OPTIONS: readonly OptionSpec[] = [
-  { name: 'servers', takes: 'value', arg: 'N', help: 'servers to start (default 3)', check: (v) => (/^[1-9]\d?$/.test(v) ? undefined : `expected a whole number from 1 to 99, got '${v}'`) },
+  { name: 'servers', takes: 'value', arg: 'N', help: 'servers to start (default 3)', check: wholeNumber(1, 99) },
   { name: 'defs', takes: 'value', arg: 'DIR', help: 'where `up` writes clusters/lab.yml (default .)', check: 'local-path' },
   { name: 'dir', takes: 'value', arg: 'STATE_DIR', help: 'the lab\'s state (default $FLIGHT_LAB_DIR or /var/lib/flight-lab)', check: 'local-path' },
   { name: 'first', takes: 'value', arg: 'ADDRESS', help: 'the first server\'s address (default 127.0.0.2)', check: 'ip' },
-  { name: 'port', takes: 'value', arg: 'PORT', help: 'the servers\' sshd port (default 22)', check: (v) => (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 65535 ? undefined : `expected 1 to 65535, got '${v}'`) },
+  { name: 'port', takes: 'value', arg: 'PORT', help: 'the servers\' sshd port (default 22)', check: port(1) },
   { name: 'purge', takes: 'flag', help: '(down) remove the servers\' roots too' },
   { name: 'json', takes: 'flag', help: '(status) the servers as JSON' },
   { name: 'help', short: 'h', takes: 'flag', help: 'this help' },

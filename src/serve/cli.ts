@@ -4,7 +4,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { loadDefinitions } from '../definitions/index.js';
-import { parseArgs, type OptionSpec } from '../cli/args.js';
+import { parseArgs, port, seconds, type OptionSpec } from '../cli/args.js';
 import { EXIT_CODES, invalid } from '../errors.js';
 import { ADMIN } from '../cluster/http.js';
 import { DeployServer } from './server.js';
@@ -44,10 +44,10 @@ const COMMON: readonly OptionSpec[] = [
 export const SERVE_OPTIONS: readonly OptionSpec[] = [
   ...COMMON,
   { name: 'host', takes: 'value', arg: 'ADDR', help: 'address to listen on (default 127.0.0.1)', check: 'ip' },
-  { name: 'port', takes: 'value', arg: 'N', help: 'default 8080 (0: any free port)', check: (v) => (/^\d+$/.test(v) && Number(v) <= 65535 ? undefined : `expected 0 to 65535, got '${v}'`) },
+  { name: 'port', takes: 'value', arg: 'N', help: 'default 8080 (0: any free port)', check: port(0) },
   { name: 'tls-cert', takes: 'value', arg: 'FILE', help: 'serve HTTPS with this certificate', check: 'local-path' },
   { name: 'tls-key', takes: 'value', arg: 'FILE', help: 'and this key', check: 'local-path' },
-  { name: 'drain-timeout', takes: 'value', arg: 'SECONDS', help: 'on SIGTERM, wait at most this long for running deploys (default 900)', check: (v) => (/^\d+(\.\d+)?$/.test(v) ? undefined : `expected seconds >= 0, got '${v}'`) },
+  { name: 'drain-timeout', takes: 'value', arg: 'SECONDS', help: 'on SIGTERM, wait at most this long for running deploys (default 900)', check: seconds },
 ];
 
 export const TOKEN_OPTIONS: readonly OptionSpec[] = [
@@ -74,13 +74,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (positional.length) throw invalid(`flight serve takes no arguments, got '${positional[0]}'`);
-  const port = Number(a.port ?? 8080);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw invalid(`--port: expected 0 to 65535, got '${a.port}'`);
+  // Checked by SERVE_OPTIONS.
+  const listenPort = Number(a.port ?? 8080);
   const drain = Number(a['drain-timeout'] ?? 900);
-  if (!Number.isFinite(drain) || drain < 0) throw invalid(`--drain-timeout: expected seconds >= 0, got '${a['drain-timeout']}'`);
   if (!!a['tls-cert'] !== !!a['tls-key']) throw invalid('--tls-cert and --tls-key go together');
   const server = await DeployServer.start({
-    defsDir: defs, dataDir: data, host: (a.host as string | undefined) ?? '127.0.0.1', port, drainTimeoutMs: drain * 1000,
+    defsDir: defs, dataDir: data, host: (a.host as string | undefined) ?? '127.0.0.1', port: listenPort, drainTimeoutMs: drain * 1000,
     tls: a['tls-cert'] ? { cert: path.resolve(a['tls-cert'] as string), key: path.resolve(a['tls-key'] as string) } : undefined,
   }).catch((err: unknown) => {
     throw invalid(`flight serve: ${(err as Error).message}`, err);

@@ -8,15 +8,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closestOption, optionsHelp, parseArgs, type OptionSpec } from '../../src/cli/args.js';
 import { PLAY_OPTIONS, parsePlayOptions } from '../../src/cli/options.js';
-import { runFlight, verbOptions } from '../../src/cli/verbs.js';
+import { DEFINITION_VERBS, runFlight, verbOptions } from '../../src/cli/verbs.js';
 import { LAB_OPTIONS } from '../../src/lab/cli.js';
 import { SERVER_OPTIONS } from '../../src/cluster/cli.js';
 import { SERVE_OPTIONS, TOKEN_OPTIONS } from '../../src/serve/cli.js';
 import { KINDS } from '../../src/kinds.js';
+import { exitCodeOf } from '../../src/errors.js';
+import { defsFixture } from './definitions/fixtures.js';
 
 const COMMANDS: Array<[string, readonly OptionSpec[]]> = [
   ['flight-play', PLAY_OPTIONS],
-  ...['provision', 'app:configure', 'app:release', 'app:rollback', 'app:releases', 'env:pull', 'env:push'].map((v): [string, readonly OptionSpec[]] => [`flight ${v}`, verbOptions(v)]),
+  ...DEFINITION_VERBS.map((v): [string, readonly OptionSpec[]] => [`flight ${v}`, verbOptions(v)]),
   ['flight lab', LAB_OPTIONS],
   ['flight server:add', SERVER_OPTIONS],
   ['flight serve', SERVE_OPTIONS],
@@ -86,6 +88,16 @@ test('flight VERB: an option of flight-play\'s only says so; extra words are ref
   await assert.rejects(runFlight(['app:release', 'shop']), /missing arguments: flight app:release APP SHA/);
   assert.throws(() => parseArgs(['--hots', 'x'], SERVE_OPTIONS, 'flight serve'), /unknown option --hots; did you mean --host\?/);
   assert.throws(() => parseArgs(['shop', '--to', 'x'], verbOptions('app:release'), 'flight app:release'), /unknown option --to/);
+});
+
+test('flight app:remove asks for --yes (or --check) before it connects anywhere', async () => {
+  const defs = ['--defs', defsFixture('good')];
+  await assert.rejects(runFlight(['app:remove', 'shop', ...defs]), (err: Error) => {
+    assert.match(err.message, /flight app:remove shop removes the app from its servers \(.+\): add --yes to go ahead, or --check to see what it would do/);
+    assert.equal(exitCodeOf(err), 5);
+    return true;
+  });
+  await assert.rejects(runFlight(['app:remove', 'nosuch', '--yes', ...defs]), /unknown app 'nosuch'/);
 });
 
 test('play options: verbosity counts, lists split and repeat, bad values rejected', () => {

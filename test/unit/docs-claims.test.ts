@@ -11,11 +11,11 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { ROOT } from '../../src/paths.js';
 import { PLAY_OPTIONS } from '../../src/cli/options.js';
-import { verbOptions } from '../../src/cli/verbs.js';
+import { DEFINITION_VERBS, verbOptions } from '../../src/cli/verbs.js';
 import { LAB_OPTIONS } from '../../src/lab/cli.js';
 import { SERVER_OPTIONS } from '../../src/cluster/cli.js';
 import { SERVE_OPTIONS, TOKEN_OPTIONS } from '../../src/serve/cli.js';
-import { appSchema } from '../../src/definitions/schemas/app.js';
+import { appSchema, DEFAULT_AUTO_ROLLBACK, DEFAULT_OPCACHE_WARMUP, DEFAULT_WEB } from '../../src/definitions/schemas/app.js';
 import { clusterSchema } from '../../src/definitions/schemas/cluster.js';
 import { configSchema } from '../../src/definitions/schemas/config.js';
 
@@ -26,6 +26,7 @@ const FOREIGN: Record<string, string[]> = {
   curl: ['fail', 'fail-with-body', 'silent', 'show-error', 'max-time'],
   git: ['upload-pack'],
   rsync: ['delete', 'checksum'],
+  useradd: ['create-home', 'shell'],
   artisan: ['force', 'sleep', 'timeout', 'tries', 'queue', 'show'],
   // npm run bench / bench:opcache (bench/run.ts, bench/opcache.ts).
   bench: ['runs', 'ansible-runs', 'large-runs', 'only', 'quick', 'keep', 'merge', 'budget', 'repeats', 'rate', 'first', 'out', 'lab', 'seconds', 'loops'],
@@ -35,8 +36,7 @@ const FOREIGN: Record<string, string[]> = {
 };
 
 const flightOptions = (): Set<string> => {
-  const verbs = ['provision', 'app:configure', 'app:release', 'app:rollback', 'app:releases', 'env:pull', 'env:push'];
-  const specs = [PLAY_OPTIONS, ...verbs.map(verbOptions), LAB_OPTIONS, SERVER_OPTIONS, SERVE_OPTIONS, TOKEN_OPTIONS];
+  const specs = [PLAY_OPTIONS, ...DEFINITION_VERBS.map(verbOptions), LAB_OPTIONS, SERVER_OPTIONS, SERVE_OPTIONS, TOKEN_OPTIONS];
   return new Set(specs.flat().map((s) => s.name));
 };
 
@@ -67,4 +67,60 @@ test("the README's definition examples use only keys the schemas know", () => {
     checked++;
   }
   assert.ok(checked >= 2, `definition examples checked: ${checked}`);
+});
+
+/** Every default of the definitions, by key: the schemas' `default`s and those toApp fills in. */
+function definitionDefaults(): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  const add = (key: string, value: unknown) => {
+    if (value === null || typeof value === 'object') return;
+    if (!out.has(key)) out.set(key, new Set());
+    out.get(key)!.add(String(value));
+  };
+  const walk = (node: unknown): void => {
+    if (!node || typeof node !== 'object') return;
+    const props = (node as { properties?: Record<string, { default?: unknown }> }).properties;
+    for (const [key, prop] of Object.entries(props ?? {})) if (prop && typeof prop === 'object' && 'default' in prop) add(key, prop.default);
+    for (const child of Object.values(node)) walk(child);
+  };
+  for (const schema of [appSchema, clusterSchema, configSchema]) walk(schema);
+  for (const [key, value] of Object.entries({ ...DEFAULT_WEB, ...DEFAULT_AUTO_ROLLBACK, ...DEFAULT_OPCACHE_WARMUP })) add(key, value);
+  return out;
+}
+
+/** The files a user reads definitions from: the docs and the example definitions folder. */
+const DEFINITION_DOCS = [
+  ...DOCS,
+  ...['inventory/flight.yml', ...['apps', 'examples'].flatMap((d) => fs.readdirSync(path.join(ROOT, 'inventory', d)).map((f) => `inventory/${d}/${f}`))],
+];
+
+test('every default the docs state for a definition key is the one the code applies', () => {
+  const defaults = definitionDefaults();
+  assert.ok(defaults.get('keep_releases')?.size && defaults.get('budget_mb')?.size, 'the defaults are found');
+  const wrong: string[] = [];
+  let checked = 0;
+  const claim = (where: string, key: string, value: string) => {
+    const known = defaults.get(key);
+    if (!known || !/^(\d+(\.\d+)?|true|false)$/.test(value)) return;
+    checked++;
+    if (!known.has(value)) wrong.push(`${where}: ${key} default ${value}, but the code's is ${[...known].join(' or ')}`);
+  };
+  for (const doc of DEFINITION_DOCS) {
+    let inDefaultsBlock = false;
+    for (const [i, line] of fs.readFileSync(path.join(ROOT, doc), 'utf8').split('\n').entries()) {
+      const where = `${doc}:${i + 1}`;
+      if (/^\s*```/.test(line) || line.trim() === '') inDefaultsBlock = false;
+      // `key: value   # ... (default N)` and `key: value   # default: N`
+      const yamlKey = /^\s*#?\s*([a-z_]+):\s*[^#]*#.*\bdefault:?\s+([\w.]+)/.exec(line);
+      if (yamlKey) claim(where, yamlKey[1]!, yamlKey[2]!);
+      // prose: `key` ... (default N)
+      for (const m of line.matchAll(/`([a-z_]+)`[^`(]{0,40}\(default:?\s+([\w.]+)/g)) claim(where, m[1]!, m[2]!);
+      // A block whose lines say they are the defaults: every `key: value` after that line.
+      const kv = /^\s*([a-z_]+):\s*([\w.]+)\s*(#|$)/.exec(line);
+      if (inDefaultsBlock && kv) claim(where, kv[1]!, kv[2]!);
+      if (/these are the defaults/.test(line)) inDefaultsBlock = true;
+    }
+  }
+  assert.deepEqual(wrong, []);
+  assert.ok(checked >= 5, `default claims checked: ${checked}`);
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { script, toShell } from '../../../src/command.js';
 import { createAjv } from '../../../src/json-schema.js';
-import { READ_SCRIPT, parseUserState, planUser, user, type UserParams, type UserState } from '../../../modules/user.js';
+import { READ_SCRIPT, REMOVE_SCRIPT, parseUserState, planUser, user, type UserParams, type UserState } from '../../../modules/user.js';
 
 test('user schema validates the name', () => {
   const v = createAjv().compile(user.schema);
@@ -70,6 +70,24 @@ test('planUser with a mark: made marked; a marked user is kept; another account 
     const plan = planUser(p, st);
     assert.match(plan.error ?? '', /already exists \(uid \d+, home \S+.*\) and is not one this task made: refusing to take it over/, what);
     assert.deepEqual(plan.commands, [], what);
+  }
+});
+
+test('planUser absent: nothing when gone; a marked (or older Flight) user goes with its home; another account is never removed', () => {
+  const mine: UserState = { exists: true, uid: 998, comment: 'Flight app', home: '/home/shop', shell: '/bin/bash', groups: ['shop'], primaryGroup: 'shop', homeMode: '0750', missingGroups: [] };
+  const p: UserParams = { name: 'shop', mark: 'Flight app', home: '/home/shop', state: 'absent', remove_home: true };
+  assert.deepEqual(planUser(p, { exists: false, groups: [], missingGroups: [] }), { commands: [], changes: [] });
+  for (const st of [mine, { ...mine, comment: '', flightDir: true }]) {
+    const plan = planUser(p, st);
+    assert.equal(plan.error, undefined);
+    assert.deepEqual(plan.commands, [['sh', '-c', REMOVE_SCRIPT, 'user-remove', 'shop', '1']]);
+    assert.deepEqual(plan.changes, ['removed with its home /home/shop']);
+  }
+  assert.deepEqual(planUser({ ...p, remove_home: false }, mine).commands[0]!.slice(-1), [''], 'the home stays unless asked');
+  for (const st of [{ ...mine, comment: 'Shop Owner,,,', uid: 1000 }, { ...mine, comment: '' }]) {
+    const plan = planUser(p, st);
+    assert.match(plan.error ?? '', /is not one this task made: refusing to remove it/);
+    assert.deepEqual(plan.commands, []);
   }
 });
 

@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadPlaybook, type ModuleCatalog } from '../../../src/playbook/load.js';
+import { loadPlaybook, loadTaskFile, type ModuleCatalog } from '../../../src/playbook/load.js';
+import { catalogOf } from '../../../src/playbook/catalog.js';
+import { modules } from '../../../modules/index.js';
+import { PLAYBOOKS_DIR } from '../../../src/paths.js';
 
 const catalog: ModuleCatalog = new Map([
   ['file', { properties: ['path', 'state', 'mode'], required: ['path'] }],
@@ -92,4 +95,12 @@ test('YAML syntax errors carry their position', () => {
 test('a play without hosts and a non-list playbook are rejected', () => {
   assert.deepEqual(errorsOf('- tasks: []\n'), ['pb.yml:1:3: play is missing `hosts:` (a host pattern such as `all` or `web`)']);
   assert.deepEqual(errorsOf('hosts: all\n'), ['pb.yml:1:1: a playbook is a list of plays (`- hosts: ...`)']);
+});
+
+test("every built-in playbook and task file loads against the modules' own argument specs", () => {
+  const builtin = catalogOf(modules);
+  const files = fs.readdirSync(PLAYBOOKS_DIR).filter((f) => f.endsWith('.yml'));
+  assert.ok(files.includes('remove.yml') && files.includes('release.yml'), files.join(', '));
+  for (const f of files) assert.ok(loadPlaybook(path.join(PLAYBOOKS_DIR, f), builtin, f).plays.length > 0, f);
+  for (const f of fs.readdirSync(path.join(PLAYBOOKS_DIR, 'tasks'))) assert.ok(loadTaskFile(path.join(PLAYBOOKS_DIR, 'tasks', f), builtin, f).length > 0, f);
 });

@@ -13,6 +13,7 @@ import type { DeployOutcome, DeployRequest } from '../../../src/serve/run.js';
 import { DeployServer } from '../../../src/serve/server.js';
 import { hashToken, newToken, signalKey, TokenFile } from '../../../src/serve/tokens.js';
 import { call } from '../../support/serve.js';
+import { ROOT } from '../../../src/paths.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'flight-serve-unit-'));
 const defsDir = path.join(tmp, 'defs');
@@ -92,6 +93,18 @@ test('healthz answers without a token', async () => {
   assert.equal(r.status, 200);
   assert.equal(r.json.ok, true);
   assert.equal(typeof r.json.memory.heap_used, 'number');
+});
+
+test('every route docs/serve.md and docs/elastic.md name is routed: asked without a token, it answers 401 (or 400/429), never 404 or 405', async () => {
+  const routes = ['serve.md', 'elastic.md'].flatMap((doc) =>
+    [...fs.readFileSync(path.join(ROOT, 'docs', doc), 'utf8').matchAll(/(?:^|`|### `)(GET|POST|DELETE|PUT|PATCH) +(\/[^\s?`[]*)/gm)].map((m) => [doc, m[1]!, m[2]!] as const));
+  assert.ok(routes.length >= 7, `routes found: ${routes.length}`);
+  for (const [doc, method, route] of routes) {
+    const url = route.replace('APP', 'alpha').replace('ID', '20261207T210000.000Z-abcdef').replace('CLUSTER', 'c').replace('NAME', 's-1');
+    if (method === 'GET' && route === '/healthz') continue;
+    const r = await call(base, method, url, method === 'GET' || method === 'DELETE' ? {} : { body: {} });
+    assert.ok([400, 401, 429].includes(r.status), `${doc}: ${method} ${route} -> ${url}: ${r.status} ${JSON.stringify(r.json)}`);
+  }
 });
 
 test('hostile requests: the right 4xx, short JSON, nothing started or recorded, no token in the log', async () => {
