@@ -25,6 +25,11 @@ export interface GitArchiveParams {
 export const ARCHIVE_DAYS = 30;
 export const MIRROR_DAYS = 90;
 
+/** The bare mirror of `repo` in the cache folder: one per repository URL, named stably and path-safely. */
+export function mirrorDir(cache: string, repo: string): string {
+  return `${cache}/mirrors/${Buffer.from(repo).toString('base64url')}.git`;
+}
+
 export const SHA_PATTERN = /^[0-9a-f]{4,40}$/;
 
 /** Release ids sort by time and name the commit: 20261126T051200Z-1a2b3c4d5e6f. */
@@ -94,8 +99,7 @@ export const git_archive = defineModule<GitArchiveParams>({
     }
     const home = (await ctx.exec(script('printf %s "$HOME"'))).stdout;
     const cache = p.cache_dir ?? `${home}/.cache/flight`;
-    // One mirror per repository URL; the name only needs to be stable and path-safe.
-    const mirror = `${cache}/mirrors/${Buffer.from(p.repo).toString('base64url')}.git`;
+    const mirror = mirrorDir(cache, p.repo);
     const resolved = await ctx.exec(script(RESOLVE, p.repo, mirror, sha));
     if (resolved.code === 3) return { changed: false, failed: true, msg: `${p.sha} is not a commit of ${p.repo}` };
     if (resolved.code !== 0) return { changed: false, failed: true, msg: `cannot read ${p.repo}: ${resolved.stderr.trim().split('\n').pop()}` };

@@ -38,6 +38,7 @@ export function toConfig(data: Record<string, unknown> | undefined, dir: string)
     keep_releases: d.keep_releases ?? 5,
     forks: d.forks ?? 25,
     serve: {
+      trusted_proxies: [...(d.serve?.trusted_proxies ?? [])],
       tokens: { ...(d.serve?.tokens ?? {}) },
       github: Object.fromEntries(
         Object.entries(d.serve?.github ?? {}).map(([app, h]) => [app, { ...h, ...(h.secret_file ? { secret_file: resolveLocalPath(h.secret_file, dir) } : {}) }]),

@@ -30,6 +30,8 @@ export interface FlightConfig {
   keep_releases: number;
   forks: number;
   serve: {
+    /** Proxies whose X-Forwarded-For names the client. */
+    trusted_proxies: string[];
     /** app name -> sha256 (hex) of its deploy token. */
     tokens: Record<string, string>;
     /** app name -> its GitHub push webhook. */

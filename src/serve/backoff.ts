@@ -1,9 +1,11 @@
 /**
- * Repeated authentication failures from one address are slowed down: after `free` failures,
- * the address is refused (429 with Retry-After) for a delay that doubles with each further
- * failure, up to `maxMs`. Refusing, rather than holding the response, keeps a flood from tying
- * up sockets and memory. A success clears the address. The table is bounded: the oldest entries
- * go first, and entries quiet for `forgetMs` are dropped.
+ * Repeated authentication failures from one client: after `free` failures, the client's wrong
+ * credentials are answered 429 with Retry-After for a delay that doubles with each further
+ * failure, up to `maxMs`. The server checks the credential first: a right one always passes,
+ * so noise from others behind the same address (a proxy, GitHub's shared senders) never locks
+ * out CI. Refusing, rather than holding the response, keeps a flood from tying up sockets and
+ * memory. The table is bounded: the oldest entries go first, and entries quiet for `forgetMs`
+ * are dropped.
  */
 export interface BackoffOptions {
   /** Failures allowed before any delay. */
@@ -31,7 +33,7 @@ export class AuthBackoff {
     this.now = o.now ?? Date.now;
   }
 
-  /** Milliseconds this address must still wait before it may try again (0: go ahead). */
+  /** Milliseconds this client must still wait before a wrong credential is answered 401 again (0: now). */
   retryAfter(address: string): number {
     const e = this.entries.get(address);
     if (!e) return 0;
@@ -49,16 +51,13 @@ export class AuthBackoff {
     if (!e || now - e.last > this.o.forgetMs) e = { failures: 0, last: now, blockedUntil: 0 };
     e.failures++;
     e.last = now;
+    // The `free`-th failure starts the first delay: the next attempt is the first refused.
     const over = e.failures - this.o.free;
-    if (over > 0) e.blockedUntil = now + Math.min(this.o.maxMs, this.o.baseMs * 2 ** Math.min(over - 1, 30));
+    if (over >= 0) e.blockedUntil = now + Math.min(this.o.maxMs, this.o.baseMs * 2 ** Math.min(over, 30));
     // Re-insert so Map order is least-recently-failed first: eviction takes the oldest.
     this.entries.delete(address);
     this.entries.set(address, e);
     while (this.entries.size > this.o.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-  }
-
-  success(address: string): void {
-    this.entries.delete(address);
   }
 
   get size(): number {

@@ -55,7 +55,9 @@ export const runDeploy: DeployRunner = async (r) => {
     if (e.event === 'recap') {
       for (const [host, s] of Object.entries(e.hosts)) {
         if (host === 'localhost') continue;
-        const status = s.unreachable ? 'unreachable' : s.failed ? 'failed' : s.changed ? 'changed' : 'ok';
+        // A server no task ran on (the run stopped before it got there) is not `ok`.
+        const reached = s.ok + s.changed + s.failed + s.unreachable + s.rescued + s.ignored > 0;
+        const status = s.unreachable ? 'unreachable' : s.failed ? 'failed' : s.changed ? 'changed' : reached ? 'ok' : 'not reached';
         servers[host] = { status, ...s, ...(firstError.has(host) ? { error: firstError.get(host) } : {}) };
       }
     }

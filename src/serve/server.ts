@@ -10,15 +10,19 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { APP_NAME_PATTERN } from '../definitions/schemas/common.js';
 import { loadDefinitions, type Definitions, type GithubHook } from '../definitions/index.js';
 import { messageOf } from '../errors.js';
 import { VERSION } from '../version.js';
 import { AuthBackoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { clientAddress } from './client.js';
+import { ancestry } from './commits.js';
+import { DeliveryLog } from './deliveries.js';
+import { ConnectionLimits, DEFAULT_LIMITS, type Limits } from './limits.js';
 import { githubRepository, pushDecision, verifySignature } from './github.js';
 import { HttpError, loggablePath, parseJsonObject, readBody, refuseDeclaredOversize, sendJson } from './http.js';
-import { isDeployId, requestSha } from './ids.js';
+import { isDeployId, requestSha, sameCommit } from './ids.js';
 import { streamFile } from './log.js';
 import { runDeploy, type DeployRunner } from './run.js';
 import { DeployService } from './service.js';
@@ -41,17 +45,22 @@ export interface ServeOptions {
   runner?: DeployRunner;
   say?: (line: string) => void;
   backoff?: BackoffOptions;
+  limits?: Partial<Limits>;
+  /** Where the releases keep their git mirrors (default ~/.cache/flight): pushes are checked against them. */
+  cacheDir?: string;
 }
 
 const APP = new RegExp(APP_NAME_PATTERN);
 
 /**
  * GitHub's push payloads list every commit and file touched and can exceed the API's 64 KiB, so
- * webhook bodies may be larger; to bound memory, only a few are read at a time (the rest get 503
- * and GitHub's delivery can be redelivered).
+ * webhook bodies may be larger; memory is bounded by how many are read at once (limits.ts).
  */
 export const MAX_WEBHOOK_BODY = 1024 * 1024;
-const MAX_WEBHOOK_READS = 4;
+
+/** A request's headers must arrive within this, the whole request within REQUEST_TIMEOUT_MS. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+export const REQUEST_TIMEOUT_MS = 30_000;
 
 interface Hook {
   app: string;
@@ -64,14 +73,16 @@ export class DeployServer {
   private server!: http.Server;
   private defs!: Definitions;
   private hooks: Hook[] = [];
+  private trusted = new Set<string>();
   private tokens: TokenFile;
+  private deliveries: DeliveryLog;
+  private limits: ConnectionLimits;
   private backoff: AuthBackoff;
   private store: HistoryStore;
   /** Adding and removing servers (docs/elastic.md), with the admin token. */
   private elastic: ElasticApi;
   readonly service: DeployService;
   private draining = false;
-  private webhookReads = 0;
   private started = Date.now();
   private say: (line: string) => void;
 
@@ -79,6 +90,8 @@ export class DeployServer {
     this.say = o.say ?? ((l) => process.stdout.write(`${l}\n`));
     fs.mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
     this.tokens = TokenFile.in(o.dataDir);
+    this.deliveries = DeliveryLog.in(o.dataDir);
+    this.limits = new ConnectionLimits({ ...DEFAULT_LIMITS, ...o.limits }, this.say);
     this.backoff = new AuthBackoff(o.backoff ?? DEFAULT_BACKOFF);
     this.store = new HistoryStore(o.dataDir, o.keep);
     this.service = new DeployService({ store: this.store, defsDir: o.defsDir, runner: o.runner ?? runDeploy, say: this.say });
@@ -104,6 +117,8 @@ export class DeployServer {
     }
     this.defs = defs;
     this.hooks = hooks;
+    this.trusted = new Set(defs.config.serve.trusted_proxies);
+    this.limits.trusted = this.trusted;
   }
 
   get url(): string {
@@ -114,20 +129,23 @@ export class DeployServer {
 
   private listen(): Promise<void> {
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => this.handle(req, res);
+    // Timeouts are checked every second (node's default, 30 s, let a slow client keep a
+    // connection up to 30 s past them).
+    const options = { connectionsCheckingInterval: 1000, headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS };
     this.server = this.o.tls
-      ? https.createServer({ cert: fs.readFileSync(this.o.tls.cert), key: fs.readFileSync(this.o.tls.key) }, handler)
-      : http.createServer(handler);
-    // Slow or half-sent requests are cut off; responses held by ?wait=1 are not limited (the
-    // request was complete before the wait began).
-    this.server.headersTimeout = 10_000;
-    this.server.requestTimeout = 30_000;
+      ? https.createServer({ ...options, cert: fs.readFileSync(this.o.tls.cert), key: fs.readFileSync(this.o.tls.key) }, handler)
+      : http.createServer(options, handler);
+    // Responses held by ?wait=1 are not limited: the request was complete before the wait began.
     this.server.keepAliveTimeout = 5_000;
     this.server.maxHeadersCount = 50;
-    this.server.maxConnections = 512;
-    // Requests node's parser rejects (bad request line, headers too large, header timeout).
+    // A few clients cannot take every connection: each address gets its share (limits.ts).
+    this.server.on('connection', (socket) => this.limits.admit(socket));
+    // Requests node's parser rejects (bad request line, headers too large, header timeout):
+    // answered and logged like any other refusal.
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      if (!socket.writable) return socket.destroy();
       const [status, reason] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : [400, 'Bad Request'];
+      this.say(`${new Date().toISOString()} ${(socket as Socket).remoteAddress ?? '?'} - - ${status} (${err.code ?? 'parse error'})`);
+      if (!socket.writable) return socket.destroy();
       const body = JSON.stringify({ error: reason.toLowerCase() }) + '\n';
       socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
     });
@@ -163,9 +181,9 @@ export class DeployServer {
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const t0 = Date.now();
-    const addr = req.socket.remoteAddress ?? '?';
-    res.on('finish', () => this.say(`${new Date().toISOString()} ${addr} ${req.method} ${loggablePath(req.url)} ${res.statusCode} ${Date.now() - t0}ms`));
-    this.route(req, res, addr).catch((err: unknown) => {
+    const client = clientAddress(req.socket.remoteAddress, req.headers['x-forwarded-for'], this.trusted);
+    res.on('finish', () => this.say(`${new Date().toISOString()} ${client} ${req.method} ${loggablePath(req.url)} ${res.statusCode} ${Date.now() - t0}ms`));
+    this.route(req, res, client).catch((err: unknown) => {
       if (err instanceof HttpError) {
         sendJson(res, err.status, { error: err.message }, err.headers);
         // An oversized or broken body is not read to its end: the connection goes.
@@ -177,7 +195,7 @@ export class DeployServer {
     });
   }
 
-  private async route(req: http.IncomingMessage, res: http.ServerResponse, addr: string): Promise<void> {
+  private async route(req: http.IncomingMessage, res: http.ServerResponse, client: string): Promise<void> {
     if (this.draining) throw new HttpError(503, 'the deploy server is stopping', { Connection: 'close' });
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -200,27 +218,27 @@ export class DeployServer {
     }
     if (parts[0] === 'github' && parts.length <= 2) {
       allow('POST');
-      return this.github(req, res, addr, parts[1]);
+      return this.github(req, res, client, parts[1]);
     }
-    if (parts[0] === 'clusters') return this.elastic.handle(req, res, { parts, method, query, allow, authenticate: () => this.authenticate(req, addr, ADMIN) });
+    if (parts[0] === 'clusters') return this.elastic.handle(req, res, { parts, method, query, allow, authenticate: () => this.authenticate(req, client, ADMIN) });
     if (parts[0] === 'apps' && parts[2] === 'signals' && parts.length === 3) {
-      const app = this.knownApp(parts[1]!);
+      const app = this.appOf(req, client, parts[1]!);
       allow('POST');
-      return this.postSignal(req, res, addr, app, query.get('wait'));
+      return this.postSignal(req, res, client, app, query.get('wait'));
     }
     if (parts[0] !== 'apps' || parts[2] !== 'deploys' || parts.length > 5) throw new HttpError(404, 'not found');
-    const app = this.knownApp(parts[1]!);
+    const app = this.appOf(req, client, parts[1]!);
     if (parts.length === 3) {
       allow('GET', 'POST');
-      if (method === 'POST') return this.postDeploy(req, res, addr, app, query.get('wait'));
-      this.authenticate(req, addr, app);
+      if (method === 'POST') return this.postDeploy(req, res, client, app, query.get('wait'));
+      this.authenticate(req, client, app);
       sendJson(res, 200, { deploys: this.store.list(app, clampInt(query.get('limit'), 1, 200, 20)).map((r) => this.view(r)) });
       return;
     }
     allow('GET', 'HEAD');
     const id = parts[3]!;
     if (parts.length === 5 && parts[4] !== 'log') throw new HttpError(404, 'not found');
-    this.authenticate(req, addr, app);
+    this.authenticate(req, client, app);
     const rec = isDeployId(id) ? this.store.get(app, id) : undefined;
     if (!rec) throw new HttpError(404, 'no such deploy');
     if (parts.length === 4) {
@@ -230,45 +248,58 @@ export class DeployServer {
     this.sendLog(res, rec);
   }
 
-  private knownApp(name: string): string {
-    if (!APP.test(name) || !this.defs.apps.has(name)) throw new HttpError(404, 'unknown app');
-    return name;
+  /**
+   * The app a /apps/APP/... request names. Whether a name is an app is told (404) only to a
+   * holder of some valid token; anyone else gets the 401 a known app would give, so app names
+   * cannot be probed.
+   */
+  private appOf(req: http.IncomingMessage, client: string, name: string): string {
+    if (APP.test(name) && this.defs.apps.has(name)) return name;
+    const token = bearerToken(req.headers.authorization);
+    if (authorize([], token, this.tokenHashes().hashes) === 'other-app') throw new HttpError(404, 'unknown app');
+    this.wrongCredential(client, token === undefined ? 'missing bearer token' : 'invalid token', { 'WWW-Authenticate': 'Bearer' });
   }
 
-  private tokenHashes(): Array<[string, string]> {
-    let file: Record<string, string>;
+  /**
+   * flight.yml's token hashes, then the data dir's; `unreadable` when the token file cannot be
+   * read (a hand edit gone wrong): flight.yml's tokens still work then.
+   */
+  private tokenHashes(): { hashes: Array<[string, string]>; unreadable: boolean } {
+    const hashes = Object.entries(this.defs.config.serve.tokens);
     try {
-      file = this.tokens.read();
+      return { hashes: [...hashes, ...Object.entries(this.tokens.read())], unreadable: false };
     } catch (err) {
       this.say(`cannot read ${this.tokens.file}: ${messageOf(err)}`);
-      throw new HttpError(500, 'token store unreadable');
+      return { hashes, unreadable: true };
     }
-    return [...Object.entries(this.defs.config.serve.tokens), ...Object.entries(file)];
   }
 
-  private checkBackoff(addr: string): void {
-    const wait = this.backoff.retryAfter(addr);
+  /**
+   * A wrong token or signature: 429 while the client is backed off (backoff.ts), else `status`
+   * (401 unless said) and one more failure counted. Right credentials never come here.
+   */
+  private wrongCredential(client: string, message: string, headers: Record<string, string> = {}, status = 401): never {
+    const wait = this.backoff.retryAfter(client);
     if (wait > 0) throw new HttpError(429, 'too many failed attempts; retry later', { 'Retry-After': String(Math.ceil(wait / 1000)) });
+    this.backoff.failure(client);
+    throw new HttpError(status, message, headers);
   }
 
   /** `app` may be several token store keys, any of which will do (an app's deploy or signal token). */
-  private authenticate(req: http.IncomingMessage, addr: string, app: string, ...also: string[]): void {
-    this.checkBackoff(addr);
+  private authenticate(req: http.IncomingMessage, client: string, app: string, ...also: string[]): void {
     const token = bearerToken(req.headers.authorization);
-    const result = authorize([app, ...also], token, this.tokenHashes());
-    if (result === 'ok') {
-      this.backoff.success(addr);
-      return;
-    }
-    this.backoff.failure(addr);
-    if (result === 'other-app') throw new HttpError(403, `this token is not for ${app}`);
-    throw new HttpError(401, token === undefined ? 'missing bearer token' : 'invalid token', { 'WWW-Authenticate': 'Bearer' });
+    const { hashes, unreadable } = this.tokenHashes();
+    const result = authorize([app, ...also], token, hashes);
+    if (result === 'ok') return;
+    if (unreadable) throw new HttpError(500, 'token store unreadable');
+    if (result === 'other-app') this.wrongCredential(client, `this token is not for ${app}`, {}, 403);
+    this.wrongCredential(client, token === undefined ? 'missing bearer token' : 'invalid token', { 'WWW-Authenticate': 'Bearer' });
   }
 
-  private async postDeploy(req: http.IncomingMessage, res: http.ServerResponse, addr: string, app: string, wait: string | null): Promise<void> {
+  private async postDeploy(req: http.IncomingMessage, res: http.ServerResponse, client: string, app: string, wait: string | null): Promise<void> {
     // A declared oversized body is refused before the token is even looked at.
     refuseDeclaredOversize(req);
-    this.authenticate(req, addr, app);
+    this.authenticate(req, client, app);
     const body = parseJsonObject(await readBody(req));
     const unknown = Object.keys(body).filter((k) => k !== 'sha' && k !== 'force');
     if (unknown.length) throw new HttpError(422, `unknown field: ${unknown[0]!.slice(0, 40)}`);
@@ -289,9 +320,9 @@ export class DeployServer {
     sendJson(res, statusFor(done), this.view(done), { Location: urls.status });
   }
 
-  private async postSignal(req: http.IncomingMessage, res: http.ServerResponse, addr: string, app: string, wait: string | null): Promise<void> {
+  private async postSignal(req: http.IncomingMessage, res: http.ServerResponse, client: string, app: string, wait: string | null): Promise<void> {
     refuseDeclaredOversize(req);
-    this.authenticate(req, addr, app, signalKey(app));
+    this.authenticate(req, client, app, signalKey(app));
     const policy = this.defs.apps.get(app)!.auto_rollback;
     if (!policy) throw new HttpError(409, `automatic rollback is not set up for ${app} (auto_rollback in apps/${app}.yml)`);
     const signal = parseSignal(parseJsonObject(await readBody(req)));
@@ -304,31 +335,41 @@ export class DeployServer {
     sendJson(res, statusFor(done), { action: 'rollback', reason: decision.reason, rollback: this.view(done) }, location);
   }
 
-  private async github(req: http.IncomingMessage, res: http.ServerResponse, addr: string, only: string | undefined): Promise<void> {
-    const hooks = only === undefined ? this.hooks : this.hooks.filter((h) => h.app === this.knownApp(only));
-    if (only !== undefined && hooks.length === 0) throw new HttpError(404, `no webhook configured for ${only}`);
-    this.checkBackoff(addr);
+  /**
+   * A GitHub webhook delivery. Only a signed one counts; it starts a release only for a push of
+   * a commit the app has not released yet: a delivery already taken (X-GitHub-Delivery), a
+   * commit queued or running, or one that is the last release or behind it (a replayed old
+   * push) starts nothing and is answered 200 with why. Bodies are read a few at a time per
+   * client (limits.ts), so slow senders cannot hold every slot.
+   */
+  private async github(req: http.IncomingMessage, res: http.ServerResponse, client: string, only: string | undefined): Promise<void> {
+    const hooks = only === undefined ? this.hooks : this.hooks.filter((h) => h.app === only);
+    if (only !== undefined && hooks.length === 0) throw new HttpError(404, 'no webhook here');
     refuseDeclaredOversize(req, MAX_WEBHOOK_BODY, 'webhook body');
-    if (this.webhookReads >= MAX_WEBHOOK_READS) throw new HttpError(503, 'busy; retry the delivery', { Connection: 'close', 'Retry-After': '5' });
-    this.webhookReads++;
+    const release = this.limits.takeBodySlot(client);
+    if (!release) throw new HttpError(503, 'busy; retry the delivery', { Connection: 'close', 'Retry-After': '5' });
     let body: Buffer;
     try {
       body = await readBody(req, MAX_WEBHOOK_BODY);
     } finally {
-      this.webhookReads--;
+      release();
     }
     const sig = header(req, 'x-hub-signature-256');
     // Every hook's secret is tried (one webhook URL can serve several apps); the body is parsed
     // only once a signature matched.
     const matched = hooks.filter((h) => verifySignature(h.secret, body, sig));
-    if (matched.length === 0) {
-      this.backoff.failure(addr);
-      throw new HttpError(401, sig ? 'signature does not match' : 'missing X-Hub-Signature-256');
-    }
-    this.backoff.success(addr);
+    if (matched.length === 0) this.wrongCredential(client, sig ? 'signature does not match' : 'missing X-Hub-Signature-256');
+    const delivery = header(req, 'x-github-delivery');
+    if (this.deliveries.seen(delivery)) return sendJson(res, 200, { deploys: [], ignored: { delivery: `delivery ${delivery} was received before` } });
     const event = header(req, 'x-github-event') ?? '';
-    if (event === 'ping') return sendJson(res, 200, { ok: true, apps: matched.map((h) => h.app) });
-    if (event !== 'push') return sendJson(res, 202, { ignored: `event ${event.slice(0, 40)}` });
+    if (event === 'ping') {
+      this.deliveries.record(delivery);
+      return sendJson(res, 200, { ok: true, apps: matched.map((h) => h.app) });
+    }
+    if (event !== 'push') {
+      this.deliveries.record(delivery);
+      return sendJson(res, 200, { deploys: [], ignored: { event: `event ${event.slice(0, 40)} is not a push` } });
+    }
     const text = (header(req, 'content-type') ?? '').startsWith('application/x-www-form-urlencoded')
       ? new URLSearchParams(body.toString('utf8')).get('payload') ?? ''
       : body.toString('utf8');
@@ -337,13 +378,26 @@ export class DeployServer {
     const ignored: Record<string, string> = {};
     for (const h of matched) {
       const d = pushDecision(payload, h.branch, h.repository);
-      const bad = d.deploy ? this.store.rolledBack(h.app, d.sha) : undefined;
-      if (!d.deploy) ignored[h.app] = d.reason;
-      else if (bad) ignored[h.app] = `${rolledBackLine(bad)}; deploy it through the API with "force": true if it must go out`;
+      const why = d.deploy ? await this.pushRefusal(h.app, d.sha) : d.reason;
+      if (why) ignored[h.app] = why;
       else if (this.draining) ignored[h.app] = 'the deploy server is stopping';
-      else deploys.push(this.view(this.service.request(h.app, d.sha, 'github')));
+      else deploys.push(this.view(this.service.request(h.app, (d as { sha: string }).sha, 'github')));
     }
+    this.deliveries.record(delivery);
     sendJson(res, deploys.length ? 202 : 200, { deploys, ignored });
+  }
+
+  /** Why a signed push of `sha` must not start a release of `app`, or undefined. */
+  private async pushRefusal(app: string, sha: string): Promise<string | undefined> {
+    const bad = this.store.rolledBack(app, sha);
+    if (bad) return `${rolledBackLine(bad)}; deploy it through the API with "force": true if it must go out`;
+    const pending = this.store.list(app, 50).find((r) => (r.state === 'queued' || r.state === 'running') && sameCommit(r.sha, sha));
+    if (pending) return `${sha.slice(0, 12)} is already ${pending.state} (deploy ${pending.id})`;
+    const last = this.store.lastRelease(app);
+    if (last && (sameCommit(last.sha, sha) || (await ancestry(this.defs.apps.get(app)!.repo, sha, last.sha, this.o.cacheDir)) === 'behind')) {
+      return `${sha.slice(0, 12)} is the last release (${last.id}) or older than it: a replayed or out-of-order push; release it through the API if it must go out`;
+    }
+    return undefined;
   }
 
   private sendLog(res: http.ServerResponse, rec: DeployRecord): void {

@@ -79,16 +79,20 @@ export class HistoryStore {
   }
 
   /**
-   * The interrupted deploy whose lock the app's next deploy may take over: the deploy that
-   * started last, when it was interrupted and had a run id. Anything that started after it
-   * (and so either released or took over that lock) clears it.
+   * The interrupted deploy whose lock the app's next deploy may take over, found from the deploy
+   * that started last: when it was interrupted, its run; when it took over such a run and did
+   * not succeed (it failed before it reached the lock, or was interrupted itself), the same run
+   * again. Taking over is never used up by a deploy that did not get as far as the lock; it ends
+   * with the first deploy under that run that succeeds (the release released the lock).
    */
   staleRun(app: string): { id: string; run_id: string } | undefined {
     let last: DeployRecord | undefined;
     for (const r of this.byApp.get(app)?.values() ?? []) {
       if (r.started_at && (!last || r.started_at > last.started_at! || (r.started_at === last.started_at && r.id > last.id))) last = r;
     }
-    return last?.state === 'interrupted' && last.run_id ? { id: last.id, run_id: last.run_id } : undefined;
+    if (!last?.run_id || last.state === 'succeeded') return undefined;
+    if (last.took_over) return { id: last.took_over, run_id: last.run_id };
+    return last.state === 'interrupted' ? { id: last.id, run_id: last.run_id } : undefined;
   }
 
   /** The app's newest successful release: the one an error-rate signal can be about. */

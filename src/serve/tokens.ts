@@ -84,7 +84,7 @@ export class TokenFile {
     }
     const stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
     if (stamp !== this.stamp) {
-      const parsed = JSON.parse(fs.readFileSync(this.file, 'utf8')) as unknown;
+      const parsed = parseQuietly(this.file, fs.readFileSync(this.file, 'utf8'));
       if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`${this.file}: expected a JSON object of app -> sha256`);
       const clean: Record<string, string> = {};
       for (const [app, h] of Object.entries(parsed)) if (typeof h === 'string' && /^[0-9a-f]{64}$/.test(h)) clean[app] = h;
@@ -106,5 +106,17 @@ export class TokenFile {
   private readFresh(): Record<string, string> {
     this.stamp = '';
     return this.read();
+  }
+}
+
+/**
+ * JSON.parse, with an error that quotes nothing of the file: node's own message shows the text
+ * around the fault, which in this file may be part of a token a person pasted in by mistake.
+ */
+function parseQuietly(file: string, text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new Error(`${file}: not valid JSON (fix it by hand, or remove it and create the tokens again)`);
   }
 }

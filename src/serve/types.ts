@@ -11,8 +11,8 @@ export type DeployState = 'queued' | 'running' | 'succeeded' | 'failed' | 'super
 export const FINAL_STATES: ReadonlySet<DeployState> = new Set(['succeeded', 'failed', 'superseded', 'cancelled', 'interrupted']);
 
 export interface ServerResult extends HostStats {
-  /** ok | changed | failed | unreachable: the server's outcome for the whole run. */
-  status: 'ok' | 'changed' | 'failed' | 'unreachable';
+  /** The server's outcome for the whole run; `not reached`: the run stopped before any task ran there. */
+  status: 'ok' | 'changed' | 'failed' | 'unreachable' | 'not reached';
   /** The first failure on this server: task and message. */
   error?: string;
 }

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { mirrorDir } from '../../modules/git_archive.js';
 import { labStatus } from '../../src/lab/index.js';
 import { ROOT } from '../../src/paths.js';
 import type { HostStats, RunEvent } from '../../src/runner/events.js';
@@ -381,7 +382,7 @@ function fixtureRepo(dir: string): FixtureRepo & { git(...args: string[]): strin
       fs.rmSync(dir, { recursive: true, force: true });
       // Where git_archive keeps its mirror (one per repository URL) and archives (one per commit).
       const cache = path.join(os.homedir(), '.cache', 'flight');
-      const mirror = path.join(cache, 'mirrors', `${Buffer.from(dir).toString('base64url')}.git`);
+      const mirror = mirrorDir(cache, dir);
       fs.rmSync(mirror, { recursive: true, force: true });
       fs.rmSync(`${mirror}.lock`, { force: true });
       for (const sha of shas) fs.rmSync(path.join(cache, 'archives', `${sha}.tar.gz`), { force: true });

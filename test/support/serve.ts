@@ -20,6 +20,8 @@ export interface CallOptions {
   /** Send the body with chunked transfer encoding (no Content-Length). */
   chunked?: boolean;
   timeoutMs?: number;
+  /** The client's own address (a 127.x.y.z): a different client for the server's per-client limits. */
+  from?: string;
 }
 
 export function call(base: string, method: string, urlPath: string, o: CallOptions = {}): Promise<Reply> {
@@ -31,7 +33,7 @@ export function call(base: string, method: string, urlPath: string, o: CallOptio
   if (body && !o.chunked) headers['Content-Length'] = String(body.length);
   if (body && o.body !== undefined && typeof o.body === 'object' && !Buffer.isBuffer(o.body)) headers['Content-Type'] ??= 'application/json';
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: url.hostname, port: url.port, path: url.pathname + url.search, method, headers, agent: false }, (res) => {
+    const req = http.request({ host: url.hostname, port: url.port, path: url.pathname + url.search, method, headers, agent: false, ...(o.from ? { localAddress: o.from } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (b: Buffer) => chunks.push(b));
       res.on('end', () => {

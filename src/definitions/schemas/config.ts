@@ -14,6 +14,11 @@ export const configSchema = {
       additionalProperties: false,
       default: {},
       properties: {
+        /**
+         * Proxies in front of `flight serve` (a TLS terminator): from these addresses only,
+         * X-Forwarded-For names the client, for the backoff and the access log.
+         */
+        trusted_proxies: { type: 'array', default: [], items: kind('ip', 'the address of a proxy in front of flight serve') },
         tokens: {
           type: 'object',
           default: {},

@@ -19,7 +19,7 @@ test('a good definitions folder loads, with defaults applied', async () => {
     ssh: { user: 'deploy', key: defsFixture('good', 'keys/deploy_ed25519'), host_key_policy: 'accept-new' },
     keep_releases: 4,
     forks: 25,
-    serve: { tokens: { shop: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08' }, github: {} },
+    serve: { trusted_proxies: [], tokens: { shop: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08' }, github: {} },
   });
 
   const prod = defs.clusters.get('production')!;
@@ -125,7 +125,7 @@ servers:
     ],
   });
   // No flight.yml: its defaults.
-  assert.deepEqual(result.definitions!.config, { ssh: {}, keep_releases: 5, forks: 25, serve: { tokens: {}, github: {} } });
+  assert.deepEqual(result.definitions!.config, { ssh: {}, keep_releases: 5, forks: 25, serve: { trusted_proxies: [], tokens: {}, github: {} } });
 });
 
 test('an empty folder gives empty definitions; a missing one is an error', async () => {

@@ -13,6 +13,10 @@ import type { DeployOutcome, DeployRequest } from '../../../src/serve/run.js';
 import { DeployServer } from '../../../src/serve/server.js';
 import { hashToken, newToken, signalKey, TokenFile } from '../../../src/serve/tokens.js';
 import { call } from '../../support/serve.js';
+import { execFileSync } from 'node:child_process';
+import net from 'node:net';
+import { mirrorDir } from '../../../modules/git_archive.js';
+import { DeliveryLog } from '../../../src/serve/deliveries.js';
 import { ROOT } from '../../../src/paths.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'flight-serve-unit-'));
@@ -58,12 +62,13 @@ function settle(sha: string, ok: boolean): void {
 let server: DeployServer;
 let base: string;
 const dataDir = path.join(tmp, 'data');
+const cacheDir = path.join(tmp, 'cache');
 const logged: string[] = [];
 const sha = (n: number) => n.toString(16).padStart(7, 'a');
 
 async function startServer(): Promise<void> {
   server = await DeployServer.start({
-    defsDir, dataDir, host: '127.0.0.1', port: 0, drainTimeoutMs: 2000, runner: fakeRunner, say: (l) => logged.push(l),
+    defsDir, dataDir, host: '127.0.0.1', port: 0, drainTimeoutMs: 2000, runner: fakeRunner, say: (l) => logged.push(l), cacheDir,
     backoff: { free: 20, baseMs: 1000, maxMs: 5000, forgetMs: 60_000, maxEntries: 100 },
   });
   base = server.url;
@@ -243,23 +248,166 @@ test('GitHub push: a signed push to the branch deploys its head; other branches 
   assert.equal(f.status, 200, f.text);
 });
 
-test('repeated token failures from one address are refused for a while (429), then a good token works again', async () => {
-  let last = 0;
+test('repeated token failures from one address are refused for a while (429) from the one after the allowance; the right token always gets in', async () => {
+  // A client of its own: the failures of the other tests (from 127.0.0.1) are not its.
+  const GUESSER = '127.0.0.21';
   let firstRefusal = -1;
   for (let i = 0; i < 25; i++) {
-    const r = await call(base, 'GET', '/apps/alpha/deploys', { token: `flt_guess${i}` });
-    last = r.status;
-    if (last === 429 && firstRefusal < 0) {
+    const r = await call(base, 'GET', '/apps/alpha/deploys', { token: `flt_guess${i}`, from: GUESSER });
+    if (r.status === 429 && firstRefusal < 0) {
       firstRefusal = i;
       assert.ok(Number(r.headers['retry-after']) >= 1);
     }
+    if (firstRefusal >= 0) assert.equal(r.status, 429, `attempt ${i + 1}`);
   }
-  assert.equal(last, 429);
-  assert.ok(firstRefusal >= 15 && firstRefusal <= 21, `refused from attempt ${firstRefusal}`);
-  // Even the right token waits out the delay (the address is what is slowed down).
-  assert.equal((await call(base, 'GET', '/apps/alpha/deploys', { token: tokens.alpha })).status, 429);
+  // backoff.free is 20 here: the 21st attempt is the first refused.
+  assert.equal(firstRefusal, 20);
+  // The right token, from the same address, in the middle of it: never locked out.
+  assert.equal((await call(base, 'GET', '/apps/alpha/deploys', { token: tokens.alpha, from: GUESSER })).status, 200);
+  assert.equal((await call(base, 'GET', '/apps/alpha/deploys', { token: 'flt_wrong', from: GUESSER })).status, 429, 'and that clears nothing');
   await new Promise((r) => setTimeout(r, 5100));
-  assert.equal((await call(base, 'GET', '/apps/alpha/deploys', { token: tokens.alpha })).status, 200);
+  assert.equal((await call(base, 'GET', '/apps/alpha/deploys', { token: 'flt_wrong', from: GUESSER })).status, 401, 'once the delay is over, a wrong token is told so again');
+});
+
+/** A raw TCP client from `from` (127.x.y.z): for what a misbehaving client sends. */
+function rawSocket(from: string, data?: string): Promise<net.Socket> {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: u.hostname, port: Number(u.port), localAddress: from }, () => {
+      if (data !== undefined) sock.write(data);
+      resolve(sock);
+    });
+    sock.on('error', () => undefined);
+    sock.once('error', reject);
+  });
+}
+
+/** What the server wrote to a socket until it closed it (or `ms` passed), and after how long. */
+function untilClosed(sock: net.Socket, ms: number): Promise<{ text: string; closed: boolean; after: number }> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    let text = '';
+    sock.on('data', (b: Buffer) => (text += b.toString('utf8')));
+    const timer = setTimeout(() => resolve({ text, closed: false, after: Date.now() - t0 }), ms);
+    sock.once('close', () => {
+      clearTimeout(timer);
+      resolve({ text, closed: true, after: Date.now() - t0 });
+    });
+  });
+}
+
+const hookHeaders = (event: string, body: string, delivery?: string) => ({
+  'X-GitHub-Event': event, 'X-Hub-Signature-256': signBody(HOOK_SECRET, body), 'Content-Type': 'application/json', ...(delivery ? { 'X-GitHub-Delivery': delivery } : {}),
+});
+
+test('webhook replays start nothing: a delivery taken before, a commit queued or running, the last release or an older commit', async () => {
+  // alpha's repository as the releases' mirror on this machine holds it: three commits in a row.
+  const work = path.join(tmp, 'alpha-repo');
+  const git = (...args: string[]) => execFileSync('git', ['-C', work, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { encoding: 'utf8' }).trim();
+  fs.mkdirSync(work);
+  git('init', '-q');
+  const commits = ['one', 'two', 'three'].map((m) => (git('commit', '-q', '--allow-empty', '-m', m), git('rev-parse', 'HEAD')));
+  execFileSync('git', ['clone', '-q', '--mirror', work, mirrorDir(cacheDir, 'git@github.com:acme/alpha.git')]);
+  const push = (sha: string) => JSON.stringify({ ref: 'refs/heads/main', after: sha, head_commit: { id: sha }, repository: { full_name: 'acme/alpha' } });
+  const deliver = (body: string, delivery: string, event = 'push') => call(base, 'POST', '/github', { headers: hookHeaders(event, body, delivery), body });
+
+  const first = await deliver(push(commits[1]!), 'a1b2c3d4-0001');
+  assert.equal(first.status, 202, first.text);
+  assert.match((await deliver(push(commits[1]!), 'a1b2c3d4-0002')).json.ignored.alpha, /is already (queued|running)/, 'the same commit while it runs');
+  await heldBy(commits[1]!);
+  settle(commits[1]!, true);
+  await server.service.whenDone('alpha', first.json.deploys[0].id);
+
+  const again = await deliver(push(commits[1]!), 'a1b2c3d4-0001');
+  assert.equal(again.status, 200);
+  assert.match(again.json.ignored.delivery, /delivery a1b2c3d4-0001 was received before/);
+  const replay = await deliver(push(commits[1]!), 'a1b2c3d4-0003');
+  assert.equal(replay.status, 200);
+  assert.match(replay.json.ignored.alpha, /is the last release .* or older than it/);
+  const older = await deliver(push(commits[0]!), 'a1b2c3d4-0004');
+  assert.equal(older.status, 200);
+  assert.match(older.json.ignored.alpha, /or older than it: a replayed or out-of-order push/);
+  const newer = await deliver(push(commits[2]!), 'a1b2c3d4-0005');
+  assert.equal(newer.status, 202, 'a newer commit goes out');
+  await heldBy(commits[2]!);
+  settle(commits[2]!, true);
+  await server.service.whenDone('alpha', newer.json.deploys[0].id);
+  const issues = await deliver('{}', 'a1b2c3d4-0006', 'issues');
+  assert.equal(issues.status, 200, 'an event that is not a push is taken and ignored: 200');
+  assert.match(issues.json.ignored.event, /not a push/);
+  // Remembered across a restart.
+  assert.ok(new DeliveryLog(path.join(dataDir, 'github-deliveries.json')).seen('a1b2c3d4-0005'));
+  assert.deepEqual(started.filter((x) => commits.includes(x.slice(6))), [`alpha:${commits[1]}`, `alpha:${commits[2]}`], 'two deploys, no more');
+});
+
+test('app names cannot be probed: an unknown app answers as a known one does, unless the token is valid', async () => {
+  const from = '127.0.0.22';
+  for (const app of ['beta', 'nosuch']) {
+    const r = await call(base, 'GET', `/apps/${app}/deploys`, { from });
+    assert.equal(r.status, 401, app);
+    assert.deepEqual(r.json, { error: 'missing bearer token' }, app);
+  }
+  assert.equal((await call(base, 'GET', '/apps/nosuch/deploys', { token: tokens.alpha, from })).status, 404, 'a valid token learns that it is unknown');
+  assert.equal((await call(base, 'POST', '/github/nosuch', { body: '{}', from })).status, 404);
+  assert.deepEqual((await call(base, 'POST', '/github/beta', { body: '{}', from })).json, { error: 'no webhook here' }, 'an app without a webhook answers the same');
+});
+
+test("a hand-broken tokens.json: flight.yml's tokens still work, the others get 500, nothing of the file is logged", async () => {
+  const file = path.join(dataDir, 'tokens.json');
+  const good = fs.readFileSync(file, 'utf8');
+  const pasted = newToken();
+  fs.writeFileSync(file, `{"alpha": ${pasted}}`);
+  const seen = logged.length;
+  try {
+    assert.equal((await call(base, 'GET', '/apps/gamma/deploys', { token: tokens.ymltoken })).status, 200);
+    const r = await call(base, 'GET', '/apps/alpha/deploys', { token: tokens.alpha });
+    assert.equal(r.status, 500);
+    assert.deepEqual(r.json, { error: 'token store unreadable' });
+    const lines = logged.slice(seen).join('\n');
+    assert.match(lines, /tokens\.json: not valid JSON/);
+    assert.ok(!lines.includes(pasted.slice(4, 16)), 'no part of the file in the log');
+  } finally {
+    fs.writeFileSync(file, good);
+  }
+  assert.equal((await call(base, 'GET', '/apps/alpha/deploys', { token: tokens.alpha })).status, 200, 'fixed by hand: read again');
+});
+
+test('slow webhook senders hold only their own share: another client still gets through', async () => {
+  const slow = 'POST /github HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{';
+  const held = [await rawSocket('127.0.0.31', slow), await rawSocket('127.0.0.31', slow)];
+  try {
+    await new Promise((r) => setTimeout(r, 100));
+    const third = await untilClosed(await rawSocket('127.0.0.31', slow), 5000);
+    assert.match(third.text, /^HTTP\/1\.1 503/, 'a third slow body from the same client is refused');
+    const ping = await call(base, 'POST', '/github', { headers: hookHeaders('ping', '{}'), body: '{}', from: '127.0.0.32' });
+    assert.equal(ping.status, 200, "GitHub's delivery from another address is taken");
+  } finally {
+    for (const s of held) s.destroy();
+  }
+});
+
+test('idle connections from one address are capped; everyone else, /healthz included, still connects', async () => {
+  const seen = logged.length;
+  const idle = await Promise.all(Array.from({ length: 40 }, () => rawSocket('127.0.0.33')));
+  try {
+    const closed = await Promise.all(idle.map((s) => untilClosed(s, 1000)));
+    assert.equal(closed.filter((c) => c.closed).length, 40 - 32, 'past its 32, a client\'s connections are closed at once');
+    assert.equal((await call(base, 'GET', '/healthz')).status, 200);
+    assert.equal(logged.slice(seen).filter((l) => l.includes('127.0.0.33 - - refused: too many connections from this address')).length, 8);
+  } finally {
+    for (const s of idle) s.destroy();
+  }
+});
+
+test('what the HTTP parser refuses is logged too; a request whose headers never end is cut off at 10 s', async () => {
+  const seen = logged.length;
+  const garbage = await untilClosed(await rawSocket('127.0.0.34', 'NOT HTTP\r\n\r\n'), 5000);
+  assert.match(garbage.text, /^HTTP\/1\.1 400/);
+  const half = await untilClosed(await rawSocket('127.0.0.34', 'GET /healthz HTTP/1.1\r\nHost: x\r\n'), 20_000);
+  assert.ok(half.closed && half.after >= 9_000 && half.after < 12_500, `cut off after ${half.after} ms`);
+  const lines = logged.slice(seen);
+  assert.ok(lines.some((l) => / 127\.0\.0\.34 - - 400 /.test(l)), lines.join('\n'));
+  assert.ok(lines.some((l) => / 127\.0\.0\.34 - - 408 /.test(l)), lines.join('\n'));
 });
 
 test('restart: history survives; a running deploy is marked interrupted and the next one takes over its lock', async () => {
@@ -284,10 +432,16 @@ test('restart: history survives; a running deploy is marked interrupted and the 
   const next = await call(base, 'POST', '/apps/beta/deploys', { token: tokens.beta, body: { sha: sha(8) } });
   const nextReq = await heldBy(sha(8));
   assert.equal(nextReq.runId, held.runId, 'runs as the interrupted run, so only its lock is taken over');
-  settle(sha(8), true);
-  const done = await server.service.whenDone('beta', next.json.id);
+  // It fails (say, before it reached the lock): taking over is not used up by it.
+  settle(sha(8), false);
+  const failed = await server.service.whenDone('beta', next.json.id);
+  assert.equal(failed.took_over, r.json.id);
+  const retry = await call(base, 'POST', '/apps/beta/deploys', { token: tokens.beta, body: { sha: sha(13) } });
+  assert.equal((await heldBy(sha(13))).runId, held.runId, 'the deploy after a failed takeover runs as the interrupted run too');
+  settle(sha(13), true);
+  const done = await server.service.whenDone('beta', retry.json.id);
   assert.equal(done.took_over, r.json.id);
-  // After that, deploys get fresh run ids again.
+  // Once one under that run succeeded, deploys get fresh run ids again.
   const again = await call(base, 'POST', '/apps/beta/deploys', { token: tokens.beta, body: { sha: sha(10) } });
   assert.notEqual((await heldBy(sha(10))).runId, held.runId);
   settle(sha(10), true);

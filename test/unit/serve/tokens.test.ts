@@ -80,3 +80,19 @@ test('TokenFile: mode 0600, survives rewrites, picks up changes by another proce
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('TokenFile: a hand-broken file is refused without quoting any of it', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flight-tokens-'));
+  try {
+    const f = TokenFile.in(dir);
+    const pasted = newToken();
+    fs.writeFileSync(f.file, `{\n  "shop": "${hashToken('a')}",\n  "blog": ${pasted}\n}\n`);
+    assert.throws(() => f.read(), (err: Error) => {
+      assert.match(err.message, new RegExp(`^${f.file}: not valid JSON`));
+      assert.ok(!err.message.includes(pasted.slice(4, 12)));
+      return true;
+    });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
