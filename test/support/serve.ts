@@ -3,6 +3,7 @@
  * own connection unless asked), loopback only.
  */
 import http from 'node:http';
+import net from 'node:net';
 
 export interface Reply {
   status: number;
@@ -56,4 +57,46 @@ export function call(base: string, method: string, urlPath: string, o: CallOptio
       req.end();
     } else req.end(body);
   });
+}
+
+/** A raw TCP connection to the server from `from` (a 127.x.y.z), sending `data` if given: for what a misbehaving client does. */
+export function openSocket(base: string, from?: string, data?: string): Promise<net.Socket> {
+  const u = new URL(base);
+  if (!u.hostname.startsWith('127.')) return Promise.reject(new Error(`refusing to connect to ${u.hostname}: tests stay on 127.0.0.0/8`));
+  return new Promise((resolve, reject) => {
+    const sock = net.connect({ host: u.hostname, port: Number(u.port), ...(from ? { localAddress: from } : {}) }, () => {
+      if (data !== undefined) sock.write(data);
+      resolve(sock);
+    });
+    sock.on('error', () => undefined);
+    sock.once('error', reject);
+  });
+}
+
+/** What the server wrote to a socket until it closed it (or `ms` passed), and after how long. */
+export function untilClosed(sock: net.Socket, ms: number): Promise<{ text: string; closed: boolean; after: number }> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    let text = '';
+    sock.on('data', (b: Buffer) => (text += b.toString('utf8')));
+    const timer = setTimeout(() => resolve({ text, closed: false, after: Date.now() - t0 }), ms);
+    sock.once('close', () => {
+      clearTimeout(timer);
+      resolve({ text, closed: true, after: Date.now() - t0 });
+    });
+  });
+}
+
+/** Bytes that are not (quite) HTTP, and the server's answer as a Reply (status 0 when there was none). */
+export async function rawRequest(base: string, data: string, from?: string): Promise<Reply> {
+  const { text } = await untilClosed(await openSocket(base, from, data), 15_000);
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
+  const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    json = undefined;
+  }
+  return { status, headers: {}, text: body, json };
 }

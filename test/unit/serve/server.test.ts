@@ -12,9 +12,8 @@ import { signBody } from '../../../src/serve/github.js';
 import type { DeployOutcome, DeployRequest } from '../../../src/serve/run.js';
 import { DeployServer } from '../../../src/serve/server.js';
 import { hashToken, newToken, signalKey, TokenFile } from '../../../src/serve/tokens.js';
-import { call } from '../../support/serve.js';
+import { call, openSocket, untilClosed } from '../../support/serve.js';
 import { execFileSync } from 'node:child_process';
-import net from 'node:net';
 import { mirrorDir } from '../../../modules/git_archive.js';
 import { DeliveryLog } from '../../../src/serve/deliveries.js';
 import { ROOT } from '../../../src/paths.js';
@@ -269,33 +268,6 @@ test('repeated token failures from one address are refused for a while (429) fro
   assert.equal((await call(base, 'GET', '/apps/alpha/deploys', { token: 'flt_wrong', from: GUESSER })).status, 401, 'once the delay is over, a wrong token is told so again');
 });
 
-/** A raw TCP client from `from` (127.x.y.z): for what a misbehaving client sends. */
-function rawSocket(from: string, data?: string): Promise<net.Socket> {
-  const u = new URL(base);
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ host: u.hostname, port: Number(u.port), localAddress: from }, () => {
-      if (data !== undefined) sock.write(data);
-      resolve(sock);
-    });
-    sock.on('error', () => undefined);
-    sock.once('error', reject);
-  });
-}
-
-/** What the server wrote to a socket until it closed it (or `ms` passed), and after how long. */
-function untilClosed(sock: net.Socket, ms: number): Promise<{ text: string; closed: boolean; after: number }> {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    let text = '';
-    sock.on('data', (b: Buffer) => (text += b.toString('utf8')));
-    const timer = setTimeout(() => resolve({ text, closed: false, after: Date.now() - t0 }), ms);
-    sock.once('close', () => {
-      clearTimeout(timer);
-      resolve({ text, closed: true, after: Date.now() - t0 });
-    });
-  });
-}
-
 const hookHeaders = (event: string, body: string, delivery?: string) => ({
   'X-GitHub-Event': event, 'X-Hub-Signature-256': signBody(HOOK_SECRET, body), 'Content-Type': 'application/json', ...(delivery ? { 'X-GitHub-Delivery': delivery } : {}),
 });
@@ -374,10 +346,10 @@ test("a hand-broken tokens.json: flight.yml's tokens still work, the others get 
 
 test('slow webhook senders hold only their own share: another client still gets through', async () => {
   const slow = 'POST /github HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{';
-  const held = [await rawSocket('127.0.0.31', slow), await rawSocket('127.0.0.31', slow)];
+  const held = [await openSocket(base, '127.0.0.31', slow), await openSocket(base, '127.0.0.31', slow)];
   try {
     await new Promise((r) => setTimeout(r, 100));
-    const third = await untilClosed(await rawSocket('127.0.0.31', slow), 5000);
+    const third = await untilClosed(await openSocket(base, '127.0.0.31', slow), 5000);
     assert.match(third.text, /^HTTP\/1\.1 503/, 'a third slow body from the same client is refused');
     const ping = await call(base, 'POST', '/github', { headers: hookHeaders('ping', '{}'), body: '{}', from: '127.0.0.32' });
     assert.equal(ping.status, 200, "GitHub's delivery from another address is taken");
@@ -388,7 +360,7 @@ test('slow webhook senders hold only their own share: another client still gets 
 
 test('idle connections from one address are capped; everyone else, /healthz included, still connects', async () => {
   const seen = logged.length;
-  const idle = await Promise.all(Array.from({ length: 40 }, () => rawSocket('127.0.0.33')));
+  const idle = await Promise.all(Array.from({ length: 40 }, () => openSocket(base, '127.0.0.33')));
   try {
     const closed = await Promise.all(idle.map((s) => untilClosed(s, 1000)));
     assert.equal(closed.filter((c) => c.closed).length, 40 - 32, 'past its 32, a client\'s connections are closed at once');
@@ -401,9 +373,9 @@ test('idle connections from one address are capped; everyone else, /healthz incl
 
 test('what the HTTP parser refuses is logged too; a request whose headers never end is cut off at 10 s', async () => {
   const seen = logged.length;
-  const garbage = await untilClosed(await rawSocket('127.0.0.34', 'NOT HTTP\r\n\r\n'), 5000);
+  const garbage = await untilClosed(await openSocket(base, '127.0.0.34', 'NOT HTTP\r\n\r\n'), 5000);
   assert.match(garbage.text, /^HTTP\/1\.1 400/);
-  const half = await untilClosed(await rawSocket('127.0.0.34', 'GET /healthz HTTP/1.1\r\nHost: x\r\n'), 20_000);
+  const half = await untilClosed(await openSocket(base, '127.0.0.34', 'GET /healthz HTTP/1.1\r\nHost: x\r\n'), 20_000);
   assert.ok(half.closed && half.after >= 9_000 && half.after < 12_500, `cut off after ${half.after} ms`);
   const lines = logged.slice(seen);
   assert.ok(lines.some((l) => / 127\.0\.0\.34 - - 400 /.test(l)), lines.join('\n'));
