@@ -20,3 +20,17 @@ export function clientAddress(peer: string | undefined, forwardedFor: string | s
 function normalize(address: string): string {
   return address.startsWith('::ffff:') && net.isIPv4(address.slice(7)) ? address.slice(7) : address;
 }
+
+/**
+ * The key a client's limits and backoff are counted under: its IPv4 address, or its IPv6 /64
+ * (one subscriber's network: an attacker there has 2^64 addresses to rotate through).
+ */
+export function clientKey(address: string): string {
+  const a = normalize(address);
+  if (net.isIPv6(a) === false) return a;
+  const [head = '', tail] = a.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}

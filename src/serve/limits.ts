@@ -4,9 +4,10 @@
  * (the only bodies read before their sender is known to be anyone: a signature covers the whole
  * body). A client past its share is refused; everyone else still gets in. Proxies the operator
  * trusts (serve.trusted_proxies) carry every client's connections, so only the total applies to
- * them; the proxy limits its own clients.
+ * them; the proxy limits its own clients. IPv6 clients count by /64 (clientKey).
  */
 import type net from 'node:net';
+import { clientKey } from './client.js';
 
 export interface Limits {
   /** Connections open at once from one address. */
@@ -34,25 +35,27 @@ export class ConnectionLimits {
   /** Count a new connection, or close it when its address (or the server) is full. */
   admit(socket: net.Socket): void {
     const addr = socket.remoteAddress ?? '?';
-    const mine = this.open.get(addr) ?? 0;
-    const full = this.total >= this.o.connections ? 'the server' : !this.trusted.has(addr) && mine >= this.o.perClientConnections ? addr : undefined;
+    const key = this.trusted.has(addr) ? addr : clientKey(addr);
+    const mine = this.open.get(key) ?? 0;
+    const full = this.total >= this.o.connections ? 'everyone' : !this.trusted.has(addr) && mine >= this.o.perClientConnections ? 'this address' : undefined;
     if (full) {
-      this.say(`${new Date().toISOString()} ${addr} - - refused: too many connections from ${full === addr ? 'this address' : 'everyone'}`);
+      this.say(`${new Date().toISOString()} ${addr} - - refused: too many connections from ${full}`);
       socket.destroy();
       return;
     }
-    this.open.set(addr, mine + 1);
+    this.open.set(key, mine + 1);
     this.total++;
     socket.once('close', () => {
       this.total--;
-      const left = (this.open.get(addr) ?? 1) - 1;
-      if (left > 0) this.open.set(addr, left);
-      else this.open.delete(addr);
+      const left = (this.open.get(key) ?? 1) - 1;
+      if (left > 0) this.open.set(key, left);
+      else this.open.delete(key);
     });
   }
 
   /** A slot to read one webhook body for `client`, or undefined when it (or the server) has none free; call the result when done. */
   takeBodySlot(client: string): (() => void) | undefined {
+    client = clientKey(client);
     const mine = this.reading.get(client) ?? 0;
     if (mine >= this.o.perClientBodies || this.readingTotal >= this.o.bodies) return undefined;
     this.reading.set(client, mine + 1);

@@ -16,7 +16,7 @@ import { loadDefinitions, type Definitions, type GithubHook } from '../definitio
 import { messageOf } from '../errors.js';
 import { VERSION } from '../version.js';
 import { AuthBackoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
-import { clientAddress } from './client.js';
+import { clientAddress, clientKey } from './client.js';
 import { ancestry } from './commits.js';
 import { DeliveryLog } from './deliveries.js';
 import { ConnectionLimits, DEFAULT_LIMITS, type Limits } from './limits.js';
@@ -279,9 +279,10 @@ export class DeployServer {
    * (401 unless said) and one more failure counted. Right credentials never come here.
    */
   private wrongCredential(client: string, message: string, headers: Record<string, string> = {}, status = 401): never {
-    const wait = this.backoff.retryAfter(client);
+    const key = clientKey(client);
+    const wait = this.backoff.retryAfter(key);
     if (wait > 0) throw new HttpError(429, 'too many failed attempts; retry later', { 'Retry-After': String(Math.ceil(wait / 1000)) });
-    this.backoff.failure(client);
+    this.backoff.failure(key);
     throw new HttpError(status, message, headers);
   }
 

@@ -280,6 +280,12 @@ test('wait=1 holds the answer: 200 for a good release, a failure status for a fa
     assert.match(r.json.error, /this commit fails on purpose|Release commands/);
     assert.ok(Object.values(r.json.servers).some((x: any) => x.status === 'failed'), JSON.stringify(r.json.servers));
     await assertServing('srv2', good);
+    // A commit the repository does not have fails on this machine (the archive task, run for the
+    // first server), before any server is touched: the other is `not reached`, never `ok`.
+    const missing = await post(s, 'srv2', 'deadbeefdeadbeef', true);
+    assert.equal(missing.status, 502, describeDeploy(missing));
+    assert.match(missing.json.error, /not a commit of/);
+    assert.deepEqual(Object.fromEntries(Object.entries(missing.json.servers).map(([k, v]: [string, any]) => [k, v.status])), { 'lab-1': 'failed', 'lab-2': 'not reached' });
   } finally {
     assert.equal(await stopServe(s), 0);
   }

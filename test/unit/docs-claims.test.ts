@@ -124,3 +124,19 @@ test('every default the docs state for a definition key is the one the code appl
   assert.deepEqual(wrong, []);
   assert.ok(checked >= 5, `default claims checked: ${checked}`);
 });
+
+test("docs/serve.md: the options table's defaults are the ones --help states; the quick start's commands share one data dir", () => {
+  const doc = fs.readFileSync(path.join(ROOT, 'docs', 'serve.md'), 'utf8');
+  let checked = 0;
+  for (const m of doc.matchAll(/^\| `--([a-z-]+)[^`]*` \| `([\w.]+)` \|/gm)) {
+    const spec = SERVE_OPTIONS.find((o) => o.name === m[1]);
+    assert.ok(spec, `--${m[1]} is a flight serve option`);
+    assert.match(spec.help, new RegExp(`default ${m[2]!.replace(/\./g, '\\.')}\\b`), `--${m[1]}: the docs say the default is ${m[2]}, --help says '${spec.help}'`);
+    checked++;
+  }
+  assert.ok(checked >= 3, `defaults checked: ${checked}`);
+  const quick = /```sh\n([\s\S]*?)```/.exec(doc)![1]!;
+  const dataOf = (verb: string) => new RegExp(`flight ${verb} .*--data (\\S+)`).exec(quick)?.[1];
+  assert.ok(dataOf('serve'), 'the quick start starts flight serve with --data');
+  assert.equal(dataOf('token:create'), dataOf('serve'), 'the token is created where the server reads tokens');
+});

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clientAddress } from '../../../src/serve/client.js';
+import { clientAddress, clientKey } from '../../../src/serve/client.js';
 
 test('the client is the peer, unless the peer is a trusted proxy; only the proxies\' own entries are believed', () => {
   const trusted = new Set(['10.0.0.2', '10.0.0.3']);
@@ -19,4 +19,13 @@ test('the client is the peer, unless the peer is a trusted proxy; only the proxi
   ];
   for (const [what, peer, xff, want] of cases) assert.equal(clientAddress(peer, xff, trusted), want, what);
   assert.equal(clientAddress(undefined, undefined, trusted), '?');
+});
+
+test('limits count an IPv4 client by its address and an IPv6 one by its /64', () => {
+  assert.equal(clientKey('198.51.100.7'), '198.51.100.7');
+  assert.equal(clientKey('::ffff:198.51.100.7'), '198.51.100.7');
+  for (const a of ['2001:db8:1:2::1', '2001:db8:1:2:ffff:ffff:ffff:ffff', '2001:0DB8:0001:0002:0:0:0:9']) assert.equal(clientKey(a), '2001:db8:1:2::/64', a);
+  assert.equal(clientKey('2001:db8::1'), '2001:db8:0:0::/64');
+  assert.equal(clientKey('::1'), '0:0:0:0::/64');
+  assert.notEqual(clientKey('2001:db8:1:3::1'), clientKey('2001:db8:1:2::1'));
 });
