@@ -534,8 +534,8 @@ test('soak: thousands of hostile requests of every kind while real releases go t
     assert.ok((statuses.get(-1) ?? 0) < sent / 100, `requests that got no answer: ${statuses.get(-1)}`);
     for (const st of statuses.keys()) assert.ok(st === -1 || st === 200 || (st >= 400 && st < 500) || st === 503, `only refusals (and 200 for an ignored replay), got ${st}`);
     assert.ok((statuses.get(200) ?? 0) > 0, 'replays were answered 200 and ignored');
-    assert.ok(mem1.heap_used - mem0.heap_used < 24 * 1048576, `heapUsed grew by ${mb(mem1.heap_used - mem0.heap_used)} MiB`);
-    assert.ok(mem1.rss - mem0.rss < 64 * 1048576, `rss grew by ${mb(mem1.rss - mem0.rss)} MiB`);
+    assert.ok(mem1.heap_used - mem0.heap_used < 40 * 1048576, `heapUsed grew by ${mb(mem1.heap_used - mem0.heap_used)} MiB`);
+    assert.ok(mem1.rss - mem0.rss < 96 * 1048576, `rss grew by ${mb(mem1.rss - mem0.rss)} MiB`);
     const srv1 = (await call(s.base, 'GET', '/apps/srv1/deploys?limit=50', { token: tokens.srv1 })).json.deploys.filter((d: { requested_at: string }) => Date.parse(d.requested_at) >= t0);
     assert.deepEqual(srv1.map((d: { sha: string; source: string }) => `${d.source} ${d.sha}`).sort(), shas.map((x) => `api ${x}`).sort(), "CI's two releases and nothing else: no replay started one");
     assert.equal(fs.readdirSync(path.join(historyDir, 'srv2')).length, recordsBefore, 'nothing recorded for srv2');
