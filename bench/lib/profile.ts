@@ -1,19 +1,19 @@
 /**
- * Where a Flight no-change run spends its time. The playbook runs in this process through the
- * same runner `flight-play` uses, with the connection pool wrapped so that every SSH handshake
+ * Where a Flight no-change run spends its time. The playbook runs in this process on the
+ * engine `flight-play` uses (src/engine), with the connection pool wrapped so that every SSH handshake
  * and every remote call (exec, put, get) is counted and timed, and every runner event is
  * time-stamped. What the process itself costs before it runs anything (Node's start and loading
  * Flight's modules) is measured apart, with `flight-play --version`.
  */
-import { loadInventory, catalog } from '../../src/cli/play.js';
+import { loadInventory } from '../../src/engine/inventory.js';
+import { loadPlaybook } from '../../src/engine/playbooks.js';
+import { runPlaybookIn } from '../../src/engine/run.js';
 import type { Connection, ExecOptions, PutOptions } from '../../src/connection/types.js';
 import { ConnectionPool } from '../../src/connection/index.js';
 import type { Command } from '../../src/command.js';
 import type { Host } from '../../src/inventory/types.js';
-import { loadPlaybook } from '../../src/playbook/load.js';
-import { runPlaybook, type ConnectionSource } from '../../src/runner/runner.js';
+import type { ConnectionSource } from '../../src/runner/runner.js';
 import type { RunEvent } from '../../src/runner/events.js';
-import { modules } from '../../modules/index.js';
 import { median } from './stats.js';
 import { flightPlay, timed } from './proc.js';
 
@@ -110,7 +110,7 @@ export async function profileRun(defs: string, playbook: string, servers: number
   const startup = await timed(['node', flightPlay(), '--version']);
   const t0 = performance.now();
   const { inventory } = await loadInventory({ defs });
-  const pb = loadPlaybook(playbook, catalog, playbook);
+  const pb = loadPlaybook(playbook);
   const loadMs = performance.now() - t0;
   const pool = new ConnectionPool();
   const source = new ProfilingSource(pool);
@@ -138,10 +138,7 @@ export async function profileRun(defs: string, playbook: string, servers: number
   };
   try {
     runStart = performance.now();
-    await runPlaybook(pb, {
-      inventory, modules, catalog, connections: source, extraVars: {}, check: false, diff: false,
-      forks: Math.max(servers, 1), verbosity: 0, emit,
-    });
+    await runPlaybookIn({ playbook: pb, inventory, connections: source, forks: Math.max(servers, 1), onEvent: emit });
   } finally {
     await pool.closeAll();
   }

@@ -4,7 +4,7 @@
  * and the shell session Flight uses by default (src/connection/session.ts: one long-lived shell
  * per connection runs the calls in a subshell each). Same connection code, same commands.
  */
-import { loadInventory } from '../../src/cli/play.js';
+import { loadInventory } from '../../src/engine/inventory.js';
 import { script } from '../../src/command.js';
 import { SshConnection } from '../../src/connection/ssh.js';
 import type { BenchLab } from './labs.js';

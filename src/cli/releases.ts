@@ -5,10 +5,9 @@
 import chalk from 'chalk';
 import { ConnectionPool } from '../connection/index.js';
 import type { Definitions } from '../definitions/index.js';
-import { gatherFacts } from '../facts/host.js';
+import { callModule } from '../engine/module-call.js';
 import type { Inventory } from '../inventory/types.js';
 import { release_info, type ReleaseState } from '../../modules/release_info.js';
-import { createModuleContext } from '../runner/context.js';
 import { mapLimit } from '../util/limit.js';
 import { failed } from '../errors.js';
 
@@ -18,9 +17,7 @@ export async function listReleases(app: string, defs: Definitions, inventory: In
   const pool = new ConnectionPool();
   try {
     const states = await mapLimit(hosts, 25, async (host) => {
-      const conn = await pool.get(host);
-      const ctx = createModuleContext({ conn, facts: await gatherFacts(conn) });
-      const r = await release_info.run(ctx, { home });
+      const r = await callModule(pool, host, release_info, { home });
       if (r.failed) throw failed(`${host.name}: ${r.msg}`);
       return { host: host.name, ...(r.data as unknown as ReleaseState) };
     });

@@ -15,7 +15,8 @@ import { serveCommand, tokenCommand } from '../serve/cli.js';
 import { VERSION } from '../version.js';
 import { optionsHelp, type OptionSpec, type OptionValue } from './args.js';
 import { parsePlayOptions, PLAY_OPTIONS } from './options.js';
-import { playCommand, withHostKeyPolicy } from './play.js';
+import { withHostKeyPolicy } from '../engine/inventory.js';
+import { playCommand } from './play.js';
 import { listReleases } from './releases.js';
 
 export const HELP = `Usage: flight VERB [arguments] [options]

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { HOST_KEY_POLICY_OPTION, parseArgs, port, seconds, type OptionSpec } from '../cli/args.js';
 import { invalid } from '../errors.js';
 import type { HostKeyPolicy } from '../inventory/types.js';
-import { reporterFor } from '../cli/play.js';
+import { reporterFor } from '../reporters/for-output.js';
 import { addServer, removeServer, type ElasticReporter } from './elastic.js';
 import { COPYABLE, type Copyable } from './plan.js';
 

@@ -35,7 +35,8 @@ import { release_info, type ReleaseState } from '../../modules/release_info.js';
 import type { Reporter } from '../reporters/types.js';
 import { argv } from '../command.js';
 import { planAdd, type AddPlan, type AddRequest } from './plan.js';
-import { callModule, hostContext, runBuiltin } from './run.js';
+import { callModule, hostContext } from '../engine/module-call.js';
+import { runBuiltin } from './run.js';
 import { editRecord, utcNow, whoAmI, type AddedRecordData } from './state-file.js';
 
 export interface ElasticReporter {
