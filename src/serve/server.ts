@@ -29,7 +29,7 @@ import { DeployService } from './service.js';
 import { HistoryStore } from './store.js';
 import { parseSignal } from './signals.js';
 import { authorize, bearerToken, signalKey, TokenFile } from './tokens.js';
-import { ADMIN, ElasticApi } from '../cluster/http.js';
+import { ADMIN, ElasticApi } from './elastic-routes.js';
 import type { DeployRecord } from './types.js';
 
 export interface ServeOptions {

@@ -17,11 +17,11 @@ import { CLUSTER_NAME_PATTERN } from '../definitions/schemas/common.js';
 import { KINDS } from '../kinds.js';
 import { FlightError, messageOf } from '../errors.js';
 import { PlainReporter } from '../reporters/plain.js';
-import { HttpError, parseJsonObject, readBody, sendJson } from '../serve/http.js';
-import { DeployLog, streamFile } from '../serve/log.js';
-import { addServer, planServerAdd, removeServer, type ElasticReporter } from './elastic.js';
-import { COPYABLE, type AddRequest, type Copyable } from './plan.js';
-import { readRecord, utcNow } from './state-file.js';
+import { HttpError, parseJsonObject, readBody, sendJson } from './http.js';
+import { DeployLog, streamFile } from './log.js';
+import { addServer, planServerAdd, removeServer, type ElasticReporter } from '../cluster/elastic.js';
+import { COPYABLE, type AddRequest, type Copyable } from '../cluster/plan.js';
+import { readRecord, utcNow } from '../cluster/state-file.js';
 
 /** The key of the admin token in the token store: `admin` is a reserved name, never an app's. */
 export const ADMIN = 'admin';

@@ -1,10 +1,10 @@
 /** `flight lab up|down|status|stop|start`: the lab from the command line. */
 import path from 'node:path';
-import { parseArgs, port, wholeNumber, type OptionSpec } from '../cli/args.js';
+import { parseArgs, port, wholeNumber, type OptionSpec } from './args.js';
 import { exitCodeOf, invalid, messageOf } from '../errors.js';
-import { labDown, labStart, labStatus, labStop, labUp } from './lab.js';
-import { labPaths } from './paths.js';
-import type { LabServerInfo } from './types.js';
+import { labDown, labStart, labStatus, labStop, labUp } from '../lab/lab.js';
+import { labPaths } from '../lab/paths.js';
+import type { LabServerInfo } from '../lab/types.js';
 
 const USAGE = `Usage:
   flight lab up [--servers N] [--defs DIR] [--dir STATE_DIR] [--first 127.0.0.2] [--port 22]

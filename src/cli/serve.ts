@@ -4,11 +4,11 @@
 import os from 'node:os';
 import path from 'node:path';
 import { loadDefinitions } from '../definitions/index.js';
-import { parseArgs, port, seconds, type OptionSpec } from '../cli/args.js';
+import { parseArgs, port, seconds, type OptionSpec } from './args.js';
 import { EXIT_CODES, invalid } from '../errors.js';
-import { ADMIN } from '../cluster/http.js';
-import { DeployServer } from './server.js';
-import { hashToken, newToken, signalKey, TokenFile } from './tokens.js';
+import { ADMIN } from '../serve/elastic-routes.js';
+import { DeployServer } from '../serve/server.js';
+import { hashToken, newToken, signalKey, TokenFile } from '../serve/tokens.js';
 
 export const SERVE_HELP = `Usage: flight serve [--defs DIR] [--host 127.0.0.1] [--port 8080] [--data DIR]
                     [--tls-cert FILE --tls-key FILE] [--drain-timeout SECONDS]

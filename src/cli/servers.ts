@@ -4,12 +4,12 @@
  * with --json one JSON object per line ending with {"event":"ready",...}.
  */
 import path from 'node:path';
-import { HOST_KEY_POLICY_OPTION, parseArgs, port, seconds, type OptionSpec } from '../cli/args.js';
+import { HOST_KEY_POLICY_OPTION, parseArgs, port, seconds, type OptionSpec } from './args.js';
 import { invalid } from '../errors.js';
 import type { HostKeyPolicy } from '../inventory/types.js';
 import { reporterFor } from '../reporters/for-output.js';
-import { addServer, removeServer, type ElasticReporter } from './elastic.js';
-import { COPYABLE, type Copyable } from './plan.js';
+import { addServer, removeServer, type ElasticReporter } from '../cluster/elastic.js';
+import { COPYABLE, type Copyable } from '../cluster/plan.js';
 
 export const SERVER_HELP = `Usage:
   flight server:add CLUSTER NAME HOST [--web] [--like SERVER] [--listen ADDRESS]
