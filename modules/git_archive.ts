@@ -11,6 +11,7 @@
  * here: a pruned archive is made again from the mirror, a pruned mirror cloned again.
  */
 import { argv, script } from '../src/command.js';
+import { KINDS } from '../src/kinds.js';
 import { defineModule } from '../src/module.js';
 
 export interface GitArchiveParams {
@@ -30,7 +31,8 @@ export function mirrorDir(cache: string, repo: string): string {
   return `${cache}/mirrors/${Buffer.from(repo).toString('base64url')}.git`;
 }
 
-export const SHA_PATTERN = /^[0-9a-f]{4,40}$/;
+/** The `sha` kind (src/kinds.ts): 4 to 40 lowercase hex characters. */
+const isSha = KINDS.get('sha')!.test;
 
 /** Release ids sort by time and name the commit: 20261126T051200Z-1a2b3c4d5e6f. */
 export function releaseId(sha: string, now = new Date()): string {
@@ -94,7 +96,7 @@ export const git_archive = defineModule<GitArchiveParams>({
   },
   async run(ctx, p) {
     const sha = p.sha.toLowerCase();
-    if (!SHA_PATTERN.test(sha)) {
+    if (!isSha(sha)) {
       return { changed: false, failed: true, msg: `'${p.sha}' is not a commit sha (expected 4 to 40 hex characters)` };
     }
     const home = (await ctx.exec(script('printf %s "$HOME"'))).stdout;

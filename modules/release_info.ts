@@ -5,6 +5,7 @@
  */
 import { script } from '../src/command.js';
 import { defineModule } from '../src/module.js';
+import { appLayout } from '../src/definitions/layout.js';
 import { pathSchema } from '../src/remote/write.js';
 
 export interface ReleaseInfoParams {
@@ -26,10 +27,10 @@ export interface LogEntry {
   outcome: string;
 }
 
-// $1 home. Sections: "r ID SHA" per release, "c ID" for current, then "log" and the log's last
+// $1 home, $2 the release log (appLayout). Sections: "r ID SHA" per release, "c ID" for current, then "log" and the log's last
 // lines. Two processes at most (readlink, tail): a release's REVISION is read by the shell itself.
 export const READ_SCRIPT = `
-home=$1
+home=$1 log=$2
 cd "$home/releases" 2>/dev/null && for d in *; do
   [ -d "$d" ] && [ ! -L "$d" ] || continue
   r=; [ -f "$d/REVISION" ] && read -r r < "$d/REVISION"
@@ -38,7 +39,7 @@ cd "$home/releases" 2>/dev/null && for d in *; do
 done
 t=$(readlink "$home/current" 2>/dev/null) && echo "c \${t##*/}"
 echo log
-[ -f "$home/.flight/releases.log" ] && tail -n 200 "$home/.flight/releases.log"
+[ -f "$log" ] && tail -n 200 "$log"
 true
 `;
 
@@ -96,7 +97,7 @@ export const release_info = defineModule<ReleaseInfoParams>({
     properties: { home: pathSchema },
   },
   async run(ctx, p) {
-    const res = await ctx.exec(script(READ_SCRIPT, p.home));
+    const res = await ctx.exec(script(READ_SCRIPT, p.home, appLayout(p.home).releases_log));
     if (res.code !== 0) return { changed: false, failed: true, msg: `reading releases in ${p.home}: ${res.stderr.trim()}` };
     const info = parseReleaseInfo(res.stdout);
     return {

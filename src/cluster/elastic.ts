@@ -23,6 +23,7 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConnectionPool } from '../connection/index.js';
 import { addedFileOf } from '../definitions/added.js';
+import { appLayout } from '../definitions/layout.js';
 import { loadDefinitions } from '../definitions/index.js';
 import type { Definitions } from '../definitions/types.js';
 import { FlightError, failed, invalid, messageOf } from '../errors.js';
@@ -276,7 +277,7 @@ async function forget(s: Session, defs: Definitions): Promise<string[]> {
     if (app.cluster !== s.cluster) continue;
     const lockHost = inventory.select(`app_${app.name}`)[0];
     if (!lockHost) continue;
-    const res = await callModule(s.pool, lockHost, joined_servers, { path: `${app.home}/.flight/servers`, servers: [] }).catch((err: unknown) => {
+    const res = await callModule(s.pool, lockHost, joined_servers, { path: appLayout(app.home).servers, servers: [] }).catch((err: unknown) => {
       unchecked.push(`${app.name} on ${lockHost.name}: ${messageOf(err)}`);
       return undefined;
     });
@@ -319,7 +320,7 @@ async function takeLock(s: Session, host: Host, app: string, home: string): Prom
   const deadline = Date.now() + timeout;
   let shown = '';
   for (;;) {
-    const res = await callModule(s.pool, host, deploy_lock, { path: `${home}/.flight/deploy.lock`, state: 'present', run: s.runId, who: s.who, detail: `${s.action} server ${s.name}` });
+    const res = await callModule(s.pool, host, deploy_lock, { path: appLayout(home).lock, state: 'present', run: s.runId, who: s.who, detail: `${s.action} server ${s.name}` });
     if (!res.failed) return;
     const holder = res.data?.holder as string | undefined;
     if (holder === undefined) throw failed(`${app}: deploy lock on ${host.name}: ${res.msg}`);
@@ -332,7 +333,7 @@ async function takeLock(s: Session, host: Host, app: string, home: string): Prom
 
 async function freeLock(s: Session, host: Host, app: string, home: string): Promise<void> {
   try {
-    const res = await callModule(s.pool, host, deploy_lock, { path: `${home}/.flight/deploy.lock`, state: 'absent', run: s.runId });
+    const res = await callModule(s.pool, host, deploy_lock, { path: appLayout(home).lock, state: 'absent', run: s.runId });
     if (res.failed) throw new Error(res.msg);
   } catch (err) {
     s.r.step(`${app}: could not release the deploy lock on ${host.name} (${messageOf(err)}): \`flight app:release ${app} SHA --force-unlock\` breaks it`);
@@ -340,7 +341,7 @@ async function freeLock(s: Session, host: Host, app: string, home: string): Prom
 }
 
 async function recordMembership(s: Session, lockHost: Host, home: string, state: 'joined' | 'left'): Promise<void> {
-  const res = await callModule(s.pool, lockHost, joined_servers, { path: `${home}/.flight/servers`, name: s.name, state, cluster: s.cluster });
+  const res = await callModule(s.pool, lockHost, joined_servers, { path: appLayout(home).servers, name: s.name, state, cluster: s.cluster });
   if (res.failed) throw failed(`${lockHost.name}: ${res.msg}`);
 }
 

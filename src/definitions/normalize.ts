@@ -6,6 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { DEFAULT_OPCACHE_WARMUP } from './schemas/app.js';
+import { appLayout } from './layout.js';
 import type { App, AppServer, AppService, AutoRollback, Cluster, DatabaseServer, FlightConfig, RedisServer, HealthCheck, OpcacheWarmup, ReleaseStrategy, Server, SshOptions } from './types.js';
 
 /** `~/x` is the user's home; relative paths are relative to the definitions folder. */
@@ -139,6 +140,7 @@ export function toApp(name: string, file: string, data: unknown, config: FlightC
     database: toAppService(d.database),
     redis: toAppService(d.redis),
     home: `/home/${name}`,
+    layout: appLayout(`/home/${name}`),
     servers: d.servers.map((s) => ({
       name: s.name,
       web: { ...s.web },

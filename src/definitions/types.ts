@@ -3,6 +3,7 @@
  * files on purpose: the same names reach playbooks and templates as host variables, so one
  * vocabulary serves the user's files, the code and the templates.
  */
+import type { AppLayout } from './layout.js';
 import type { HostKeyPolicy } from '../inventory/types.js';
 
 /** The `ssh` mapping of flight.yml and of a server. Paths are absolute once loaded. */
@@ -193,6 +194,8 @@ export interface App {
   redis: AppService | null;
   /** /home/<name> */
   home: string;
+  /** Where its files are on a server (layout.ts). */
+  layout: AppLayout;
   servers: AppServer[];
 }
 

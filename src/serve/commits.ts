@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { mirrorDir } from '../../modules/git_archive.js';
+import { KINDS } from '../kinds.js';
 
 export type Ancestry = 'behind' | 'ahead' | 'unknown';
 
@@ -17,8 +18,8 @@ export function defaultCacheDir(): string {
 
 /** `behind`: `sha` is `released` or an ancestor of it; `ahead`: it is not; `unknown`: the mirror cannot tell. */
 export function ancestry(repo: string, sha: string, released: string, cacheDir = defaultCacheDir()): Promise<Ancestry> {
-  const hex = /^[0-9a-f]{4,40}$/;
-  if (!hex.test(sha) || !hex.test(released)) return Promise.resolve('unknown');
+  const isSha = KINDS.get('sha')!.test;
+  if (!isSha(sha) || !isSha(released)) return Promise.resolve('unknown');
   return new Promise((resolve) => {
     execFile('git', ['-C', mirrorDir(cacheDir, repo), 'merge-base', '--is-ancestor', `${sha}^{commit}`, `${released}^{commit}`], { timeout: 10_000 }, (err) => {
       if (!err) return resolve('behind');

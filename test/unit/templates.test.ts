@@ -2,6 +2,7 @@
  * The server configuration templates, rendered exactly as playbooks render them (renderFile:
  * undefined variables are errors) against host variables shaped like the inventory's.
  */
+import { appLayout } from '../../src/definitions/layout.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -33,6 +34,7 @@ function demoApp(): HostApp {
     database: null,
     redis: null,
     home: '/home/demo',
+    layout: appLayout('/home/demo'),
     servers: [],
     server: {
       name: 'lab-1',

@@ -1,3 +1,4 @@
+import { appLayout } from '../../../src/definitions/layout.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -55,6 +56,7 @@ test('a good definitions folder loads, with defaults applied', async () => {
       database: null,
       redis: null,
       home: '/home/blog',
+      layout: appLayout('/home/blog'),
       servers: undefined,
     },
   );

@@ -1,3 +1,4 @@
+import { appLayout } from '../../../src/definitions/layout.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
@@ -108,6 +109,7 @@ test('host variables: cluster settings, the server, and each app with this host\
       redis: null,
       health_check: { path: '/up', status: 200, timeout: 10 },
       home: '/home/shop',
+      layout: appLayout('/home/shop'),
       servers: undefined,
       server: {
         name: 'worker-1',

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { script, toShell } from '../../../src/command.js';
 import { READ_SCRIPT, parseReleaseInfo, previousOf } from '../../../modules/release_info.js';
+import { appLayout } from '../../../src/definitions/layout.js';
 
 const SHA1 = 'a'.repeat(40);
 const SHA2 = 'b'.repeat(40);
@@ -26,7 +27,7 @@ test('the read script lists releases, tells complete from half-made, and reads t
     mkdirSync(path.join(home, '.flight'));
     writeFileSync(path.join(home, '.flight', 'releases.log'), `20261101T000000Z-aaaaaaaaaaaa\t${SHA1}\t2026-11-01T00:00:00Z\tci@build\tok\nr c\tx\ty\tz\tfailed\n`);
 
-    const info = parseReleaseInfo(execFileSync('sh', ['-c', toShell(script(READ_SCRIPT, home))]).toString('utf8'));
+    const info = parseReleaseInfo(execFileSync('sh', ['-c', toShell(script(READ_SCRIPT, home, appLayout(home).releases_log))]).toString('utf8'));
     assert.deepEqual(info.releases.map((r) => [r.id.slice(0, 9), r.sha, r.complete]), [
       ['20261101T', SHA1, true],
       ['20261102T', SHA2, true],
@@ -45,7 +46,7 @@ test('the read script lists releases, tells complete from half-made, and reads t
 test('a home with nothing in it yet reads as no releases', () => {
   const home = mkdtempSync(path.join(os.tmpdir(), 'flight-release-info-'));
   try {
-    const info = parseReleaseInfo(execFileSync('sh', ['-c', toShell(script(READ_SCRIPT, home))]).toString('utf8'));
+    const info = parseReleaseInfo(execFileSync('sh', ['-c', toShell(script(READ_SCRIPT, home, appLayout(home).releases_log))]).toString('utf8'));
     assert.deepEqual(info, { releases: [], current: null, previous: null, log: [] });
   } finally {
     rmSync(home, { recursive: true, force: true });
