@@ -27,8 +27,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { describeRun, failures, fetchPage, flight, makeFixtureRepo, makeLab, waitFor, type FlightRun } from '../support/flight.js';
-import { labSkipReason, type LabServer } from '../support/lab.js';
-import { onHost } from '../support/release-lab.js';
+import { labSkipReason, onHost, type LabServer } from '../support/lab.js';
 
 const skip = labSkipReason() ?? false;
 

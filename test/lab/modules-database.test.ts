@@ -18,7 +18,7 @@ import { checkArgs } from '../../src/runner/args.js';
 import { createModuleContext } from '../../src/runner/context.js';
 import { modules } from '../../modules/index.js';
 import { counting } from '../support/counting.js';
-import { ensureLab, labHosts, labSkipReason, sshRun, type LabServer } from '../support/lab.js';
+import { ensureLab, labHosts, labSkipReason, onHost, sshRun, type LabServer } from '../support/lab.js';
 
 const servers = await ensureLab();
 const skip = servers ? false : (labSkipReason() ?? 'the lab is not available');
@@ -47,15 +47,10 @@ describe('mariadb_database (lab)', { skip }, () => {
   /** Whether this file started mariadb (and so stops it again). */
   let started = false;
 
-  async function onHost(cmd: string): Promise<string> {
-    const r = await sshRun(server, cmd);
-    assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);
-    return r.stdout;
-  }
   /** SQL as root over the unix socket, rows tab-separated. */
-  const sql = async (statements: string) => (await onHost(`mariadb --batch --skip-column-names -e ${quote(statements)}`)).trim();
+  const sql = async (statements: string) => (await onHost(server, `mariadb --batch --skip-column-names -e ${quote(statements)}`)).trim();
   const accounts = async () => (await sql(`SELECT Host FROM mysql.user WHERE User = '${NAME}' ORDER BY Host`)).split('\n').filter(Boolean);
-  const filePassword = () => onHost(`cat ${FILE}`);
+  const filePassword = () => onHost(server, `cat ${FILE}`);
   /** Not SHOW DATABASES LIKE: its `_` would also match LOOKALIKE. */
   const databaseExists = async () => (await sql(`SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${NAME}'`)) === '1';
   /** Log in as the app's user over TCP to the server's own address; MYSQL_PWD keeps the password out of argv. */
@@ -86,15 +81,15 @@ describe('mariadb_database (lab)', { skip }, () => {
     server = servers!.at(-1)!;
     // Bound to the server's own address before the first start: the stock 127.0.0.1:3306 is
     // shared by every lab server and the machine itself.
-    await onHost(`mkdir -p /etc/mysql/mariadb.conf.d && printf '[mariadbd]\\nbind-address = %s\\n' ${server.address} > /etc/mysql/mariadb.conf.d/99-flight-lab.cnf`);
-    await onHost(INSTALL);
+    await onHost(server, `mkdir -p /etc/mysql/mariadb.conf.d && printf '[mariadbd]\\nbind-address = %s\\n' ${server.address} > /etc/mysql/mariadb.conf.d/99-flight-lab.cnf`);
+    await onHost(server, INSTALL);
     if ((await sshRun(server, 'mariadb-admin ping >/dev/null 2>&1')).code !== 0) {
-      await onHost('service mariadb start >/dev/null');
+      await onHost(server, 'service mariadb start >/dev/null');
       started = true;
     }
     conn = counting(await openConnection(labHosts([server])[0]!), () => execs++);
     facts = await gatherFacts(conn);
-    await onHost(`rm -rf -- ${ROOT}`);
+    await onHost(server, `rm -rf -- ${ROOT}`);
   });
 
   after(async () => {
@@ -128,8 +123,8 @@ describe('mariadb_database (lab)', { skip }, () => {
     const password = await filePassword();
     assert.match(password, /^[A-Za-z0-9]{32}$/);
     assert.deepEqual(first.result.data, { password, database: NAME, user: NAME, clients: CLIENTS });
-    assert.equal(await onHost(`stat -c '%a %U %G' ${FILE} ${DIR}`), '600 root root\n700 root root\n');
-    assert.equal(await onHost(`ls -A ${DIR}`), `${NAME}.password\n`, 'no temp file left');
+    assert.equal(await onHost(server, `stat -c '%a %U %G' ${FILE} ${DIR}`), '600 root root\n700 root root\n');
+    assert.equal(await onHost(server, `ls -A ${DIR}`), `${NAME}.password\n`, 'no temp file left');
 
     assert.equal(await sql(`SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${NAME}'`), 'utf8mb4\tutf8mb4_unicode_ci');
     assert.deepEqual(await accounts(), [...CLIENTS].sort());
@@ -201,7 +196,7 @@ describe('mariadb_database (lab)', { skip }, () => {
     assert.equal(fix.result.changed, true, fix.result.msg);
     // A removed file: a new password, generated, stored and set on every account.
     const old = await filePassword();
-    await onHost(`rm -f ${FILE}`);
+    await onHost(server, `rm -f ${FILE}`);
     const fresh = await run(spec(), { log });
     assert.equal(fresh.result.changed, true, fresh.result.msg);
     assert.match(fresh.result.msg!, new RegExp(`generated a password into ${FILE}, reset the password of ${CLIENTS.join(', ')}`));
@@ -235,13 +230,13 @@ describe('mariadb_database (lab)', { skip }, () => {
   });
 
   it('a stopped mariadb fails the task naming the host and what to do', { timeout: 120_000 }, async () => {
-    await onHost('service mariadb stop >/dev/null');
+    await onHost(server, 'service mariadb stop >/dev/null');
     try {
       const down = await run(spec());
       assert.equal(down.result.failed, true);
       assert.match(down.result.msg!, new RegExp(`mariadb is not running on ${server.name} \\(ERROR 2002 .*\\): start it \\(service mariadb start\\)`));
     } finally {
-      await onHost('service mariadb start >/dev/null');
+      await onHost(server, 'service mariadb start >/dev/null');
     }
     await assertUnchanged(spec());
   });

@@ -21,7 +21,7 @@ import { createModuleContext } from '../../src/runner/context.js';
 import { modules } from '../../modules/index.js';
 import { counting } from '../support/counting.js';
 import { DOTENV_PHP, HOSTILE_VALUES } from '../support/dotenv.js';
-import { ensureLab, labHosts, labSkipReason, sshRun, type LabServer } from '../support/lab.js';
+import { ensureLab, labHosts, labSkipReason, onHost, sshRun, type LabServer } from '../support/lab.js';
 
 const servers = await ensureLab();
 const skip = servers ? false : (labSkipReason() ?? 'the lab is not available');
@@ -52,17 +52,12 @@ describe('env_file and fetch env: true (lab)', { skip }, () => {
   /** Every -vv line and every result of every run, searched for values at the end. */
   const seen: string[] = [];
 
-  async function onHost(cmd: string): Promise<string> {
-    const r = await sshRun(server, cmd);
-    assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);
-    return r.stdout;
-  }
   const q = quote;
-  const statOf = async (p: string) => (await onHost(`stat -c '%a %U %G' -- ${q(p)}`)).trim();
+  const statOf = async (p: string) => (await onHost(server, `stat -c '%a %U %G' -- ${q(p)}`)).trim();
   /** The file's exact bytes (a missing final newline included), as text. */
-  const bytesOf = async (p: string) => Buffer.from((await onHost(`base64 -w0 -- ${q(p)}`)).trim(), 'base64').toString('utf8');
+  const bytesOf = async (p: string) => Buffer.from((await onHost(server, `base64 -w0 -- ${q(p)}`)).trim(), 'base64').toString('utf8');
   const setFile = (p: string, text: string) =>
-    onHost(`printf %s ${q(Buffer.from(text).toString('base64'))} | base64 -d > ${q(p)}`);
+    onHost(server, `printf %s ${q(Buffer.from(text).toString('base64'))} | base64 -d > ${q(p)}`);
 
   /** Run a module with -vv logging collected; returns its result and how many round trips it cost. */
   async function run(name: string, params: object, opts: { check?: boolean; become?: string } = {}) {
@@ -88,7 +83,7 @@ describe('env_file and fetch env: true (lab)', { skip }, () => {
     conn = counting(await openConnection(labHosts([server])[0]!), () => execs++);
     facts = await gatherFacts(conn);
     localDir = mkdtempSync(path.join(os.tmpdir(), 'flight-env-'));
-    await onHost(`rm -rf -- ${q(ROOT)} && mkdir -p -- ${q(SHARED)}`);
+    await onHost(server, `rm -rf -- ${q(ROOT)} && mkdir -p -- ${q(SHARED)}`);
   });
 
   after(async () => {
@@ -141,12 +136,12 @@ describe('env_file and fetch env: true (lab)', { skip }, () => {
     assert.equal(await bytesOf(ENV), `${userB}\n${blockText(PW1)}`, 'check mode wrote nothing');
 
     // A new password: only the block changes, and the file's mode and owner are put right.
-    await onHost(`chmod 0644 -- ${q(ENV)} && chown root:root -- ${q(ENV)}`);
+    await onHost(server, `chmod 0644 -- ${q(ENV)} && chown root:root -- ${q(ENV)}`);
     const rotated = await run('env_file', { ...managed, managed: { DB_PASSWORD: PW2, DB_HOST: HOST } });
     assert.equal(rotated.result.msg, `${ENV}: Flight keys changed: DB_PASSWORD`);
     assert.equal(await bytesOf(ENV), `${userB}\n${blockText(PW2)}`);
     assert.equal(await statOf(ENV), '600 nobody nogroup');
-    assert.equal((await onHost(`ls -A -- ${q(SHARED)}`)).trim(), '.env', 'no temp file left behind');
+    assert.equal((await onHost(server, `ls -A -- ${q(SHARED)}`)).trim(), '.env', 'no temp file left behind');
 
     // managed: {} removes the block and gives the user part back alone, byte for byte.
     const removed = await run('env_file', { ...owned, managed: {} });
@@ -177,7 +172,7 @@ describe('env_file and fetch env: true (lab)', { skip }, () => {
     // A file the task's user cannot read is not taken for an empty one (that would drop a part).
     const locked = `${ROOT}/locked.env`;
     await setFile(locked, `APP_KEY=${USER_SECRET}\n`);
-    await onHost(`chmod 0600 -- ${q(locked)}`);
+    await onHost(server, `chmod 0600 -- ${q(locked)}`);
     const denied = await run('env_file', { path: locked, managed: { DB_PASSWORD: PW1 } }, { become: 'nobody' });
     assert.equal(denied.result.failed, true);
     assert.match(denied.result.msg!, /cannot read .*Permission denied/);
@@ -222,13 +217,13 @@ describe('env_file and fetch env: true (lab)', { skip }, () => {
 
   it('PHP on the server (phpdotenv, loaded as Laravel 8 does) reads the block back exactly, and the block wins', { timeout: 600_000 }, async () => {
     // Installed once per server; the lock timeout waits for a parallel apt run.
-    await onHost('[ -e /usr/share/php/Dotenv/autoload.php ] && command -v php >/dev/null || { apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq php8.2-cli php-vlucas-phpdotenv >/dev/null; }');
+    await onHost(server, '[ -e /usr/share/php/Dotenv/autoload.php ] && command -v php >/dev/null || { apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq php8.2-cli php-vlucas-phpdotenv >/dev/null; }');
     // The user part sets keys the block sets too, and ends without a newline.
     const user = `APP_NAME=shop\r\nDB_PASSWORD=from-user\r\nDB_HOST="user-host"\r\nDB_PORT=1`;
     const r = await run('env_file', { path: ENV, content: user, managed: HOSTILE_VALUES });
     assert.equal(r.result.failed, undefined, r.result.msg);
     const keys = ['APP_NAME', ...Object.keys(HOSTILE_VALUES)];
-    const out = await onHost(`php -r ${q(DOTENV_PHP)} -- ${q(SHARED)} .env ${q(JSON.stringify(keys))}`);
+    const out = await onHost(server, `php -r ${q(DOTENV_PHP)} -- ${q(SHARED)} .env ${q(JSON.stringify(keys))}`);
     assert.deepEqual(JSON.parse(out), { APP_NAME: 'shop', ...HOSTILE_VALUES });
   });
 

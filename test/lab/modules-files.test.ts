@@ -17,7 +17,7 @@ import type { Module, ModuleResult } from '../../src/module.js';
 import { createModuleContext } from '../../src/runner/context.js';
 import { modules } from '../../modules/index.js';
 import { counting } from '../support/counting.js';
-import { ensureLab, labHosts, labSkipReason, sshRun, type LabServer } from '../support/lab.js';
+import { ensureLab, labHosts, labSkipReason, onHost, sshRun, type LabServer } from '../support/lab.js';
 
 const servers = await ensureLab();
 const skip = servers ? false : (labSkipReason() ?? 'the lab is not available');
@@ -38,14 +38,9 @@ describe('file modules (lab)', { skip }, () => {
   let localDir: string;
 
   /** Run a command on the host with the system ssh client and return stdout (asserting success). */
-  async function onHost(cmd: string): Promise<string> {
-    const r = await sshRun(server, cmd);
-    assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);
-    return r.stdout;
-  }
   const q = quote;
-  const statOf = async (p: string) => (await onHost(`stat -c '%F %a %U %G' -- ${q(p)}`)).trim();
-  const catOf = (p: string) => onHost(`cat -- ${q(p)}`);
+  const statOf = async (p: string) => (await onHost(server, `stat -c '%F %a %U %G' -- ${q(p)}`)).trim();
+  const catOf = (p: string) => onHost(server, `cat -- ${q(p)}`);
 
   /** Run a module through a fresh context; returns its result and how many round trips it cost. */
   async function run(name: string, params: object, opts: { check?: boolean; diff?: boolean; vars?: Record<string, unknown>; become?: string } = {}) {
@@ -75,7 +70,7 @@ describe('file modules (lab)', { skip }, () => {
     mkdirSync(path.join(localDir, 'templates'));
     writeFileSync(path.join(localDir, 'templates', 'site.conf.j2'), 'server {{ name }};\nlisten {{ port }};\n');
     writeFileSync(path.join(localDir, 'payload.bin'), Buffer.from([0, 1, 2, 255, 10]));
-    await onHost(`rm -rf -- ${q(ROOT)} && mkdir -p -- ${q(HOSTILE)}`);
+    await onHost(server, `rm -rf -- ${q(ROOT)} && mkdir -p -- ${q(HOSTILE)}`);
   });
 
   after(async () => {
@@ -104,7 +99,7 @@ describe('file modules (lab)', { skip }, () => {
     assert.equal(await statOf(dir), 'directory 750 nobody nogroup', 'check mode changed nothing');
 
     // recurse: a file below with another owner is found and fixed, though the top already matches.
-    await onHost(`touch -- ${q(`${dir}/inner`)} && chown root:root -- ${q(`${dir}/inner`)}`);
+    await onHost(server, `touch -- ${q(`${dir}/inner`)} && chown root:root -- ${q(`${dir}/inner`)}`);
     const rec = { ...spec, recurse: true };
     const fixed = await run('file', rec);
     assert.equal(fixed.result.changed, true, fixed.result.msg);
@@ -158,7 +153,7 @@ describe('file modules (lab)', { skip }, () => {
     assert.equal(bad.result.failed, true);
     assert.match(bad.result.msg!, /validation failed.*port must be 80/);
     assert.equal(await catOf(dest), 'server example.test;\nlisten 80;\n', 'failed validation left the old file');
-    assert.equal((await onHost(`ls -A -- ${q(HOSTILE)}`)).includes('.flight-'), false, 'no temp file left behind');
+    assert.equal((await onHost(server, `ls -A -- ${q(HOSTILE)}`)).includes('.flight-'), false, 'no temp file left behind');
 
     const good = await run('template', { ...spec, validate: 'grep -q listen %s' }, { vars: other, diff: true });
     assert.equal(good.result.changed, true, good.result.msg);
@@ -186,13 +181,13 @@ describe('file modules (lab)', { skip }, () => {
     assert.equal(await statOf(dest), 'regular file 600 root root');
 
     // New content without a mode keeps the replaced file's mode and owner.
-    await onHost(`chown nobody -- ${q(dest)}`);
+    await onHost(server, `chown nobody -- ${q(dest)}`);
     assert.equal((await run('copy', { content: 'hello again\n', dest })).result.changed, true);
     assert.equal(await statOf(dest), 'regular file 600 nobody root');
 
     const bin = `${HOSTILE}/payload.bin`;
     assert.equal((await run('copy', { src: 'payload.bin', dest: bin })).result.changed, true);
-    assert.equal((await onHost(`od -An -tx1 -- ${q(bin)}`)).replace(/\s+/g, ''), '000102ff0a');
+    assert.equal((await onHost(server, `od -An -tx1 -- ${q(bin)}`)).replace(/\s+/g, ''), '000102ff0a');
     await assertIdempotent('copy', { src: 'payload.bin', dest: bin });
 
     const env = `${HOSTILE}/.env`;
@@ -213,7 +208,7 @@ describe('file modules (lab)', { skip }, () => {
     const denied = await run('copy', { content: 'x', dest: `${HOSTILE}/denied` }, { become: 'nobody' });
     assert.equal(denied.result.failed, true);
     assert.match(denied.result.msg!, /Permission denied/);
-    assert.equal((await onHost(`ls -A -- ${q(HOSTILE)}`)).includes('.flight-'), false, 'no temp file left behind');
+    assert.equal((await onHost(server, `ls -A -- ${q(HOSTILE)}`)).includes('.flight-'), false, 'no temp file left behind');
     const noSrc = await run('copy', { src: 'nope.txt', dest });
     assert.equal(noSrc.result.failed, true);
     assert.match(noSrc.result.msg!, /cannot read .*nope\.txt: ENOENT/);
@@ -221,12 +216,12 @@ describe('file modules (lab)', { skip }, () => {
 
   it('symlink: link, relink atomically with mv -T, check mode, force', async () => {
     const app = `${HOSTILE}/app`;
-    await onHost(`mkdir -p -- ${q(`${app}/releases/1`)} ${q(`${app}/releases/2`)}`);
+    await onHost(server, `mkdir -p -- ${q(`${app}/releases/1`)} ${q(`${app}/releases/2`)}`);
     const current = `${app}/current`;
     const to1 = { path: current, target: 'releases/1' };
     const first = await run('symlink', to1, { diff: true });
     assert.equal(first.result.changed, true, first.result.msg);
-    assert.equal((await onHost(`readlink -- ${q(current)}`)).trim(), 'releases/1');
+    assert.equal((await onHost(server, `readlink -- ${q(current)}`)).trim(), 'releases/1');
     assert.deepEqual(first.result.diff, [{ path: current, before: 'absent\n', after: '-> releases/1\n' }]);
     await assertIdempotent('symlink', to1);
 
@@ -234,7 +229,7 @@ describe('file modules (lab)', { skip }, () => {
     const check = await run('symlink', to2, { check: true, diff: true });
     assert.equal(check.result.changed, true);
     assert.deepEqual(check.result.diff, [{ path: current, before: '-> releases/1\n', after: '-> releases/2\n' }]);
-    assert.equal((await onHost(`readlink -- ${q(current)}`)).trim(), 'releases/1', 'check mode did not switch');
+    assert.equal((await onHost(server, `readlink -- ${q(current)}`)).trim(), 'releases/1', 'check mode did not switch');
 
     // Atomicity: a reader resolving `current` in a tight loop while it is switched back and forth
     // must always find a release, never a missing link.
@@ -245,7 +240,7 @@ describe('file modules (lab)', { skip }, () => {
     }
     const seen = await reader;
     assert.equal(seen.stdout.trim(), 'done', 'the link was never missing');
-    assert.equal((await onHost(`ls -A -- ${q(app)}`)).trim().split('\n').sort().join(' '), 'current releases', 'no temp links left');
+    assert.equal((await onHost(server, `ls -A -- ${q(app)}`)).trim().split('\n').sort().join(' '), 'current releases', 'no temp links left');
 
     const dangling = await run('symlink', { path: current, target: 'releases/9' });
     assert.equal(dangling.result.failed, true);
@@ -253,13 +248,13 @@ describe('file modules (lab)', { skip }, () => {
 
     // A real directory in the way is only replaced with force.
     const storage = `${app}/releases/2/storage`;
-    await onHost(`mkdir -p -- ${q(`${storage}/logs`)} ${q(`${app}/shared/storage`)}`);
+    await onHost(server, `mkdir -p -- ${q(`${storage}/logs`)} ${q(`${app}/shared/storage`)}`);
     const link = { path: storage, target: '../../shared/storage', owner: 'nobody' };
     const refused = await run('symlink', link);
     assert.equal(refused.result.failed, true);
     assert.match(refused.result.msg!, /force/);
     assert.equal((await run('symlink', { ...link, force: true })).result.changed, true);
-    assert.equal((await onHost(`readlink -- ${q(storage)}; stat -c %U -- ${q(storage)}`)).trim(), '../../shared/storage\nnobody');
+    assert.equal((await onHost(server, `readlink -- ${q(storage)}; stat -c %U -- ${q(storage)}`)).trim(), '../../shared/storage\nnobody');
     await assertIdempotent('symlink', { ...link, force: true });
   });
 
@@ -304,7 +299,7 @@ describe('file modules (lab)', { skip }, () => {
 
   it('supervisor: program file, reread/update only on change, started/stopped, absent', { timeout: 600_000 }, async () => {
     // The package, installed once per server; the lock timeout waits for a parallel apt run.
-    await onHost('command -v supervisorctl >/dev/null || { apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq supervisor >/dev/null; }');
+    await onHost(server, 'command -v supervisorctl >/dev/null || { apt-get -o DPkg::Lock::Timeout=600 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq supervisor >/dev/null; }');
     const conf = `/etc/supervisor/conf.d/${PROGRAM}.conf`;
     const status = async () => (await sshRun(server, `supervisorctl status ${q(`${PROGRAM}:*`)}`)).stdout;
     const spec = {
@@ -326,11 +321,11 @@ describe('file modules (lab)', { skip }, () => {
       const st = await status();
       assert.equal(st.match(/RUNNING/g)?.length, 2, st);
       // supervisord passed the environment through its own quoting intact.
-      const pid = (await onHost(`supervisorctl pid ${q(`${PROGRAM}:${PROGRAM}_00`)}`)).trim();
-      const environ = (await onHost(`cat /proc/${Number(pid)}/environ`)).split('\0');
+      const pid = (await onHost(server, `supervisorctl pid ${q(`${PROGRAM}:${PROGRAM}_00`)}`)).trim();
+      const environ = (await onHost(server, `cat /proc/${Number(pid)}/environ`)).split('\0');
       assert.ok(environ.includes(`GREETING=it's 100%, ok`), environ.join(' | '));
       assert.ok(environ.includes('QUOTED=say "hi" now'), environ.join(' | '));
-      assert.equal((await onHost(`stat -c %U /proc/${Number(pid)}`)).trim(), 'nobody');
+      assert.equal((await onHost(server, `stat -c %U /proc/${Number(pid)}`)).trim(), 'nobody');
 
       const pidsBefore = st.match(/pid \d+/g)!.join(',');
       await assertIdempotent('supervisor', spec);

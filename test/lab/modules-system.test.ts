@@ -21,7 +21,7 @@ import { checkArgs } from '../../src/runner/args.js';
 import { createModuleContext } from '../../src/runner/context.js';
 import { modules } from '../../modules/index.js';
 import { counting } from '../support/counting.js';
-import { ensureLab, labHosts, labSkipReason, sshRun, type LabServer } from '../support/lab.js';
+import { ensureLab, labHosts, labSkipReason, onHost, sshRun, type LabServer } from '../support/lab.js';
 
 const servers = await ensureLab();
 const skip = servers ? false : (labSkipReason() ?? 'the lab is not available');
@@ -46,14 +46,9 @@ describe('system modules (lab)', { skip }, () => {
   let execs = 0;
   let localDir: string;
 
-  async function onHost(cmd: string): Promise<string> {
-    const r = await sshRun(server, cmd);
-    assert.equal(r.code, 0, `${cmd}: ${r.stderr}`);
-    return r.stdout;
-  }
   const q = quote;
   const exists = async (p: string) => (await sshRun(server, `test -e ${q(p)}`)).code === 0;
-  const statOf = async (p: string) => (await onHost(`stat -c '%F %a %U %G' -- ${q(p)}`)).trim();
+  const statOf = async (p: string) => (await onHost(server, `stat -c '%F %a %U %G' -- ${q(p)}`)).trim();
   const noInjection = async () => assert.equal(await exists(PWNED), false, 'nothing was injected');
 
   /** Validate like the runner does (defaults filled), run through a fresh context, count round trips. */
@@ -83,7 +78,7 @@ describe('system modules (lab)', { skip }, () => {
     conn = counting(real, () => execs++);
     facts = await gatherFacts(conn);
     localDir = mkdtempSync(path.join(os.tmpdir(), 'flight-sys-'));
-    await onHost(`rm -rf -- ${q(ROOT)} && mkdir -p -- ${q(ROOT)}`);
+    await onHost(server, `rm -rf -- ${q(ROOT)} && mkdir -p -- ${q(ROOT)}`);
   });
 
   after(async () => {
@@ -144,7 +139,7 @@ describe('system modules (lab)', { skip }, () => {
 
     // chdir, env and stdin, all with hostile values.
     const dir = `${ROOT}/dir with 'quote' and $(x)`;
-    await onHost(`mkdir -p -- ${q(dir)}`);
+    await onHost(server, `mkdir -p -- ${q(dir)}`);
     const env = await run('command', {
       argv: ['sh', '-c', 'pwd; printf "%s" "$V"; printf "|"; cat'],
       chdir: dir,
@@ -165,7 +160,7 @@ describe('system modules (lab)', { skip }, () => {
     const logFile = `${ROOT}/release.log`;
     const logged = await run('command', { argv: ['printf', '%s\n', HOSTILE], log: logFile });
     assert.equal(logged.result.data?.stdout, HOSTILE);
-    assert.equal(await onHost(`cat -- ${q(logFile)}`), `$ printf %s\n ${HOSTILE}\n${HOSTILE}\n`);
+    assert.equal(await onHost(server, `cat -- ${q(logFile)}`), `$ printf %s\n ${HOSTILE}\n${HOSTILE}\n`);
     const notFound = await run('command', { argv: ['flight-no-such-program'] });
     assert.equal(notFound.result.data?.rc, 127);
     await noInjection();
@@ -179,7 +174,7 @@ describe('system modules (lab)', { skip }, () => {
     const task = await run('command', { argv: ['id', '-un'] }, { become: 'nobody' });
     assert.equal(task.result.data?.stdout, 'nobody');
     // creates is checked as that user too (nobody cannot see into a 0700 directory).
-    await onHost(`mkdir -p -m 0700 ${ROOT}/private && touch ${ROOT}/private/x`);
+    await onHost(server, `mkdir -p -m 0700 ${ROOT}/private && touch ${ROOT}/private/x`);
     const hidden = await run('command', { argv: ['true'], creates: `${ROOT}/private/x`, become_user: 'nobody' });
     assert.equal(hidden.result.skipped, undefined, 'nobody cannot see the file, so the command runs');
   });
@@ -195,7 +190,7 @@ describe('system modules (lab)', { skip }, () => {
     assert.equal(await exists(file), false, 'check mode wrote nothing');
     const first = await run('shell', task);
     assert.equal(first.result.changed, true, first.result.msg);
-    assert.equal(await onHost(`cat -- ${q(file)}`), HOSTILE);
+    assert.equal(await onHost(server, `cat -- ${q(file)}`), HOSTILE);
     await assertUnchanged('shell', task);
     await noInjection();
 
@@ -207,7 +202,7 @@ describe('system modules (lab)', { skip }, () => {
   });
 
   it('user: create, no change, modify (groups appended), check mode, bad group', async () => {
-    await onHost(`userdel -r ${USER} 2>/dev/null; groupdel ${GROUP} 2>/dev/null; groupadd ${GROUP}`);
+    await onHost(server, `userdel -r ${USER} 2>/dev/null; groupdel ${GROUP} 2>/dev/null; groupadd ${GROUP}`);
     const home = `${ROOT}/home ${USER}`.replace(/ /g, '-');
     const spec = { name: USER, system: true, home, shell: '/bin/sh', groups: [GROUP], home_mode: '0750' };
 
@@ -219,26 +214,26 @@ describe('system modules (lab)', { skip }, () => {
     const first = await run('user', spec);
     assert.equal(first.result.changed, true, first.result.msg);
     assert.equal(first.execs, 2, 'one read, one change');
-    const pw = (await onHost(`getent passwd ${USER}`)).trim().split(':');
+    const pw = (await onHost(server, `getent passwd ${USER}`)).trim().split(':');
     assert.equal(pw[5], home);
     assert.equal(pw[6], '/bin/sh');
     assert.ok(Number(pw[2]) < 1000, `system uid, got ${pw[2]}`);
-    assert.match(await onHost(`id -Gn ${USER}`), new RegExp(`\\b${GROUP}\\b`));
+    assert.match(await onHost(server, `id -Gn ${USER}`), new RegExp(`\\b${GROUP}\\b`));
     assert.equal(await statOf(home), `directory 750 ${USER} ${USER}`);
     await assertUnchanged('user', spec);
 
     // Another group added by hand stays: groups are only ever appended.
-    await onHost(`usermod -a -G nogroup ${USER}`);
+    await onHost(server, `usermod -a -G nogroup ${USER}`);
     const change = { ...spec, shell: '/bin/bash', home_mode: '0700' };
     const checkChange = await run('user', change, { check: true });
     assert.equal(checkChange.result.changed, true);
     assert.match(checkChange.result.msg!, /shell \/bin\/sh -> \/bin\/bash.*home mode 0750 -> 0700/);
-    assert.equal((await onHost(`getent passwd ${USER}`)).trim().split(':')[6], '/bin/sh', 'check mode changed nothing');
+    assert.equal((await onHost(server, `getent passwd ${USER}`)).trim().split(':')[6], '/bin/sh', 'check mode changed nothing');
     const changed = await run('user', change);
     assert.equal(changed.result.changed, true, changed.result.msg);
-    assert.equal((await onHost(`getent passwd ${USER}`)).trim().split(':')[6], '/bin/bash');
+    assert.equal((await onHost(server, `getent passwd ${USER}`)).trim().split(':')[6], '/bin/bash');
     assert.equal(await statOf(home), `directory 700 ${USER} ${USER}`);
-    assert.match(await onHost(`id -Gn ${USER}`), /\bnogroup\b/, 'a group added elsewhere is kept');
+    assert.match(await onHost(server, `id -Gn ${USER}`), /\bnogroup\b/, 'a group added elsewhere is kept');
     await assertUnchanged('user', change);
 
     const bad = await run('user', { name: USER, groups: [GROUP, 'flight-no-such-group'] });
@@ -264,10 +259,10 @@ case "$1" in
   *) exit 2 ;;
 esac
 `;
-    await onHost(`cat > /etc/init.d/${SERVICE} <<'EOF'\n${init}EOF\nchmod 755 /etc/init.d/${SERVICE}`);
+    await onHost(server, `cat > /etc/init.d/${SERVICE} <<'EOF'\n${init}EOF\nchmod 755 /etc/init.d/${SERVICE}`);
     const log = async () => (await sshRun(server, `cat ${ROOT}/svc.log`)).stdout.trim().split('\n').filter(Boolean);
     const running = async () => (await sshRun(server, `service ${SERVICE} status`)).code === 0;
-    const pid = async () => (await onHost(`cat ${ROOT}/svc.pid`)).trim();
+    const pid = async () => (await onHost(server, `cat ${ROOT}/svc.pid`)).trim();
 
     const start = { name: SERVICE, state: 'started' };
     const check = await run('service_reload', start, { check: true });
@@ -298,7 +293,7 @@ esac
     assert.match(refused.result.msg!, /configuration test failed/);
     assert.equal((await log()).length, before, 'nothing was run after the failed test');
     assert.equal(await running(), true);
-    await onHost(`touch ${q(`${ROOT}/config ok`)}`);
+    await onHost(server, `touch ${q(`${ROOT}/config ok`)}`);
     assert.equal((await run('service_reload', tested)).result.changed, true);
     assert.equal((await log()).at(-1), 'reload');
 
@@ -319,10 +314,10 @@ esac
     const missing = await run('service_reload', { name: `${SERVICE}-missing`, state: 'started' });
     assert.equal(missing.result.failed, true);
     assert.match(missing.result.msg!, /not found/);
-    await onHost(`/etc/init.d/${SERVICE} stop >/dev/null`);
+    await onHost(server, `/etc/init.d/${SERVICE} stop >/dev/null`);
 
     // An init script that says it started a daemon that is not running is reported, not believed.
-    await onHost(`printf '#!/bin/sh\\ncase "$1" in status) exit 3;; *) exit 0;; esac\\n' > /etc/init.d/${SERVICE}-dead && chmod 755 /etc/init.d/${SERVICE}-dead`);
+    await onHost(server, `printf '#!/bin/sh\\ncase "$1" in status) exit 3;; *) exit 0;; esac\\n' > /etc/init.d/${SERVICE}-dead && chmod 755 /etc/init.d/${SERVICE}-dead`);
     const dead = await run('service_reload', { name: `${SERVICE}-dead`, state: 'started' });
     assert.equal(dead.result.failed, true);
     assert.match(dead.result.msg!, /returned, but the service is not running/);
@@ -336,7 +331,7 @@ esac
     }
     // Only the test command is exercised (on a config file of our own): the real php-fpm may be
     // serving another test right now and must not be reloaded from here.
-    await onHost(`printf '[global]\\nerror_log = /dev/null\\n[www]\\nlisten = 127.0.0.9:1\\npm = nonsense\\n' > ${ROOT}/fpm.conf`);
+    await onHost(server, `printf '[global]\\nerror_log = /dev/null\\n[www]\\nlisten = 127.0.0.9:1\\npm = nonsense\\n' > ${ROOT}/fpm.conf`);
     const broken = await run('service_reload', { name: SERVICE, state: 'reloaded', test: [`php-fpm${php}`, '-t', '-y', `${ROOT}/fpm.conf`] });
     assert.equal(broken.result.failed, true);
     assert.match(broken.result.msg!, /configuration test failed/);
@@ -362,7 +357,7 @@ esac
     const first = await run('unarchive', task);
     assert.equal(first.result.changed, true, first.result.msg);
     assert.equal(first.execs, 2, 'one read (creates), one upload-and-extract');
-    assert.equal(await onHost(`cat -- ${q(created)}`), 'one\n');
+    assert.equal(await onHost(server, `cat -- ${q(created)}`), 'one\n');
     assert.equal(await statOf(dest), 'directory 750 nobody nogroup');
     assert.equal(await statOf(created), 'regular file 644 nobody nogroup');
     assert.equal(await statOf(`${dest}/top dir/run.sh`), 'regular file 755 nobody nogroup');
@@ -392,7 +387,7 @@ esac
   it('fetch: copies only when different, sets the local mode, never shows content', async () => {
     const secret = `APP_KEY=base64:${HOSTILE}\n`;
     const remote = `${ROOT}/shared/.env`;
-    await onHost(`mkdir -p ${ROOT}/shared && printf '%s' ${q(secret)} > ${q(remote)}`);
+    await onHost(server, `mkdir -p ${ROOT}/shared && printf '%s' ${q(secret)} > ${q(remote)}`);
     const task = { src: remote, dest: 'pulled/app.env' };
     const local = path.join(localDir, 'pulled', 'app.env');
 
@@ -414,7 +409,7 @@ esac
     assert.equal(statSync(local).mode & 0o777, 0o640);
 
     // Remote changed: check mode leaves the local copy alone; a real run replaces it.
-    await onHost(`echo EXTRA=1 >> ${q(remote)}`);
+    await onHost(server, `echo EXTRA=1 >> ${q(remote)}`);
     assert.equal((await run('fetch', task, { check: true })).result.changed, true);
     assert.equal(readFileSync(local, 'utf8'), secret, 'check mode left the local file');
     assert.equal((await run('fetch', task)).result.changed, true);
@@ -426,7 +421,7 @@ esac
   });
 
   it('apt: installs with a cache window, no change on re-run, check mode, unknown packages', { timeout: 600_000 }, async () => {
-    await onHost(`for p in tree ed; do dpkg -s $p >/dev/null 2>&1 && ${PURGE} $p >/dev/null; done; true`);
+    await onHost(server, `for p in tree ed; do dpkg -s $p >/dev/null 2>&1 && ${PURGE} $p >/dev/null; done; true`);
     const installed = async (pkg: string) => (await sshRun(server, `dpkg-query -W -f='\${Status}' ${pkg} 2>/dev/null | grep -q ' installed$'`)).code === 0;
     const task = { name: 'tree', update_cache: true, cache_valid_time: 3600 };
 
@@ -440,9 +435,9 @@ esac
     assert.equal(first.result.changed, true);
     assert.deepEqual(first.result.data?.installed, ['tree']);
     assert.equal(await installed('tree'), true);
-    assert.equal((await onHost('tree --version')).startsWith('tree v'), true);
+    assert.equal((await onHost(server, 'tree --version')).startsWith('tree v'), true);
     // Inside the window: the lists are not refreshed again.
-    const listsTime = () => onHost('stat -c %Y /var/lib/apt/lists /var/lib/apt/periodic/update-success-stamp 2>/dev/null; true');
+    const listsTime = () => onHost(server, 'stat -c %Y /var/lib/apt/lists /var/lib/apt/periodic/update-success-stamp 2>/dev/null; true');
     const stamp = await listsTime();
     await assertUnchanged('apt', task);
     await assertUnchanged('apt', { name: ['tree'], install_recommends: false });
@@ -500,24 +495,24 @@ esac
     const first = await run('apt', task);
     assert.equal(first.result.failed, undefined, first.result.msg);
     assert.equal(first.result.changed, true);
-    assert.equal(await onHost(`cat /etc/apt/sources.list.d/${name}.sources`),
+    assert.equal(await onHost(server, `cat /etc/apt/sources.list.d/${name}.sources`),
       `Types: deb\nURIs: file:${remoteRepo}\nSuites: ./\nSigned-By: /etc/apt/keyrings/${name}.asc\n`);
-    assert.equal(await onHost(`cat /etc/apt/keyrings/${name}.asc`), key);
-    assert.equal(await onHost(`cat /usr/share/doc/${REPO_PACKAGE}/hello`), 'hello\n');
+    assert.equal(await onHost(server, `cat /etc/apt/keyrings/${name}.asc`), key);
+    assert.equal(await onHost(server, `cat /usr/share/doc/${REPO_PACKAGE}/hello`), 'hello\n');
     await assertUnchanged('apt', task);
 
     // The same repository with its key given by URL (curl reads file: URLs), in a second copy.
     const copy = `${ROOT}/repo-b`;
-    await onHost(`cp -a ${q(remoteRepo)} ${q(copy)}`);
+    await onHost(server, `cp -a ${q(remoteRepo)} ${q(copy)}`);
     const byUrl = { name: REPO_PACKAGE, repository: { name: `${TAG}-b`, url: `file:${copy}`, suite: './', key_url: `file://${copy}/key.asc` } };
     const viaUrl = await run('apt', byUrl);
     assert.equal(viaUrl.result.failed, undefined, viaUrl.result.msg);
     assert.equal(viaUrl.result.changed, true);
-    assert.equal(await onHost(`cat /etc/apt/keyrings/${TAG}-b.asc`), key);
+    assert.equal(await onHost(server, `cat /etc/apt/keyrings/${TAG}-b.asc`), key);
     await assertUnchanged('apt', byUrl);
-    await onHost(`rm -f /etc/apt/sources.list.d/${TAG}-b.sources /etc/apt/keyrings/${TAG}-b.asc`);
+    await onHost(server, `rm -f /etc/apt/sources.list.d/${TAG}-b.sources /etc/apt/keyrings/${TAG}-b.asc`);
 
-    await onHost(`${PURGE} ${REPO_PACKAGE} >/dev/null && rm -f /etc/apt/sources.list.d/${name}.sources /etc/apt/keyrings/${name}.asc /var/lib/apt/lists/*${TAG}*`);
+    await onHost(server, `${PURGE} ${REPO_PACKAGE} >/dev/null && rm -f /etc/apt/sources.list.d/${name}.sources /etc/apt/keyrings/${name}.asc /var/lib/apt/lists/*${TAG}*`);
   });
 
   async function writeTemp(name: string, data: Buffer): Promise<string> {

@@ -19,6 +19,7 @@ import { after, before, test } from 'node:test';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
+  assertOk,
   describeRun,
   failures,
   fetchPage,
@@ -30,7 +31,7 @@ import {
   type FlightRun,
   type TempDefs,
 } from '../support/flight.js';
-import { ensureLab, labSkipReason, sshRun, type LabServer } from '../support/lab.js';
+import { ensureLab, labSkipReason, onHost, type LabServer } from '../support/lab.js';
 
 const servers = await ensureLab();
 const skip = servers ? false : (labSkipReason() ?? 'the lab is not available');
@@ -45,17 +46,6 @@ const server = (name: string): LabServer => {
   if (!s) throw new Error(`no lab server ${name}`);
   return s;
 };
-
-async function onHost(s: LabServer, cmd: string): Promise<string> {
-  const r = await sshRun(s, cmd);
-  assert.equal(r.code, 0, `${s.name}: ${cmd}\n${r.stderr}`);
-  return r.stdout;
-}
-
-function assertOk(run: FlightRun): void {
-  assert.equal(run.code, 0, describeRun(run));
-  assert.ok(run.recap, `a recap ends the run\n${describeRun(run)}`);
-}
 
 let defs: TempDefs;
 let repo: FixtureRepo;

@@ -28,6 +28,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import {
+  assertOk,
   describeRun,
   fetchPage,
   FIXTURE_APP,
@@ -40,14 +41,13 @@ import {
   type FlightRun,
   type TempDefs,
 } from '../support/flight.js';
-import { ensureLab, labSkipReason, sshRun, type LabServer } from '../support/lab.js';
+import { ensureLab, labSkipReason, onHost, sshRun, type LabServer } from '../support/lab.js';
 import { formatReport, isError, isMixed, now, report, startLoad } from '../support/load.js';
 import {
   appYaml,
   checksumCount,
   currents,
   dirsOf,
-  onHost,
   releaseDirs,
   runText,
   seedShared,
@@ -94,10 +94,6 @@ function setApp(over: Partial<AppSpec> = {}): void {
 const release = (commit: string, extra: string[] = [], opts: FlightOptions = {}) =>
   flight(['app:release', APP, commit, '--defs', defs!.dir, ...extra], { timeoutMs: 5 * 60_000, ...opts });
 const rollback = (extra: string[] = []) => flight(['app:rollback', APP, '--defs', defs!.dir, ...extra], { timeoutMs: 5 * 60_000 });
-
-function assertOk(run: FlightRun): void {
-  assert.equal(run.code, 0, describeRun(run));
-}
 
 /** Every web server serves this commit, read by both files. */
 async function assertServing(commit: string): Promise<void> {

@@ -24,6 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import {
+  assertOk,
   changedPerHost,
   changedTasks,
   describeRun,
@@ -41,7 +42,7 @@ import {
   waitFor,
   type FlightRun,
 } from '../support/flight.js';
-import { ensureLab, labSkipReason, sshRun, type LabServer } from '../support/lab.js';
+import { ensureLab, labSkipReason, onHost, sshRun, type LabServer } from '../support/lab.js';
 import { forgetApp } from '../support/release-lab.js';
 
 const servers = await ensureLab();
@@ -60,19 +61,6 @@ const server = (name: string): LabServer => {
   if (!s) throw new Error(`no lab server ${name}`);
   return s;
 };
-
-/** Run on a server and insist it worked; returns stdout. */
-async function onHost(s: LabServer, cmd: string): Promise<string> {
-  const r = await sshRun(s, cmd);
-  assert.equal(r.code, 0, `${s.name}: ${cmd}\n${r.stderr}`);
-  return r.stdout;
-}
-
-function assertOk(run: FlightRun): void {
-  assert.equal(run.code, 0, describeRun(run));
-  assert.deepEqual(run.stray, [], 'with --json, stdout carries only JSON events');
-  assert.ok(run.recap, `a recap ends the run\n${describeRun(run)}`);
-}
 
 /** Every host in the recap, and none of them changed anything. */
 function assertNoChange(run: FlightRun, hosts: string[]): void {

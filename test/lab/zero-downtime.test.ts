@@ -19,7 +19,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, test } from 'node:test';
-import { describeRun, fetchPage, flight, makeDefs, makeLaravelRepo, type FixtureRepo, type FlightRun, type TempDefs } from '../support/flight.js';
+import { assertOk, describeRun, fetchPage, flight, makeDefs, makeLaravelRepo, type FixtureRepo, type FlightRun, type TempDefs } from '../support/flight.js';
 import { ensureLab, labSkipReason, type LabServer } from '../support/lab.js';
 import { formatReport, isError, isMixed, now, report, startLoad } from '../support/load.js';
 import { appYaml, checksumCount, currents, seedShared, sharedChecksums } from '../support/release-lab.js';
@@ -37,10 +37,6 @@ const appServers = (): LabServer[] => WEB.map((n) => servers!.find((s) => s.name
 
 let defs: TempDefs | undefined;
 let repo: FixtureRepo | undefined;
-
-function assertOk(run: FlightRun): void {
-  assert.equal(run.code, 0, describeRun(run));
-}
 
 before(async () => {
   if (skip) return;

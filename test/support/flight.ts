@@ -7,6 +7,7 @@
  *
  * Nothing here talks to anything but 127.0.0.0/8 and the local filesystem.
  */
+import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -152,6 +153,13 @@ function flightOnce(args: string[], opts: FlightOptions): Promise<FlightRun> {
       });
     });
   });
+}
+
+/** The run succeeded: exit 0, a recap at the end, and (with --json) nothing but JSON events on stdout. */
+export function assertOk(run: FlightRun): void {
+  assert.equal(run.code, 0, describeRun(run));
+  assert.deepEqual(run.stray, [], 'with --json, stdout carries only JSON events');
+  assert.ok(run.recap, `a recap ends the run\n${describeRun(run)}`);
 }
 
 /** Host results of a run, optionally only those with one status / of one task. */

@@ -2,6 +2,7 @@
  * Shared helpers for every test that runs against the local lab: bring the default lab up once,
  * describe its servers as inventory hosts, and check server state with the system ssh client.
  */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { Host } from '../../src/inventory/types.js';
 import { labUp } from '../../src/lab/index.js';
@@ -84,6 +85,13 @@ export function sshArgs(server: LabServer): string[] {
     '-o', 'LogLevel=ERROR',
     `${server.user}@${server.address}`,
   ];
+}
+
+/** Run on a server with the system ssh client and insist it worked; returns stdout. */
+export async function onHost(s: LabServer, command: string): Promise<string> {
+  const r = await sshRun(s, command);
+  assert.equal(r.code, 0, `${s.name}: ${command}\n${r.stderr}`);
+  return r.stdout;
 }
 
 /**

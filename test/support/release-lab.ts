@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { labStatus } from '../../src/lab/index.js';
 import type { FlightRun } from './flight.js';
-import { sshRun, type LabServer } from './lab.js';
+import { onHost, sshRun, type LabServer } from './lab.js';
 
 export interface AppSpec {
   name: string;
@@ -49,13 +49,6 @@ export function appYaml(a: AppSpec): string {
     }
   }
   return `${lines.join('\n')}\n`;
-}
-
-/** Run on a server and insist it worked; returns stdout. */
-export async function onHost(s: LabServer, cmd: string): Promise<string> {
-  const r = await sshRun(s, cmd);
-  assert.equal(r.code, 0, `${s.name}: ${cmd}\n${r.stderr}`);
-  return r.stdout;
 }
 
 /** Each server's `current` target (the release id), '' when there is none. */
