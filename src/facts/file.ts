@@ -9,7 +9,7 @@
  */
 import path from 'node:path';
 import { script, type Command } from '../command.js';
-import type { ModuleContext } from '../module.js';
+import type { ExecResult } from '../connection/types.js';
 
 export type PathType = 'missing' | 'file' | 'directory' | 'link' | 'other';
 
@@ -234,7 +234,7 @@ export function statCommand(reqs: readonly StatRequest[], probe = '', probeArgs:
 }
 
 /** Read the state of several paths in one round trip (modules go through ctx.stat). */
-export async function statPaths(ctx: Pick<ModuleContext, 'exec'>, reqs: readonly StatRequest[]): Promise<PathState[]> {
+export async function statPaths(ctx: { exec(cmd: Command): Promise<ExecResult> }, reqs: readonly StatRequest[]): Promise<PathState[]> {
   const res = await ctx.exec(statCommand(reqs));
   if (res.code !== 0) throw new Error(`reading file state failed (rc=${res.code}): ${res.stderr.trim()}`);
   return parseStatOutput(res.stdout, reqs).states;
