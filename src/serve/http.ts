@@ -95,3 +95,9 @@ export function loggablePath(url: string | undefined): string {
   const clean = p.replace(/[\x00-\x1f\x7f]/g, '?');
   return clean.length > 120 ? `${clean.slice(0, 120)}...` : clean;
 }
+
+/** One request header's value (the first, when repeated). */
+export function header(req: http.IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}

@@ -1,5 +1,6 @@
 /**
- * `flight serve`: the HTTP API in front of DeployService. Every request is answered with short
+ * `flight serve`: the HTTP API in front of DeployService (webhooks in webhooks.ts, the elastic
+ * routes in elastic-routes.ts). Every request is answered with short
  * JSON (or the log as text); errors name what was wrong and nothing else. Checks run cheapest
  * first, and nothing is started or recorded for a request that fails one:
  *   route -> app exists (404) -> declared size (413) -> token (429 while backed off, 401, 403)
@@ -12,25 +13,24 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { APP_NAME_PATTERN } from '../definitions/schemas/common.js';
-import { loadDefinitions, type Definitions, type GithubHook } from '../definitions/index.js';
+import { loadDefinitions, type Definitions } from '../definitions/index.js';
 import { messageOf } from '../errors.js';
 import { VERSION } from '../version.js';
 import { AuthBackoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { clientAddress, clientKey } from './client.js';
-import { ancestry } from './commits.js';
 import { DeliveryLog } from './deliveries.js';
 import { ConnectionLimits, DEFAULT_LIMITS, type Limits } from './limits.js';
-import { githubRepository, pushDecision, verifySignature } from './github.js';
 import { HttpError, loggablePath, parseJsonObject, readBody, refuseDeclaredOversize, sendJson } from './http.js';
-import { isDeployId, requestSha, sameCommit } from './ids.js';
+import { isDeployId, requestSha } from './ids.js';
 import { streamFile } from './log.js';
 import { runDeploy, type DeployRunner } from './run.js';
 import { DeployService } from './service.js';
-import { HistoryStore } from './store.js';
+import { HistoryStore, rolledBackLine } from './store.js';
 import { parseSignal } from './signals.js';
 import { authorize, bearerToken, signalKey, TokenFile } from './tokens.js';
 import { ADMIN, ElasticApi } from './elastic-routes.js';
 import type { DeployRecord } from './types.js';
+import { GithubWebhooks } from './webhooks.js';
 
 export interface ServeOptions {
   defsDir: string;
@@ -52,30 +52,17 @@ export interface ServeOptions {
 
 const APP = new RegExp(APP_NAME_PATTERN);
 
-/**
- * GitHub's push payloads list every commit and file touched and can exceed the API's 64 KiB, so
- * webhook bodies may be larger; memory is bounded by how many are read at once (limits.ts).
- */
-export const MAX_WEBHOOK_BODY = 1024 * 1024;
-
 /** A request's headers must arrive within this, the whole request within REQUEST_TIMEOUT_MS. */
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
 
-interface Hook {
-  app: string;
-  secret: string;
-  branch: string;
-  repository?: string;
-}
-
 export class DeployServer {
   private server!: http.Server;
   private defs!: Definitions;
-  private hooks: Hook[] = [];
   private trusted = new Set<string>();
   private tokens: TokenFile;
-  private deliveries: DeliveryLog;
+  /** POST /github (webhooks.ts). */
+  private webhooks: GithubWebhooks;
   private limits: ConnectionLimits;
   private backoff: AuthBackoff;
   private store: HistoryStore;
@@ -90,12 +77,17 @@ export class DeployServer {
     this.say = o.say ?? ((l) => process.stdout.write(`${l}\n`));
     fs.mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
     this.tokens = TokenFile.in(o.dataDir);
-    this.deliveries = DeliveryLog.in(o.dataDir);
     this.limits = new ConnectionLimits({ ...DEFAULT_LIMITS, ...o.limits }, this.say);
     this.backoff = new AuthBackoff(o.backoff ?? DEFAULT_BACKOFF);
     this.store = new HistoryStore(o.dataDir, o.keep);
     this.service = new DeployService({ store: this.store, defsDir: o.defsDir, runner: o.runner ?? runDeploy, say: this.say });
     this.elastic = new ElasticApi({ defsDir: o.defsDir, dataDir: o.dataDir, say: this.say });
+    this.webhooks = new GithubWebhooks({
+      deliveries: DeliveryLog.in(o.dataDir), limits: this.limits, store: this.store, service: this.service, cacheDir: o.cacheDir,
+      wrongCredential: (client, message) => this.wrongCredential(client, message),
+      view: (rec) => this.view(rec),
+      draining: () => this.draining,
+    });
   }
 
   static async start(o: ServeOptions): Promise<DeployServer> {
@@ -109,14 +101,8 @@ export class DeployServer {
   /** (Re)read the definitions: apps, flight.yml tokens and webhooks. SIGHUP calls this. */
   async reload(): Promise<void> {
     const defs = await loadDefinitions(this.o.defsDir);
-    const hooks: Hook[] = [];
-    for (const [app, h] of Object.entries(defs.config.serve.github)) {
-      const a = defs.apps.get(app);
-      if (!a) throw new Error(`flight.yml serve.github.${app}: no app '${app}' in the definitions`);
-      hooks.push({ app, secret: readSecret(app, h), branch: h.branch ?? a.branch ?? 'main', repository: h.repository ?? githubRepository(a.repo) });
-    }
+    this.webhooks.configure(defs);
     this.defs = defs;
-    this.hooks = hooks;
     this.trusted = new Set(defs.config.serve.trusted_proxies);
     this.limits.trusted = this.trusted;
   }
@@ -218,7 +204,7 @@ export class DeployServer {
     }
     if (parts[0] === 'github' && parts.length <= 2) {
       allow('POST');
-      return this.github(req, res, client, parts[1]);
+      return this.webhooks.handle(req, res, client, parts[1]);
     }
     if (parts[0] === 'clusters') return this.elastic.handle(req, res, { parts, method, query, allow, authenticate: () => this.authenticate(req, client, ADMIN) });
     if (parts[0] === 'apps' && parts[2] === 'signals' && parts.length === 3) {
@@ -336,71 +322,6 @@ export class DeployServer {
     sendJson(res, statusFor(done), { action: 'rollback', reason: decision.reason, rollback: this.view(done) }, location);
   }
 
-  /**
-   * A GitHub webhook delivery. Only a signed one counts; it starts a release only for a push of
-   * a commit the app has not released yet: a delivery already taken (X-GitHub-Delivery), a
-   * commit queued or running, or one that is the last release or behind it (a replayed old
-   * push) starts nothing and is answered 200 with why. Bodies are read a few at a time per
-   * client (limits.ts), so slow senders cannot hold every slot.
-   */
-  private async github(req: http.IncomingMessage, res: http.ServerResponse, client: string, only: string | undefined): Promise<void> {
-    const hooks = only === undefined ? this.hooks : this.hooks.filter((h) => h.app === only);
-    if (only !== undefined && hooks.length === 0) throw new HttpError(404, 'no webhook here');
-    refuseDeclaredOversize(req, MAX_WEBHOOK_BODY, 'webhook body');
-    const release = this.limits.takeBodySlot(client);
-    if (!release) throw new HttpError(503, 'busy; retry the delivery', { Connection: 'close', 'Retry-After': '5' });
-    let body: Buffer;
-    try {
-      body = await readBody(req, MAX_WEBHOOK_BODY);
-    } finally {
-      release();
-    }
-    const sig = header(req, 'x-hub-signature-256');
-    // Every hook's secret is tried (one webhook URL can serve several apps); the body is parsed
-    // only once a signature matched.
-    const matched = hooks.filter((h) => verifySignature(h.secret, body, sig));
-    if (matched.length === 0) this.wrongCredential(client, sig ? 'signature does not match' : 'missing X-Hub-Signature-256');
-    const delivery = header(req, 'x-github-delivery');
-    if (this.deliveries.seen(delivery)) return sendJson(res, 200, { deploys: [], ignored: { delivery: `delivery ${delivery} was received before` } });
-    const event = header(req, 'x-github-event') ?? '';
-    if (event === 'ping') {
-      this.deliveries.record(delivery);
-      return sendJson(res, 200, { ok: true, apps: matched.map((h) => h.app) });
-    }
-    if (event !== 'push') {
-      this.deliveries.record(delivery);
-      return sendJson(res, 200, { deploys: [], ignored: { event: `event ${event.slice(0, 40)} is not a push` } });
-    }
-    const text = (header(req, 'content-type') ?? '').startsWith('application/x-www-form-urlencoded')
-      ? new URLSearchParams(body.toString('utf8')).get('payload') ?? ''
-      : body.toString('utf8');
-    const payload = parseJsonObject(Buffer.from(text, 'utf8'));
-    const deploys: unknown[] = [];
-    const ignored: Record<string, string> = {};
-    for (const h of matched) {
-      const d = pushDecision(payload, h.branch, h.repository);
-      const why = d.deploy ? await this.pushRefusal(h.app, d.sha) : d.reason;
-      if (why) ignored[h.app] = why;
-      else if (this.draining) ignored[h.app] = 'the deploy server is stopping';
-      else deploys.push(this.view(this.service.request(h.app, (d as { sha: string }).sha, 'github')));
-    }
-    this.deliveries.record(delivery);
-    sendJson(res, deploys.length ? 202 : 200, { deploys, ignored });
-  }
-
-  /** Why a signed push of `sha` must not start a release of `app`, or undefined. */
-  private async pushRefusal(app: string, sha: string): Promise<string | undefined> {
-    const bad = this.store.rolledBack(app, sha);
-    if (bad) return `${rolledBackLine(bad)}; deploy it through the API with "force": true if it must go out`;
-    const pending = this.store.list(app, 50).find((r) => (r.state === 'queued' || r.state === 'running') && sameCommit(r.sha, sha));
-    if (pending) return `${sha.slice(0, 12)} is already ${pending.state} (deploy ${pending.id})`;
-    const last = this.store.lastRelease(app);
-    if (last && (sameCommit(last.sha, sha) || (await ancestry(this.defs.apps.get(app)!.repo, sha, last.sha, this.o.cacheDir)) === 'behind')) {
-      return `${sha.slice(0, 12)} is the last release (${last.id}) or older than it: a replayed or out-of-order push; release it through the API if it must go out`;
-    }
-    return undefined;
-  }
-
   private sendLog(res: http.ServerResponse, rec: DeployRecord): void {
     res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', 'X-Deploy-State': rec.state });
     const live = this.service.liveLog(rec.id);
@@ -432,24 +353,6 @@ export function statusFor(rec: DeployRecord): number {
     case 'failed': return 502;
     default: return 503; // cancelled, interrupted: the server stopped
   }
-}
-
-function rolledBackLine(rec: DeployRecord): string {
-  return `${rec.sha} was rolled back automatically at ${rec.rollback!.at} (${rec.rollback!.reason})`;
-}
-
-function readSecret(app: string, h: GithubHook): string {
-  if ((h.secret_env === undefined) === (h.secret_file === undefined)) {
-    throw new Error(`flight.yml serve.github.${app}: set exactly one of secret_env and secret_file`);
-  }
-  const secret = h.secret_env !== undefined ? process.env[h.secret_env] : fs.readFileSync(h.secret_file!, 'utf8').trim();
-  if (!secret) throw new Error(`flight.yml serve.github.${app}: the webhook secret (${h.secret_env ? `environment variable ${h.secret_env}` : h.secret_file}) is empty or unset`);
-  return secret;
-}
-
-function header(req: http.IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
 }
 
 function clampInt(v: string | null, min: number, max: number, dflt: number): number {

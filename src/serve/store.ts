@@ -135,3 +135,8 @@ export class HistoryStore {
     return m;
   }
 }
+
+/** Why a commit is refused after an automatic rollback, in one line. */
+export function rolledBackLine(rec: DeployRecord): string {
+  return `${rec.sha} was rolled back automatically at ${rec.rollback!.at} (${rec.rollback!.reason})`;
+}

@@ -46,8 +46,11 @@ test('the server refuses to start with a webhook it cannot verify', async () => 
   process.env.FLIGHT_TEST_SET_SECRET = 'x';
   const dir = defsWith('serve:\n  github:\n    shop: { secret_env: FLIGHT_TEST_SET_SECRET }\n');
   const s = await start(dir);
-  assert.deepEqual((s as unknown as { hooks: unknown[] }).hooks, [{ app: 'shop', secret: 'x', branch: 'production', repository: 'acme/shop' }]);
-  await s.stop();
+  try {
+    assert.deepEqual((s as unknown as { webhooks: { hooks: unknown[] } }).webhooks.hooks, [{ app: 'shop', secret: 'x', branch: 'production', repository: 'acme/shop' }]);
+  } finally {
+    await s.stop();
+  }
   fs.rmSync(dir, { recursive: true, force: true });
   fs.rmSync(data, { recursive: true, force: true });
 });
