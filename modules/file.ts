@@ -3,21 +3,28 @@
  * given mode/owner/group. One read; at most one more round trip to apply everything.
  */
 import path from 'node:path';
+import type { FromSchema } from 'json-schema-to-ts';
 import { defineModule, type FileDiff } from '../src/module.js';
 import type { PathState, PathType, StatRequest } from '../src/facts/file.js';
 import { runSequence } from '../src/remote/batch.js';
 import { attrCommands, describeAttrs, modeSchema, ownerSchema, pathSchema, pendingParent, planAttrs, type AttrChange } from '../src/remote/write.js';
 
-export interface FileParams {
-  path: string;
-  /** `file` (default): must already exist; `touch`: create empty if missing (never bumps times). */
-  state?: 'directory' | 'file' | 'absent' | 'touch';
-  mode?: string;
-  owner?: string;
-  group?: string;
-  /** directory only: apply owner/group to everything below too. */
-  recurse?: boolean;
-}
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['path'],
+  properties: {
+    path: pathSchema,
+    state: { enum: ['directory', 'file', 'absent', 'touch'], default: 'file', description: '`file` (default): must already exist; `touch`: create empty if missing (never bumps times)' },
+    mode: modeSchema,
+    owner: ownerSchema,
+    group: ownerSchema,
+    recurse: { type: 'boolean', description: 'directory only: apply owner/group to everything below too' },
+  },
+} as const;
+
+/** The arguments, as the schema declares them. */
+export type FileParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
 
 export interface FilePlanResult {
   error?: string;
@@ -116,19 +123,7 @@ function fileRead(params: FileParams): StatRequest {
 
 export const file = defineModule<FileParams>({
   name: 'file',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['path'],
-    properties: {
-      path: pathSchema,
-      state: { enum: ['directory', 'file', 'absent', 'touch'], default: 'file' },
-      mode: modeSchema,
-      owner: ownerSchema,
-      group: ownerSchema,
-      recurse: { type: 'boolean' },
-    },
-  },
+  schema,
   reads: (params) => [fileRead(params)],
   async run(ctx, params) {
     const [state] = await ctx.stat([fileRead(params)]);
