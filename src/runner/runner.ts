@@ -20,7 +20,10 @@ import { mapLimit } from '../util/limit.js';
 import { checkArgs } from './args.js';
 import { createModuleContext } from './context.js';
 import type { Emit, HostStats, HostStatus } from './events.js';
+import { batches } from './batches.js';
 import { isActive, newHostState, type HostState } from './host-state.js';
+import { liveHostvars } from './hostvars.js';
+import { becomeOf, innerScope, type Scope } from './scope.js';
 
 /** Where connections come from: the SSH pool in real runs. Opened once per host per run. */
 export interface ConnectionSource {
@@ -50,18 +53,6 @@ export interface RunSummary {
   failed: string[];
   unreachable: string[];
   ms: number;
-}
-
-/** Inherited from enclosing blocks and includes. */
-interface Scope {
-  vars: Vars;
-  tags: string[];
-  /** `when` of enclosing blocks and includes: every task inside must also pass them. */
-  when: string[];
-  become?: boolean;
-  becomeUser?: string;
-  baseDir: string;
-  handler: boolean;
 }
 
 const LOCALHOST: Host = {
@@ -472,24 +463,6 @@ interface Following {
 /** Paths read ahead at most, in one call. */
 const READ_AHEAD_MAX = 32;
 
-/** The scope a task runs in, inside its block's or play's. */
-function innerScope(task: Task, scope: Scope): Scope {
-  return {
-    ...scope,
-    vars: { ...scope.vars, ...task.vars },
-    tags: [...scope.tags, ...task.tags],
-    // A block's or include's own `when` guards every task inside it.
-    when: task.block || task.includeTasks ? [...scope.when, ...task.when] : scope.when,
-    become: task.become ?? scope.become,
-    becomeUser: task.becomeUser ?? scope.becomeUser,
-  };
-}
-
-/** The user a task's commands run as: undefined for the login user. */
-function becomeOf(scope: Scope): string | undefined {
-  return scope.becomeUser ?? (scope.become ? 'root' : undefined);
-}
-
 function where(task: Task): string {
   return `task '${task.name}' (${path.relative(process.cwd(), task.pos.file) || task.pos.file}:${task.pos.line})`;
 }
@@ -510,31 +483,3 @@ function statusOf(r: ModuleResult): HostStatus {
   return r.failed ? 'failed' : r.changed ? 'changed' : r.skipped ? 'skipped' : 'ok';
 }
 
-function batches<T>(items: T[], serial: number | string | undefined): T[][] {
-  if (serial === undefined || items.length === 0) return [items];
-  const size = typeof serial === 'string' && serial.endsWith('%')
-    ? Math.max(1, Math.floor((items.length * Number(serial.slice(0, -1))) / 100))
-    : Math.max(1, Number(serial));
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
-/**
- * `hostvars[name]`: the host's inventory variables with its registered results and set facts
- * on top, read when a template looks (a later play sees what an earlier one registered, e.g.
- * the password a database server's play generated). A view, not a copy: a run on many hosts
- * does not rebuild it for every task.
- */
-function liveHostvars(hosts: ReadonlyMap<string, Host>, registered: (name: string) => Record<string, unknown> | undefined): Record<string, unknown> {
-  const view = (name: string) => {
-    const h = hosts.get(name);
-    return h ? { ...h.vars, ...registered(name) } : undefined;
-  };
-  return new Proxy({} as Record<string, unknown>, {
-    get: (_, key) => (typeof key === 'string' ? view(key) : undefined),
-    has: (_, key) => typeof key === 'string' && hosts.has(key),
-    ownKeys: () => [...hosts.keys()],
-    getOwnPropertyDescriptor: (_, key) => (typeof key === 'string' && hosts.has(key) ? { enumerable: true, configurable: true, value: view(key) } : undefined),
-  });
-}
