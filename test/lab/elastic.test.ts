@@ -26,7 +26,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { describeRun, failures, fetchPage, flight, makeFixtureRepo, makeLab, waitFor, type FlightRun } from '../support/flight.js';
+import { describeRun, failures, fetchPage, flight, privateLab, waitFor, type FlightRun } from '../support/flight.js';
 import { labSkipReason, onHost, type LabServer } from '../support/lab.js';
 
 const skip = labSkipReason() ?? false;
@@ -84,17 +84,9 @@ async function served(servers: LabServer[]): Promise<Record<string, string>> {
 }
 
 test('a fourth server joins while releases run, serves the current commit when ready, and leaves', { skip, timeout: 240 * 60_000 }, async (t) => {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'flight-elastic-'));
   // The stand-in app: releases back to back must be quick for the loop to race the add; what
   // a Laravel release does is proven by the workflows test.
-  const repo = makeFixtureRepo(work);
-  const lab = await makeLab({ first: '127.0.0.64', servers: 4, repo: repo.dir });
-  t.after(async () => {
-    const down = await lab.down();
-    repo.cleanup();
-    fs.rmSync(work, { recursive: true, force: true });
-    assert.equal(down.code, 0, `flight lab down --purge:\n${describeRun(down)}`);
-  });
+  const { work, repo, lab } = await privateLab(t, { name: 'elastic', first: '127.0.0.64', servers: 4, app: 'stand-in' });
   const D = ['--defs', lab.defs.dir];
   const [lab1, , , lab4] = lab.servers as [LabServer, LabServer, LabServer, LabServer];
   assert.deepEqual(lab.servers.map((s) => s.address), ['127.0.0.64', '127.0.0.65', '127.0.0.66', '127.0.0.67']);

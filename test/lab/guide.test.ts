@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { quote } from '../../src/command.js';
-import { FLIGHT_BIN, ROOT, httpGet, makeLab, makeLaravelRepo, describeRun } from '../support/flight.js';
+import { FLIGHT_BIN, ROOT, httpGet, privateLab } from '../support/flight.js';
 import { labSkipReason, sshRun, type LabServer } from '../support/lab.js';
 
 const skip = labSkipReason() ?? false;
@@ -55,15 +55,7 @@ function sh(line: string, env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: 
 }
 
 test('the guide from the lab to real servers, followed as written', { skip, timeout: 25 * 60_000 }, async (t) => {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'flight-guide-'));
-  const repo = makeLaravelRepo(work);
-  const lab = await makeLab({ first: '127.0.0.30', servers: 1 });
-  t.after(async () => {
-    const down = await lab.down();
-    repo.cleanup();
-    fs.rmSync(work, { recursive: true, force: true });
-    assert.equal(down.code, 0, `flight lab down --purge:\n${describeRun(down)}`);
-  });
+  const { work, repo, lab } = await privateLab(t, { name: 'guide', first: '127.0.0.30', servers: 1, app: 'laravel' });
   const root = lab.servers[0]!;
   const deploy: LabServer = { ...root, user: 'deploy' };
   const blocks = guideBlocks();

@@ -34,7 +34,7 @@ import {
   httpGet,
   hostResults,
   makeDefs,
-  makeLab,
+  privateLab,
   makeLaravelRepo,
   recapHosts,
   serverResults,
@@ -630,15 +630,7 @@ test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (
  * it would make rather than fail, and nothing may change on any server.
  */
 test('check mode on a fresh lab changes nothing on any server', { skip, timeout: 15 * 60_000 }, async (t) => {
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'flight-fresh-'));
-  const repo = makeLaravelRepo(work);
-  const lab = await makeLab({ first: '127.0.0.20', servers: 3, repo: repo.dir });
-  t.after(async () => {
-    const down = await lab.down();
-    repo.cleanup();
-    fs.rmSync(work, { recursive: true, force: true });
-    assert.equal(down.code, 0, `flight lab down --purge:\n${describeRun(down)}`);
-  });
+  const { repo, lab } = await privateLab(t, { name: 'fresh', first: '127.0.0.20', servers: 3, app: 'laravel' });
   const D = ['--defs', lab.defs.dir];
   assert.deepEqual(lab.servers.map((s) => s.address), ['127.0.0.20', '127.0.0.21', '127.0.0.22']);
   const names = lab.servers.map((s) => s.name);

@@ -320,6 +320,24 @@ export async function makeLab(opts: { first: string; servers?: number; repo?: st
   }
 }
 
+/**
+ * A lab of the test's own (fresh servers at `first`...), a scratch folder and a repository of the
+ * Laravel example app or the stand-in app, all torn down when the test ends (`t.after`), the
+ * lab with `--purge`.
+ */
+export async function privateLab(t: { after(fn: () => Promise<void>): void }, o: { name: string; first: string; servers: number; app: 'laravel' | 'stand-in' }): Promise<{ work: string; repo: FixtureRepo; lab: Awaited<ReturnType<typeof makeLab>> }> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), `flight-${o.name}-`));
+  const repo = o.app === 'laravel' ? makeLaravelRepo(work) : makeFixtureRepo(work);
+  const lab = await makeLab({ first: o.first, servers: o.servers, repo: repo.dir });
+  t.after(async () => {
+    const down = await lab.down();
+    repo.cleanup();
+    fs.rmSync(work, { recursive: true, force: true });
+    assert.equal(down.code, 0, `flight lab down --purge:\n${describeRun(down)}`);
+  });
+  return { work, repo, lab };
+}
+
 // ---------------------------------------------------------------------------------------------
 // The fixture app's git repository
 
