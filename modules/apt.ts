@@ -15,6 +15,7 @@
  * repository).
  */
 import path from 'node:path';
+import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
 import { parseStatOutput, statCommand, type PathState, type StatRequest } from '../src/facts/file.js';
 import { defineModule, type FileDiff } from '../src/module.js';
@@ -22,29 +23,37 @@ import { runSequence } from '../src/remote/batch.js';
 import { applyFilePlan, fileDiff, fileRequest, planChanged, planFile, type FilePlan, type FileSpec } from '../src/remote/write.js';
 import { outputTail } from './command.js';
 
-export interface AptRepository {
-  /** File name stem: /etc/apt/sources.list.d/<name>.sources, /etc/apt/keyrings/<name>.asc|.gpg */
-  name: string;
-  url: string;
-  /** Default: the host's codename. A suite ending in `/` is a flat repository (no components). */
-  suite?: string;
-  components?: string[];
-  /** Downloaded by the host once (kept while the file exists). `.gpg` URLs are binary keys. */
-  key_url?: string;
-  /** An ASCII-armored public key. */
-  key?: string;
-}
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: {
+    name: { anyOf: [{ type: 'string', minLength: 1 }, { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 }] },
+    state: { enum: ['present'] },
+    update_cache: { type: 'boolean' },
+    cache_valid_time: { type: 'integer', minimum: 0, description: 'Seconds: with update_cache, refresh only when the lists are older than this.' },
+    install_recommends: { type: 'boolean', description: "apt's default is to install recommended packages; false passes --no-install-recommends." },
+    repository: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['name', 'url'],
+      properties: {
+        // apt ignores files in sources.list.d whose names use other characters.
+        name: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$', description: 'File name stem: /etc/apt/sources.list.d/<name>.sources, /etc/apt/keyrings/<name>.asc|.gpg' },
+        url: { type: 'string', minLength: 1 },
+        suite: { type: 'string', minLength: 1, description: "Default: the host's codename. A suite ending in `/` is a flat repository (no components)." },
+        components: { type: 'array', items: { type: 'string', minLength: 1 } },
+        key_url: { type: 'string', minLength: 1, description: 'Downloaded by the host once (kept while the file exists). `.gpg` URLs are binary keys.' },
+        key: { type: 'string', minLength: 1, description: 'An ASCII-armored public key.' },
+      },
+    },
+  },
+} as const;
 
-export interface AptParams {
-  name: string | string[];
-  state?: 'present';
-  update_cache?: boolean;
-  /** Seconds: with update_cache, refresh only when the lists are older than this. */
-  cache_valid_time?: number;
-  /** apt's default is to install recommended packages; false passes --no-install-recommends. */
-  install_recommends?: boolean;
-  repository?: AptRepository;
-}
+/** The arguments, as the schema declares them. */
+export type AptParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
+/** The `repository` argument, as the schema declares it. */
+export type AptRepository = NonNullable<AptParams['repository']>;
 
 const PKG = /^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?$/;
 const STAMP = '/var/lib/apt/periodic/update-success-stamp';
@@ -244,32 +253,7 @@ function repoFiles(r: AptRepository, codename: string): { sources: FileSpec; key
 
 export const apt = defineModule<AptParams>({
   name: 'apt',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['name'],
-    properties: {
-      name: { anyOf: [{ type: 'string', minLength: 1 }, { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 }] },
-      state: { enum: ['present'] },
-      update_cache: { type: 'boolean' },
-      cache_valid_time: { type: 'integer', minimum: 0 },
-      install_recommends: { type: 'boolean' },
-      repository: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['name', 'url'],
-        properties: {
-          // apt ignores files in sources.list.d whose names use other characters.
-          name: { type: 'string', pattern: '^[A-Za-z0-9_.-]+$' },
-          url: { type: 'string', minLength: 1 },
-          suite: { type: 'string', minLength: 1 },
-          components: { type: 'array', items: { type: 'string', minLength: 1 } },
-          key_url: { type: 'string', minLength: 1 },
-          key: { type: 'string', minLength: 1 },
-        },
-      },
-    },
-  },
+  schema,
   async run(ctx, p) {
     const bad = validate(p);
     if (bad) return { changed: false, failed: true, msg: bad };

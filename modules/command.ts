@@ -7,42 +7,39 @@
  * are positional arguments, so a task costs exactly one round trip whether it runs or skips.
  */
 import { randomBytes } from 'node:crypto';
+import type { FromSchema } from 'json-schema-to-ts';
 import { script, type Command } from '../src/command.js';
 import type { ExecResult } from '../src/connection/types.js';
 import { defineModule, type ModuleContext, type ModuleResult } from '../src/module.js';
 import { splitWords } from '../src/remote/write.js';
 
-export interface CommandParams {
-  /** Program and arguments, passed as they are (preferred: nothing to split or escape). */
-  argv?: string[];
-  /** A command line split into words by POSIX shell quoting rules; no shell runs it. */
-  cmd?: string;
-  chdir?: string;
-  /** Skip when this path exists on the host. */
-  creates?: string;
-  /** Skip when this path does not exist on the host. */
-  removes?: string;
-  become_user?: string;
-  stdin?: string;
-  env?: Record<string, string>;
-  /** Append the command line and its output to this file on the host (e.g. a release log). */
-  log?: string;
-}
-
 /** The options `command` and `shell` share, as a JSON schema fragment. */
 export const commonProperties = {
   chdir: { type: 'string', minLength: 1 },
-  creates: { type: 'string', minLength: 1 },
-  removes: { type: 'string', minLength: 1 },
+  creates: { type: 'string', minLength: 1, description: 'Skip when this path exists on the host.' },
+  removes: { type: 'string', minLength: 1, description: 'Skip when this path does not exist on the host.' },
   become_user: { type: 'string', minLength: 1 },
   stdin: { type: 'string' },
-  log: { type: 'string', pattern: '^/' },
+  log: { type: 'string', pattern: '^/', description: 'Append the command line and its output to this file on the host (e.g. a release log).' },
   env: {
     type: 'object',
     propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
     additionalProperties: { type: 'string' },
   },
 } as const;
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    argv: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'Program and arguments, passed as they are (preferred: nothing to split or escape).' },
+    cmd: { type: 'string', minLength: 1, description: 'A command line split into words by POSIX shell quoting rules; no shell runs it.' },
+    ...commonProperties,
+  },
+} as const;
+
+/** The arguments, as the schema declares them. */
+export type CommandParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -188,15 +185,7 @@ export async function runArgv(ctx: ModuleContext, argv: string[], p: Omit<Comman
 export const command = defineModule<CommandParams>({
   name: 'command',
   freeForm: 'cmd',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      argv: { type: 'array', items: { type: 'string' }, minItems: 1 },
-      cmd: { type: 'string', minLength: 1 },
-      ...commonProperties,
-    },
-  },
+  schema,
   async run(ctx, p) {
     const argv = commandArgv(p);
     if (typeof argv === 'string') return { changed: false, failed: true, msg: argv };

@@ -2,38 +2,32 @@
  * copy: make `dest` hold a local file's bytes (`src`, relative to the playbook) or a given string
  * (`content`). Compared by sha256 on the host, written atomically, optionally validated.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import { defineModule } from '../src/module.js';
 import { ensureFile, fileReads, givenContent, modeSchema, ownerSchema, pathSchema } from '../src/remote/write.js';
 
-export interface CopyParams {
-  src?: string;
-  content?: string;
-  dest: string;
-  mode?: string;
-  owner?: string;
-  group?: string;
-  validate?: string;
-  /** Hide the content from diffs and messages (implied for .env files). */
-  secret?: boolean;
-}
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['dest'],
+  properties: {
+    src: { type: 'string', minLength: 1 },
+    content: { type: 'string' },
+    dest: pathSchema,
+    mode: modeSchema,
+    owner: ownerSchema,
+    group: ownerSchema,
+    validate: { type: 'string', pattern: '%s' },
+    secret: { type: 'boolean', description: 'Hide the content from diffs and messages (implied for .env files).' },
+  },
+} as const;
+
+/** The arguments, as the schema declares them. */
+export type CopyParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
 
 export const copy = defineModule<CopyParams>({
   name: 'copy',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['dest'],
-    properties: {
-      src: { type: 'string', minLength: 1 },
-      content: { type: 'string' },
-      dest: pathSchema,
-      mode: modeSchema,
-      owner: ownerSchema,
-      group: ownerSchema,
-      validate: { type: 'string', pattern: '%s' },
-      secret: { type: 'boolean' },
-    },
-  },
+  schema,
   secretParams: ['content'],
   reads: (params, { diff }) => fileReads(params.dest, diff),
   async run(ctx, params) {

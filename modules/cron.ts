@@ -3,34 +3,46 @@
  * and 0644 because cron silently ignores cron.d files that are group/other-writable or not owned
  * by root. cron re-reads /etc/cron.d on its own when a file's mtime changes: no reload needed.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import { defineModule } from '../src/module.js';
 import { runSequence } from '../src/remote/batch.js';
 import { ensureFile, fileReads } from '../src/remote/write.js';
 
 export const CRON_DIR = '/etc/cron.d';
 
-export interface CronJob {
-  /** Five fields ("*\/5 * * * *") or a macro such as "@daily". */
-  schedule: string;
-  /** The user the job runs as (cron.d lines carry one). Default root. */
-  user?: string;
-  command: string;
-}
-
-export interface CronParams {
-  /** File name in /etc/cron.d: letters, digits, _ and - only (cron skips names with dots). */
-  name: string;
-  jobs?: CronJob[];
-  /** Literal file content instead of jobs. */
-  content?: string;
-  /** Variables placed above the jobs, e.g. {SHELL: /bin/bash, PATH: ...}. */
-  env?: Record<string, string>;
-  state?: 'present' | 'absent';
-}
-
 const NAME = /^[a-zA-Z0-9_-]+$/;
 const MACRO = /^@(reboot|yearly|annually|monthly|weekly|daily|midnight|hourly)$/;
 const FIELD = /^[A-Za-z0-9*/,-]+$/;
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: {
+    name: { type: 'string', pattern: NAME.source, description: 'File name in /etc/cron.d: letters, digits, _ and - only (cron skips names with dots).' },
+    jobs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['schedule', 'command'],
+        properties: {
+          schedule: { type: 'string', minLength: 1, description: 'Five fields ("*/5 * * * *") or a macro such as "@daily".' },
+          user: { type: 'string', minLength: 1, description: 'The user the job runs as (cron.d lines carry one). Default root.' },
+          command: { type: 'string', minLength: 1 },
+        },
+      },
+    },
+    content: { type: 'string', description: 'Literal file content instead of jobs.' },
+    env: { type: 'object', additionalProperties: { type: 'string' }, description: 'Variables placed above the jobs, e.g. {SHELL: /bin/bash, PATH: ...}.' },
+    state: { enum: ['present', 'absent'], default: 'present' },
+  },
+} as const;
+
+/** The arguments, as the schema declares them. */
+export type CronParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
+/** One of `jobs`, as the schema declares it. */
+export type CronJob = NonNullable<CronParams['jobs']>[number];
 
 /** Why a schedule is not one cron accepts, or undefined (pure). */
 export function scheduleError(schedule: string): string | undefined {
@@ -71,30 +83,7 @@ export function renderCron(params: CronParams): { content?: string; error?: stri
 
 export const cron = defineModule<CronParams>({
   name: 'cron',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['name'],
-    properties: {
-      name: { type: 'string', pattern: NAME.source },
-      jobs: {
-        type: 'array',
-        items: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['schedule', 'command'],
-          properties: {
-            schedule: { type: 'string', minLength: 1 },
-            user: { type: 'string', minLength: 1 },
-            command: { type: 'string', minLength: 1 },
-          },
-        },
-      },
-      content: { type: 'string' },
-      env: { type: 'object', additionalProperties: { type: 'string' } },
-      state: { enum: ['present', 'absent'], default: 'present' },
-    },
-  },
+  schema,
   reads(params, { diff }) {
     if (!NAME.test(params.name)) return undefined;
     const dest = `${CRON_DIR}/${params.name}`;

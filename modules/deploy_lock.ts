@@ -5,20 +5,27 @@
  * own run may take it again (idempotent); `force` breaks a stale lock and says whose it was.
  * Releasing removes the lock only when this run holds it.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
 import { defineModule } from '../src/module.js';
 import { pathSchema } from '../src/remote/write.js';
 
-export interface DeployLockParams {
-  path: string;
-  state: 'present' | 'absent';
-  /** This run's id: the lock's owner. */
-  run: string;
-  who?: string;
-  /** What the run is doing, e.g. "release 1a2b3c4d". */
-  detail?: string;
-  force?: boolean;
-}
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['path', 'state', 'run'],
+  properties: {
+    path: pathSchema,
+    state: { enum: ['present', 'absent'] },
+    run: { type: 'string', pattern: '^[A-Za-z0-9_-]+$', description: "This run's id: the lock's owner." },
+    who: { type: 'string' },
+    detail: { type: 'string', description: 'What the run is doing, e.g. "release 1a2b3c4d".' },
+    force: { type: 'boolean' },
+  },
+} as const;
+
+/** The arguments, as the schema declares them. */
+export type DeployLockParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
 
 // $1 path $2 run $3 who $4 detail $5 force $6 check. First line of output is the outcome,
 // the rest is the lock's content as it was found. In check mode nothing is created, not even
@@ -75,19 +82,7 @@ export function describeHolder(info: string): string {
 
 export const deploy_lock = defineModule<DeployLockParams>({
   name: 'deploy_lock',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['path', 'state', 'run'],
-    properties: {
-      path: pathSchema,
-      state: { enum: ['present', 'absent'] },
-      run: { type: 'string', pattern: '^[A-Za-z0-9_-]+$' },
-      who: { type: 'string' },
-      detail: { type: 'string' },
-      force: { type: 'boolean' },
-    },
-  },
+  schema,
   async run(ctx, p) {
     const flags = [p.force ? '1' : '0', ctx.check ? '1' : '0'];
     const res = p.state === 'present'

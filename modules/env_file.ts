@@ -13,22 +13,28 @@
  * through `get`, which carries no attributes, and asking for them would cost a second round
  * trip on every run. They are set whenever the file is written.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import { defineModule, type FileDiff, type ModuleContext, type ModuleResult } from '../src/module.js';
 import type { PathState } from '../src/facts/file.js';
-import { blockEntries, composeEnv, keyChanges, renderBlock, splitEnv, type EnvParts, type KeyChanges, type ManagedValues } from '../src/remote/env-block.js';
+import { blockEntries, composeEnv, keyChanges, renderBlock, splitEnv, type EnvParts, type KeyChanges } from '../src/remote/env-block.js';
 import { givenContent, ownerSchema, pathSchema, pendingParent, writeAtomic } from '../src/remote/write.js';
 
-export interface EnvFileParams {
-  path: string;
-  owner?: string;
-  group?: string;
-  /** Local file (relative to the playbook) holding the user's part. */
-  src?: string;
-  /** The user's part inline. Neither src nor content: keep the user's part on the host. */
-  content?: string;
-  /** Flight's keys. Absent: keep the block on the host; {}: remove it. */
-  managed?: ManagedValues;
-}
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['path'],
+  properties: {
+    path: pathSchema,
+    owner: ownerSchema,
+    group: ownerSchema,
+    src: { type: 'string', minLength: 1, description: "Local file (relative to the playbook) holding the user's part." },
+    content: { type: 'string', description: "The user's part inline. Neither src nor content: keep the user's part on the host." },
+    managed: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] }, description: "Flight's keys. Absent: keep the block on the host; {}: remove it." },
+  },
+} as const;
+
+/** The arguments, as the schema declares them. */
+export type EnvFileParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
 
 /** The current file, or the state of its path when there is none. */
 type Current = { bytes: Buffer } | { missing: PathState } | { error: string };
@@ -103,19 +109,7 @@ const fail = (msg: string): ModuleResult => ({ changed: false, failed: true, msg
 
 export const env_file = defineModule<EnvFileParams>({
   name: 'env_file',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['path'],
-    properties: {
-      path: pathSchema,
-      owner: ownerSchema,
-      group: ownerSchema,
-      src: { type: 'string', minLength: 1 },
-      content: { type: 'string' },
-      managed: { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } },
-    },
-  },
+  schema,
   secretParams: ['content', 'managed'],
   async run(ctx, p) {
     if (p.src !== undefined && p.content !== undefined) return fail('env_file takes src or content, not both');

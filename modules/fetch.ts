@@ -15,20 +15,25 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { FromSchema } from 'json-schema-to-ts';
 import { defineModule, type ModuleContext } from '../src/module.js';
 import { splitEnv } from '../src/remote/env-block.js';
 import { modeSchema, pathSchema } from '../src/remote/write.js';
 
-export interface FetchParams {
-  /** Absolute path of a regular file on the host. */
-  src: string;
-  /** Local path (relative to the playbook); ending in `/`: a directory that gets src's basename. */
-  dest: string;
-  /** Local file mode, default "0600". */
-  mode?: string;
-  /** src is an env file: fetch its user part only, without Flight's managed block. */
-  env?: boolean;
-}
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['src', 'dest'],
+  properties: {
+    src: { ...pathSchema, description: 'Absolute path of a regular file on the host.' },
+    dest: { type: 'string', minLength: 1, description: "Local path (relative to the playbook); ending in `/`: a directory that gets src's basename." },
+    mode: { ...modeSchema, description: 'Local file mode, default "0600".' },
+    env: { type: 'boolean', description: "src is an env file: fetch its user part only, without Flight's managed block." },
+  },
+} as const;
+
+/** The arguments, as the schema declares them. */
+export type FetchParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -119,17 +124,7 @@ async function transfer(ctx: ModuleContext, src: string, want: string): Promise<
 
 export const fetch = defineModule<FetchParams>({
   name: 'fetch',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['src', 'dest'],
-    properties: {
-      src: pathSchema,
-      dest: { type: 'string', minLength: 1 },
-      mode: modeSchema,
-      env: { type: 'boolean' },
-    },
-  },
+  schema,
   async run(ctx, p) {
     const file = ctx.localPath(localDest(p.dest, p.src));
     const mode = parseInt(p.mode ?? '0600', 8);

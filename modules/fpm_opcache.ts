@@ -31,6 +31,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { FromSchema } from 'json-schema-to-ts';
 import { argv } from '../src/command.js';
 import { messageOf } from '../src/errors.js';
 import { defineModule, type ModuleContext, type ModuleResult } from '../src/module.js';
@@ -38,31 +39,28 @@ import { PLAYBOOKS_DIR } from '../src/paths.js';
 import { encodeRequest, parseResponse, scriptParams } from '../src/remote/fastcgi.js';
 import { service_reload } from './service_reload.js';
 
-export interface FpmOpcacheParams {
-  action: 'status' | 'reload' | 'warmup';
-  /** The pool's unix socket, e.g. /run/php/shop.sock. */
-  socket: string;
-  /** PHP version whose command line relays the request (/usr/bin/phpX.Y). */
-  php: string;
-  /** A folder inside the app's home for the worker script (readable by the pool's user). */
-  dir: string;
-  /** The pool's group (the app's): the worker script is root-owned, readable by this group. */
-  group: string;
-  /** Seconds to wait for the pool's answer. */
-  timeout?: number;
-  /** status, reload: percent of OPcache use (its fullest resource) at or above which to reload. */
-  threshold?: number;
-  /** status: also count cached scripts and bytes per first folder under this path. */
-  group_under?: string;
-  /** warmup: the release folder whose files are compiled. */
-  release?: string;
-  /** warmup: the `current` link; files the serving release has in the cache go first. */
-  current?: string;
-  /** warmup: at most this much OPcache memory, in MB. */
-  budget_mb?: number;
-  /** warmup: stop before OPcache's free memory would go under this, in MB. */
-  min_free_mb?: number;
-}
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['action', 'socket', 'php', 'dir', 'group'],
+  properties: {
+    action: { enum: ['status', 'reload', 'warmup'] },
+    socket: { type: 'string', pattern: '^/[^\\0]+$', description: "The pool's unix socket, e.g. /run/php/shop.sock." },
+    php: { type: 'string', pattern: '^\\d+\\.\\d+$', description: 'PHP version whose command line relays the request (/usr/bin/phpX.Y).' },
+    dir: { type: 'string', pattern: '^/[^\\0]+$', description: "A folder inside the app's home for the worker script (readable by the pool's user)." },
+    group: { type: 'string', pattern: '^[a-z_][a-z0-9_-]*$', description: "The pool's group (the app's): the worker script is root-owned, readable by this group." },
+    timeout: { type: 'number', exclusiveMinimum: 0, description: "Seconds to wait for the pool's answer." },
+    threshold: { type: 'number', minimum: 0, maximum: 100, description: 'status, reload: percent of OPcache use (its fullest resource) at or above which to reload.' },
+    group_under: { type: 'string', pattern: '^/', description: 'status: also count cached scripts and bytes per first folder under this path.' },
+    release: { type: 'string', pattern: '^/', description: 'warmup: the release folder whose files are compiled.' },
+    current: { type: 'string', pattern: '^/', description: 'warmup: the `current` link; files the serving release has in the cache go first.' },
+    budget_mb: { type: 'number', exclusiveMinimum: 0, description: 'warmup: at most this much OPcache memory, in MB.' },
+    min_free_mb: { type: 'number', minimum: 0, description: "warmup: stop before OPcache's free memory would go under this, in MB." },
+  },
+} as const;
+
+/** The arguments, as the schema declares them. */
+export type FpmOpcacheParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
 
 /** The worker's report of opcache_get_status(false) (flight_opcache_numbers() in the PHP). */
 export interface OpcacheNumbers {
@@ -355,25 +353,7 @@ async function warmup(ctx: ModuleContext, p: FpmOpcacheParams): Promise<ModuleRe
 
 export const fpm_opcache = defineModule<FpmOpcacheParams>({
   name: 'fpm_opcache',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['action', 'socket', 'php', 'dir', 'group'],
-    properties: {
-      action: { enum: ['status', 'reload', 'warmup'] },
-      socket: { type: 'string', pattern: '^/[^\\0]+$' },
-      php: { type: 'string', pattern: '^\\d+\\.\\d+$' },
-      dir: { type: 'string', pattern: '^/[^\\0]+$' },
-      group: { type: 'string', pattern: '^[a-z_][a-z0-9_-]*$' },
-      timeout: { type: 'number', exclusiveMinimum: 0 },
-      threshold: { type: 'number', minimum: 0, maximum: 100 },
-      group_under: { type: 'string', pattern: '^/' },
-      release: { type: 'string', pattern: '^/' },
-      current: { type: 'string', pattern: '^/' },
-      budget_mb: { type: 'number', exclusiveMinimum: 0 },
-      min_free_mb: { type: 'number', minimum: 0 },
-    },
-  },
+  schema,
   async run(ctx, p) {
     switch (p.action) {
       case 'status': return status(ctx, p);

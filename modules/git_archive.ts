@@ -10,17 +10,24 @@
  * (a mirror another run holds the lock of is left alone). Nothing a server needs lives only
  * here: a pruned archive is made again from the mirror, a pruned mirror cloned again.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import { argv, script } from '../src/command.js';
 import { KINDS } from '../src/kinds.js';
 import { defineModule } from '../src/module.js';
 
-export interface GitArchiveParams {
-  repo: string;
-  /** A full or abbreviated commit sha (hex, 4-40 characters). */
-  sha: string;
-  /** Where mirrors and archives are kept (default ~/.cache/flight). */
-  cache_dir?: string;
-}
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['repo', 'sha'],
+  properties: {
+    repo: { type: 'string', minLength: 1, pattern: '^[^-]' },
+    sha: { type: 'string', description: 'A full or abbreviated commit sha (hex, 4-40 characters).' },
+    cache_dir: { type: 'string', pattern: '^/', description: 'Where mirrors and archives are kept (default ~/.cache/flight).' },
+  },
+} as const;
+
+/** The arguments, as the schema declares them. */
+export type GitArchiveParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
 
 /** Days an unused archive (one commit) and an unused mirror (one repository) are kept. */
 export const ARCHIVE_DAYS = 30;
@@ -84,16 +91,7 @@ done
 
 export const git_archive = defineModule<GitArchiveParams>({
   name: 'git_archive',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['repo', 'sha'],
-    properties: {
-      repo: { type: 'string', minLength: 1, pattern: '^[^-]' },
-      sha: { type: 'string' },
-      cache_dir: { type: 'string', pattern: '^/' },
-    },
-  },
+  schema,
   async run(ctx, p) {
     const sha = p.sha.toLowerCase();
     if (!isSha(sha)) {

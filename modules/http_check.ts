@@ -3,16 +3,24 @@
  * until it answers the expected status or the time runs out. Used as the release's health
  * check: the page is asked for with the app's domain as Host, as a visitor would.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
 import { defineModule } from '../src/module.js';
 
-export interface HttpCheckParams {
-  url: string;
-  host_header?: string;
-  status?: number;
-  /** Seconds to keep trying. */
-  timeout?: number;
-}
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['url'],
+  properties: {
+    url: { type: 'string', pattern: '^https?://' },
+    host_header: { type: 'string', pattern: '^[A-Za-z0-9.-]+(:[0-9]+)?$' },
+    status: { type: 'integer', minimum: 100, maximum: 599, default: 200 },
+    timeout: { type: 'number', minimum: 0, default: 10, description: 'Seconds to keep trying.' },
+  },
+} as const;
+
+/** The arguments, as the schema declares them. */
+export type HttpCheckParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
 
 // $1 url $2 host header $3 expected status $4 deadline seconds. Prints the last status seen.
 const CHECK = `
@@ -27,17 +35,7 @@ done
 
 export const http_check = defineModule<HttpCheckParams>({
   name: 'http_check',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['url'],
-    properties: {
-      url: { type: 'string', pattern: '^https?://' },
-      host_header: { type: 'string', pattern: '^[A-Za-z0-9.-]+(:[0-9]+)?$' },
-      status: { type: 'integer', minimum: 100, maximum: 599, default: 200 },
-      timeout: { type: 'number', minimum: 0, default: 10 },
-    },
-  },
+  schema,
   async run(ctx, p) {
     const want = p.status ?? 200;
     const target = `${p.url}${p.host_header ? ` (Host: ${p.host_header})` : ''}`;

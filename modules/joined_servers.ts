@@ -15,22 +15,28 @@
  * definitions before the remove to reach the lock, short enough that putting the server back
  * by hand later is not refused.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
 import { defineModule } from '../src/module.js';
 import { pathSchema } from '../src/remote/write.js';
 
 export const LEFT_WINDOW_S = 3600;
 
-export interface JoinedServersParams {
-  path: string;
-  /** Check: the app's servers as this run's definitions list them. */
-  servers?: string[];
-  /** Change: record that this server joined or left the app. */
-  name?: string;
-  state?: 'joined' | 'left';
-  /** The server's cluster, for the messages of later checks. */
-  cluster?: string;
-}
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['path'],
+  properties: {
+    path: pathSchema,
+    servers: { type: 'array', items: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$' }, description: "Check: the app's servers as this run's definitions list them." },
+    name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$', description: 'Change: record that this server joined or left the app.' },
+    state: { enum: ['joined', 'left'] },
+    cluster: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]*$', description: "The server's cluster, for the messages of later checks." },
+  },
+} as const;
+
+/** The arguments, as the schema declares them. */
+export type JoinedServersParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
 
 export interface Membership {
   state: 'joined' | 'left';
@@ -96,18 +102,7 @@ export const formatMembership = (records: Membership[]): string => records.map((
 
 export const joined_servers = defineModule<JoinedServersParams>({
   name: 'joined_servers',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['path'],
-    properties: {
-      path: pathSchema,
-      servers: { type: 'array', items: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$' } },
-      name: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]*$' },
-      state: { enum: ['joined', 'left'] },
-      cluster: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]*$' },
-    },
-  },
+  schema,
   async run(ctx, p) {
     if ((p.servers === undefined) === (p.name === undefined)) return { changed: false, failed: true, msg: 'joined_servers needs either servers (to check) or name and state (to record)' };
     const read = await ctx.exec(script(READ, p.path));

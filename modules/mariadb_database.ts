@@ -12,22 +12,28 @@
  * the accounts, whether each has the password and the grant, and whether the file exists); a
  * change one more (SQL on stdin), and a new password file two more (mkdir, put).
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
 import { dbClientError, kind } from '../src/kinds.js';
 import { defineModule, type ModuleResult } from '../src/module.js';
 import { generatePassword, readPasswordFile, scrub, stagePasswordFile } from '../src/remote/password-file.js';
 
-export interface MariadbDatabaseParams {
-  /** The database's name and the user's. */
-  name: string;
-  /** Where the user may connect from: one account 'name'@'client' each. */
-  clients: string[];
-  /** On the database server: holds the password (generated when missing). */
-  password_file: string;
-}
-
 /** Also an app's Linux user name (modules/user.ts), without the `-` SQL names would need quoting for. */
 export const DB_NAME = /^[a-z_][a-z0-9_]{0,31}$/;
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'clients', 'password_file'],
+  properties: {
+    name: { type: 'string', pattern: DB_NAME.source, description: "The database's name and the user's." },
+    clients: { type: 'array', minItems: 1, items: kind('db-client'), description: "Where the user may connect from: one account 'name'@'client' each." },
+    password_file: { type: 'string', pattern: '^/[^\\n\\0]*[^/\\n\\0]$', description: 'On the database server: holds the password (generated when missing).' },
+  },
+} as const;
+
+/** The arguments, as the schema declares them. */
+export type MariadbDatabaseParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
 
 /** The client forms and their checks are a kind of value (src/kinds.ts). */
 export const clientError = dbClientError;
@@ -204,16 +210,7 @@ const lines = (hosts: readonly string[]): string => hosts.map((h) => `${h}\n`).j
 
 export const mariadb_database = defineModule<MariadbDatabaseParams>({
   name: 'mariadb_database',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['name', 'clients', 'password_file'],
-    properties: {
-      name: { type: 'string', pattern: DB_NAME.source },
-      clients: { type: 'array', minItems: 1, items: kind('db-client') },
-      password_file: { type: 'string', pattern: '^/[^\\n\\0]*[^/\\n\\0]$' },
-    },
-  },
+  schema,
   async run(ctx, p) {
     const fail = (msg: string): ModuleResult => ({ changed: false, failed: true, msg: `mariadb_database ${p.name}: ${msg}` });
     if (!DB_NAME.test(p.name)) return fail(`invalid name (expected ${DB_NAME.source})`);

@@ -8,40 +8,33 @@
  * task with what they printed last: a release, rollback or env push never reports success while
  * its jobs are not being processed.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import { argv, script } from '../src/command.js';
 import { defineModule } from '../src/module.js';
 import { awaitPrograms, PROGRAM_NAME } from '../src/remote/supervisor-wait.js';
 
-export interface QueueRestartParams {
-  /** The workers' supervisor programs. */
-  programs: string[];
-  /** The release folder the workers must run in (links resolved); artisan runs there. */
-  dir: string;
-  /** The PHP binary that runs artisan. */
-  php: string;
-  /** The app user artisan runs as. */
-  user: string;
-  /** Seconds to wait at most: the longest a job may take, plus the workers' start. */
-  timeout?: number;
-}
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['programs', 'dir', 'php', 'user'],
+  properties: {
+    programs: { type: 'array', minItems: 1, items: { type: 'string', pattern: PROGRAM_NAME.source }, description: "The workers' supervisor programs." },
+    dir: { type: 'string', pattern: '^/', description: 'The release folder the workers must run in (links resolved); artisan runs there.' },
+    php: { type: 'string', pattern: '^/', description: 'The PHP binary that runs artisan.' },
+    user: { type: 'string', pattern: '^[a-z_][a-z0-9_-]*$', description: 'The app user artisan runs as.' },
+    timeout: { type: 'integer', minimum: 0, default: 60, description: "Seconds to wait at most: the longest a job may take, plus the workers' start." },
+  },
+} as const;
+
+/** The arguments, as the schema declares them. */
+export type QueueRestartParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
 
 // $@: program names. Prints the ids of their running processes, one per line.
 const PIDS = `for p; do supervisorctl status "$p:*" 2>/dev/null; done | sed -n 's/.* pid \\([0-9]*\\),.*/\\1/p'`;
 
 export const queue_restart = defineModule<QueueRestartParams>({
   name: 'queue_restart',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['programs', 'dir', 'php', 'user'],
-    properties: {
-      programs: { type: 'array', minItems: 1, items: { type: 'string', pattern: PROGRAM_NAME.source } },
-      dir: { type: 'string', pattern: '^/' },
-      php: { type: 'string', pattern: '^/' },
-      user: { type: 'string', pattern: '^[a-z_][a-z0-9_-]*$' },
-      timeout: { type: 'integer', minimum: 0, default: 60 },
-    },
-  },
+  schema,
   async run(ctx, p) {
     const what = `${p.programs.join(', ')} in ${p.dir}`;
     if (ctx.check) return { changed: true, msg: `would restart ${what} (artisan queue:restart) and wait for them` };

@@ -18,6 +18,7 @@
  * wanted ones (the wanted text goes on stdin; only same/differs comes back). A change costs a
  * `put` each and one more script (rename into place, `ACL LOAD`).
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
 import { APP_NAME_PATTERN } from '../src/definitions/schemas/common.js';
 import { FlightError } from '../src/errors.js';
@@ -26,32 +27,51 @@ import { defineModule, type ModuleContext, type ModuleResult } from '../src/modu
 import { generatePassword, readPasswordFile, scrub, stagePasswordFile, type PasswordRead } from '../src/remote/password-file.js';
 import { sha256, tempPathFor } from '../src/remote/write.js';
 
-export interface RedisUser {
-  /** The user's name: the app's. */
-  name: string;
-  /** Every key and channel the user may touch starts with it. */
-  prefix: string;
-  /** On the Redis server: holds the password (generated when missing). */
-  password_file: string;
-}
-
-export interface RedisUsersParams {
-  users: RedisUser[];
-  acl_file: string;
-  /** The password of `flight`, the user that loads the file (generated when missing). */
-  admin_password_file: string;
-  /** Where the running Redis listens: the file is loaded into it (ACL LOAD) when it differs. */
-  load: { host: string; port: number };
-  /** The user whose password the result carries as `password`, for the app's env. */
-  password_of?: string;
-}
-
 export const ADMIN_USER = 'flight';
 /** Names the file gives its own users: no app may take them. */
 const RESERVED = new Set(['default', ADMIN_USER]);
 /** Key patterns are globs: a prefix holds none of `*?[]\` nor spaces. */
 const PREFIX = /^[A-Za-z0-9_.:-]{1,64}$/;
 const ABSOLUTE = '^/[^\\n\\0]*[^/\\n\\0]$';
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['users', 'acl_file', 'admin_password_file', 'load'],
+  properties: {
+    users: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'prefix', 'password_file'],
+        properties: {
+          name: { type: 'string', pattern: APP_NAME_PATTERN, description: "The user's name: the app's." },
+          prefix: { type: 'string', pattern: PREFIX.source, description: 'Every key and channel the user may touch starts with it.' },
+          password_file: { type: 'string', pattern: ABSOLUTE, description: 'On the Redis server: holds the password (generated when missing).' },
+        },
+      },
+    },
+    acl_file: { type: 'string', pattern: ABSOLUTE },
+    admin_password_file: { type: 'string', pattern: ABSOLUTE, description: 'The password of `flight`, the user that loads the file (generated when missing).' },
+    load: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['host', 'port'],
+      properties: {
+        host: kind('address'),
+        port: { type: 'integer', minimum: 1, maximum: 65535 },
+      },
+      description: 'Where the running Redis listens: the file is loaded into it (ACL LOAD) when it differs.',
+    },
+    password_of: { type: 'string', pattern: APP_NAME_PATTERN, description: "The user whose password the result carries as `password`, for the app's env." },
+  },
+} as const;
+
+/** The arguments, as the schema declares them. */
+export type RedisUsersParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
+/** One of `users`, as the schema declares it. */
+export type RedisUser = RedisUsersParams['users'][number];
 
 export interface AclEntry {
   name: string;
@@ -196,38 +216,7 @@ async function readText(ctx: ModuleContext, file: string): Promise<string | unde
 
 export const redis_users = defineModule<RedisUsersParams>({
   name: 'redis_users',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['users', 'acl_file', 'admin_password_file', 'load'],
-    properties: {
-      users: {
-        type: 'array',
-        items: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['name', 'prefix', 'password_file'],
-          properties: {
-            name: { type: 'string', pattern: APP_NAME_PATTERN },
-            prefix: { type: 'string', pattern: PREFIX.source },
-            password_file: { type: 'string', pattern: ABSOLUTE },
-          },
-        },
-      },
-      acl_file: { type: 'string', pattern: ABSOLUTE },
-      admin_password_file: { type: 'string', pattern: ABSOLUTE },
-      load: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['host', 'port'],
-        properties: {
-          host: kind('address'),
-          port: { type: 'integer', minimum: 1, maximum: 65535 },
-        },
-      },
-      password_of: { type: 'string', pattern: APP_NAME_PATTERN },
-    },
-  },
+  schema,
   async run(ctx, p) {
     const fail = (msg: string, changed = false): ModuleResult => ({ changed, failed: true, msg: `redis_users: ${msg}` });
     const bad = usersError(p.users, p.admin_password_file);

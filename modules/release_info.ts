@@ -3,14 +3,21 @@
  * commit each holds), the one `current` points to, the one before it (the rollback target),
  * and the release log. Changes nothing; rollback, health checks and `flight app:releases` use it.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
 import { defineModule } from '../src/module.js';
 import { appLayout } from '../src/definitions/layout.js';
 import { pathSchema } from '../src/remote/write.js';
 
-export interface ReleaseInfoParams {
-  home: string;
-}
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['home'],
+  properties: { home: pathSchema },
+} as const;
+
+/** The arguments, as the schema declares them. */
+export type ReleaseInfoParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
 
 export interface ReleaseEntry {
   id: string;
@@ -90,12 +97,7 @@ export function previousOf(releases: ReleaseEntry[], current: string | null): st
 
 export const release_info = defineModule<ReleaseInfoParams>({
   name: 'release_info',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['home'],
-    properties: { home: pathSchema },
-  },
+  schema,
   async run(ctx, p) {
     const res = await ctx.exec(script(READ_SCRIPT, p.home, appLayout(p.home).releases_log));
     if (res.code !== 0) return { changed: false, failed: true, msg: `reading releases in ${p.home}: ${res.stderr.trim()}` };

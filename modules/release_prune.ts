@@ -8,20 +8,28 @@
  * not take a kept release's place nor stand in for the rollback target; it is removed (this runs
  * under the app's deploy lock, so no other run is preparing it).
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
 import { defineModule } from '../src/module.js';
 import { pathSchema } from '../src/remote/write.js';
 
-export interface ReleasePruneParams {
-  releases: string;
-  current: string;
-  keep: number;
-  /**
-   * The folder of the releases' logs (`release-<id>.log`): a release's log goes with it, and of
-   * the logs whose release is gone (failed releases, kept for diagnosis) the newest `keep` stay.
-   */
-  logs?: string;
-}
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['releases', 'current', 'keep'],
+  properties: {
+    releases: pathSchema,
+    current: pathSchema,
+    keep: { type: 'integer', minimum: 2 },
+    logs: {
+      ...pathSchema,
+      description: "The folder of the releases' logs (`release-<id>.log`): a release's log goes with it, and of the logs whose release is gone (failed releases, kept for diagnosis) the newest `keep` stay.",
+    },
+  },
+} as const;
+
+/** The arguments, as the schema declares them. */
+export type ReleasePruneParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
 
 /**
  * Decide (pure) which releases go. `names` in any order; `current` may be undefined. `complete`,
@@ -79,12 +87,7 @@ done
 
 export const release_prune = defineModule<ReleasePruneParams>({
   name: 'release_prune',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['releases', 'current', 'keep'],
-    properties: { releases: pathSchema, current: pathSchema, keep: { type: 'integer', minimum: 2 }, logs: pathSchema },
-  },
+  schema,
   async run(ctx, p) {
     const read = await ctx.exec(script(READ, p.releases, p.current, p.logs ?? ''));
     const lines = read.stdout.split('\n');

@@ -13,22 +13,30 @@
  * exits on reload errors), so for services with a known config test the test runs first and
  * a failing test refuses the action with the test's output as the message.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import { script, type Command } from '../src/command.js';
 import { defineModule } from '../src/module.js';
 import { outputTail } from './command.js';
 
-export type ServiceState = 'reloaded' | 'restarted' | 'started' | 'stopped';
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'state'],
+  properties: {
+    // Unit names and init script names; instance units (foo@bar) included.
+    name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9@._:-]*$' },
+    state: { enum: ['reloaded', 'restarted', 'started', 'stopped'] },
+    test: {
+      anyOf: [{ type: 'boolean' }, { type: 'array', items: { type: 'string' }, minItems: 1 }],
+      description: 'Configuration test before reloaded/restarted/started: `true` (default) uses the known test for the service (php-fpmX.Y -t, nginx -t, apache2ctl configtest) if there is one, `false` skips it, a list is a program and its arguments to run instead.',
+    },
+  },
+} as const;
 
-export interface ServiceParams {
-  name: string;
-  state: ServiceState;
-  /**
-   * Configuration test before reloaded/restarted/started: `true` (default) uses the known
-   * test for the service (php-fpmX.Y -t, nginx -t, apache2ctl configtest) if there is one,
-   * `false` skips it, a list is a program and its arguments to run instead.
-   */
-  test?: boolean | string[];
-}
+/** The arguments, as the schema declares them. */
+export type ServiceParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
+/** The states the schema allows. */
+export type ServiceState = ServiceParams['state'];
 
 /** The built-in configuration test for well-known services, as argv; undefined when none. */
 export function defaultConfigTest(name: string): string[] | undefined {
@@ -123,17 +131,7 @@ const PAST: Record<string, string> = { start: 'started', stop: 'stopped', reload
 
 export const service_reload = defineModule<ServiceParams>({
   name: 'service_reload',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['name', 'state'],
-    properties: {
-      // Unit names and init script names; instance units (foo@bar) included.
-      name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9@._:-]*$' },
-      state: { enum: ['reloaded', 'restarted', 'started', 'stopped'] },
-      test: { anyOf: [{ type: 'boolean' }, { type: 'array', items: { type: 'string' }, minItems: 1 }] },
-    },
-  },
+  schema,
   async run(ctx, p) {
     const init = ctx.facts.initSystem;
     const res = await ctx.exec(serviceCommand(init, p, ctx.check));

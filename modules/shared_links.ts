@@ -9,16 +9,25 @@
  * check mode is on).
  */
 import path from 'node:path';
+import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
 import { defineModule } from '../src/module.js';
 import { ownerSchema, pathSchema } from '../src/remote/write.js';
 
-export interface SharedLinksParams {
-  release: string;
-  shared: string;
-  paths: string[];
-  owner?: string;
-}
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['release', 'shared', 'paths'],
+  properties: {
+    release: pathSchema,
+    shared: pathSchema,
+    paths: { type: 'array', items: { type: 'string', minLength: 1 } },
+    owner: ownerSchema,
+  },
+} as const;
+
+/** The arguments, as the schema declares them. */
+export type SharedLinksParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
 
 /** A shared path names a file when its last part looks like one (`.env`, `database.sqlite`). */
 export function looksLikeFile(p: string): boolean {
@@ -68,17 +77,7 @@ true
 
 export const shared_links = defineModule<SharedLinksParams>({
   name: 'shared_links',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['release', 'shared', 'paths'],
-    properties: {
-      release: pathSchema,
-      shared: pathSchema,
-      paths: { type: 'array', items: { type: 'string', minLength: 1 } },
-      owner: ownerSchema,
-    },
-  },
+  schema,
   async run(ctx, p) {
     const bad = p.paths.map(checkSharedPath).find(Boolean);
     if (bad) return { changed: false, failed: true, msg: bad };

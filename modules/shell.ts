@@ -9,14 +9,23 @@
  * `env` (`cmd: 'grep -c "$PATTERN" "$FILE"'` with `env: {PATTERN: ..., FILE: ...}`), which
  * needs no quoting at all.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import { defineModule } from '../src/module.js';
-import { commonProperties, runArgv, type CommandParams } from './command.js';
+import { commonProperties, runArgv } from './command.js';
 
-export interface ShellParams extends Omit<CommandParams, 'argv' | 'cmd'> {
-  cmd: string;
-  /** The shell to run the script with; `/bin/bash` for `set -o pipefail` and arrays. */
-  executable?: string;
-}
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['cmd'],
+  properties: {
+    cmd: { type: 'string', minLength: 1 },
+    executable: { type: 'string', minLength: 1, description: 'The shell to run the script with; `/bin/bash` for `set -o pipefail` and arrays.' },
+    ...commonProperties,
+  },
+} as const;
+
+/** The arguments, as the schema declares them. */
+export type ShellParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
 
 /** The argv a shell task runs. The script is one argv word: nothing is glued around it. */
 export function shellArgv(p: Pick<ShellParams, 'cmd' | 'executable'>): string[] {
@@ -26,16 +35,7 @@ export function shellArgv(p: Pick<ShellParams, 'cmd' | 'executable'>): string[] 
 export const shell = defineModule<ShellParams>({
   name: 'shell',
   freeForm: 'cmd',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['cmd'],
-    properties: {
-      cmd: { type: 'string', minLength: 1 },
-      executable: { type: 'string', minLength: 1 },
-      ...commonProperties,
-    },
-  },
+  schema,
   async run(ctx, p) {
     return runArgv(ctx, shellArgv(p), p);
   },

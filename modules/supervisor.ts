@@ -4,6 +4,7 @@
  * round trip; supervisord is told to reread/update only when the file changed, so a no-change
  * run never restarts workers.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import { defineModule, type ModuleContext, type ModuleResult } from '../src/module.js';
 import { script } from '../src/command.js';
 import { parseStatOutput, statCommand } from '../src/facts/file.js';
@@ -14,28 +15,31 @@ import { awaitPrograms, PROGRAM_NAME as NAME } from '../src/remote/supervisor-wa
 
 export const SUPERVISOR_DIR = '/etc/supervisor/conf.d';
 
-export interface SupervisorParams {
-  /** Program name; also the file name <name>.conf. */
-  name: string;
-  command?: string;
-  user?: string;
-  numprocs?: number;
-  directory?: string;
-  stopwaitsecs?: number;
-  /** Seconds a process must stay up to count as started (supervisord's default: 1). */
-  startsecs?: number;
-  /** Seconds to wait after a change for every process to be RUNNING (or STOPPED); default startsecs + 15. */
-  wait?: number;
-  stdout_logfile?: string;
-  autostart?: boolean;
-  autorestart?: boolean;
-  environment?: Record<string, string>;
-  state?: 'present' | 'absent';
-  /** Processes running (default) or stopped; a change either way is reported. */
-  started?: boolean;
-  /** Hide the program file from diffs (its environment may hold credentials). */
-  secret?: boolean;
-}
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: {
+    name: { type: 'string', pattern: NAME.source, description: 'Program name; also the file name <name>.conf.' },
+    command: { type: 'string', minLength: 1 },
+    user: { type: 'string', minLength: 1 },
+    numprocs: { type: 'integer', minimum: 1 },
+    directory: { type: 'string', pattern: '^/' },
+    stopwaitsecs: { type: 'integer', minimum: 0 },
+    startsecs: { type: 'integer', minimum: 0, description: "Seconds a process must stay up to count as started (supervisord's default: 1)." },
+    wait: { type: 'integer', minimum: 0, description: 'Seconds to wait after a change for every process to be RUNNING (or STOPPED); default startsecs + 15.' },
+    stdout_logfile: { type: 'string', minLength: 1 },
+    autostart: { type: 'boolean' },
+    autorestart: { type: 'boolean' },
+    environment: { type: 'object', additionalProperties: { type: 'string' } },
+    state: { enum: ['present', 'absent'], default: 'present' },
+    started: { type: 'boolean', default: true, description: 'Processes running (default) or stopped; a change either way is reported.' },
+    secret: { type: 'boolean', description: 'Hide the program file from diffs (its environment may hold credentials).' },
+  },
+} as const;
+
+/** The arguments, as the schema declares them. */
+export type SupervisorParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
 
 /**
  * supervisord expands %(name)s in most values (ConfigParser-style), so a literal percent sign
@@ -273,28 +277,7 @@ async function control(ctx: ModuleContext, p: SupervisorParams, c: ControlPlan):
 
 export const supervisor = defineModule<SupervisorParams>({
   name: 'supervisor',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['name'],
-    properties: {
-      name: { type: 'string', pattern: NAME.source },
-      command: { type: 'string', minLength: 1 },
-      user: { type: 'string', minLength: 1 },
-      numprocs: { type: 'integer', minimum: 1 },
-      directory: { type: 'string', pattern: '^/' },
-      stopwaitsecs: { type: 'integer', minimum: 0 },
-      startsecs: { type: 'integer', minimum: 0 },
-      wait: { type: 'integer', minimum: 0 },
-      stdout_logfile: { type: 'string', minLength: 1 },
-      autostart: { type: 'boolean' },
-      autorestart: { type: 'boolean' },
-      environment: { type: 'object', additionalProperties: { type: 'string' } },
-      state: { enum: ['present', 'absent'], default: 'present' },
-      started: { type: 'boolean', default: true },
-      secret: { type: 'boolean' },
-    },
-  },
+  schema,
   async run(ctx, params) {
     if (!NAME.test(params.name)) return { changed: false, failed: true, msg: `invalid program name '${params.name}'` };
     const present = (params.state ?? 'present') === 'present';

@@ -4,20 +4,27 @@
  * always gets one release or the other, never a missing link.
  */
 import path from 'node:path';
+import type { FromSchema } from 'json-schema-to-ts';
 import { defineModule } from '../src/module.js';
 import type { PathState, StatRequest } from '../src/facts/file.js';
 import { runSequence } from '../src/remote/batch.js';
 import { attrCommands, describeAttrs, ownerSchema, pathSchema, pendingParent, planAttrs, swapSymlink, type AttrChange } from '../src/remote/write.js';
 
-export interface SymlinkParams {
-  path: string;
-  /** What the link points to, stored as given (relative targets resolve from the link's folder). */
-  target: string;
-  owner?: string;
-  group?: string;
-  /** Replace a file or directory standing at `path`, and allow a target that does not exist yet. */
-  force?: boolean;
-}
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['path', 'target'],
+  properties: {
+    path: pathSchema,
+    target: { type: 'string', minLength: 1, description: "What the link points to, stored as given (relative targets resolve from the link's folder)." },
+    owner: ownerSchema,
+    group: ownerSchema,
+    force: { type: 'boolean', description: 'Replace a file or directory standing at `path`, and allow a target that does not exist yet.' },
+  },
+} as const;
+
+/** The arguments, as the schema declares them. */
+export type SymlinkParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
 
 export interface SymlinkPlan {
   error?: string;
@@ -71,18 +78,7 @@ function symlinkReads(params: SymlinkParams): StatRequest[] {
 
 export const symlink = defineModule<SymlinkParams>({
   name: 'symlink',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['path', 'target'],
-    properties: {
-      path: pathSchema,
-      target: { type: 'string', minLength: 1 },
-      owner: ownerSchema,
-      group: ownerSchema,
-      force: { type: 'boolean' },
-    },
-  },
+  schema,
   reads: (params) => symlinkReads(params),
   async run(ctx, params) {
     const [state, targetState] = await ctx.stat(symlinkReads(params));

@@ -3,37 +3,31 @@
  * The comparison is by sha256 on the host, so an unchanged file is never downloaded; the write is
  * atomic and may be checked by `validate` (e.g. "nginx -t -c %s") before it replaces the old file.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import { defineModule } from '../src/module.js';
 import { ensureFile, fileReads, modeSchema, ownerSchema, pathSchema } from '../src/remote/write.js';
 
-export interface TemplateParams {
-  /** Template name, looked up in the playbook's templates/, the playbook's folder, then Flight's templates/. */
-  src: string;
-  dest: string;
-  mode?: string;
-  owner?: string;
-  group?: string;
-  validate?: string;
-  /** Hide the content from diffs and messages (implied for .env files). */
-  secret?: boolean;
-}
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['src', 'dest'],
+  properties: {
+    src: { type: 'string', minLength: 1, description: "Template name, looked up in the playbook's templates/, the playbook's folder, then Flight's templates/." },
+    dest: pathSchema,
+    mode: modeSchema,
+    owner: ownerSchema,
+    group: ownerSchema,
+    validate: { type: 'string', pattern: '%s' },
+    secret: { type: 'boolean', description: 'Hide the content from diffs and messages (implied for .env files).' },
+  },
+} as const;
+
+/** The arguments, as the schema declares them. */
+export type TemplateParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
 
 export const template = defineModule<TemplateParams>({
   name: 'template',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['src', 'dest'],
-    properties: {
-      src: { type: 'string', minLength: 1 },
-      dest: pathSchema,
-      mode: modeSchema,
-      owner: ownerSchema,
-      group: ownerSchema,
-      validate: { type: 'string', pattern: '%s' },
-      secret: { type: 'boolean' },
-    },
-  },
+  schema,
   reads: (params, { diff }) => fileReads(params.dest, diff),
   async run(ctx, params) {
     const content = await ctx.renderTemplate(params.src);

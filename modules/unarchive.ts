@@ -14,25 +14,30 @@
  * playbook author's (tar itself can run programs, with --to-command).
  */
 import { stat, readFile } from 'node:fs/promises';
+import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
 import { normalizeMode } from '../src/facts/file.js';
 import { defineModule } from '../src/module.js';
 import { modeSchema, ownerSchema, pathSchema } from '../src/remote/write.js';
 import { outputTail } from './command.js';
 
-export interface UnarchiveParams {
-  /** Local .tar.gz/.tgz, relative to the playbook. */
-  src: string;
-  /** Directory on the host; created (with owner/group/mode) when missing. */
-  dest: string;
-  /** Skip when this path exists on the host. */
-  creates?: string;
-  owner?: string;
-  group?: string;
-  /** Mode of `dest` itself. */
-  mode?: string;
-  extra_opts?: string[];
-}
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['src', 'dest'],
+  properties: {
+    src: { type: 'string', minLength: 1, description: 'Local .tar.gz/.tgz, relative to the playbook.' },
+    dest: { ...pathSchema, description: 'Directory on the host; created (with owner/group/mode) when missing.' },
+    creates: { ...pathSchema, description: 'Skip when this path exists on the host.' },
+    owner: ownerSchema,
+    group: ownerSchema,
+    mode: { ...modeSchema, description: 'Mode of `dest` itself.' },
+    extra_opts: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+
+/** The arguments, as the schema declares them. */
+export type UnarchiveParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
 
 /** chown's owner[:group] spec; "" when neither is given. `user:` alone would mean its login group. */
 export function ownerSpec(owner?: string, group?: string): string {
@@ -69,20 +74,7 @@ export function isTarGz(file: string): boolean {
 
 export const unarchive = defineModule<UnarchiveParams>({
   name: 'unarchive',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['src', 'dest'],
-    properties: {
-      src: { type: 'string', minLength: 1 },
-      dest: pathSchema,
-      creates: pathSchema,
-      owner: ownerSchema,
-      group: ownerSchema,
-      mode: modeSchema,
-      extra_opts: { type: 'array', items: { type: 'string' } },
-    },
-  },
+  schema,
   async run(ctx, p) {
     const local = ctx.localPath(p.src);
     if (!isTarGz(local)) return { changed: false, failed: true, msg: `src must be a .tar.gz or .tgz archive: ${p.src}` };

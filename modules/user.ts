@@ -15,6 +15,7 @@
  * One read (getent passwd, id -Gn, the home directory's mode, which wanted groups exist);
  * at most one more round trip running useradd/usermod/chmod (or the removal) in sequence.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
 import { normalizeMode } from '../src/facts/file.js';
 import { kind, KINDS } from '../src/kinds.js';
@@ -23,24 +24,30 @@ import { runSequence } from '../src/remote/batch.js';
 import { modeSchema } from '../src/remote/write.js';
 import { outputTail } from './command.js';
 
-export interface UserParams {
-  name: string;
-  /** Created as a system user (uid below 1000, no aging). Only applies when creating. */
-  system?: boolean;
-  home?: string;
-  shell?: string;
-  /** Supplementary groups; added to what the user has, never removed. */
-  groups?: string[];
-  /** Default true: the home directory is created when the user is (or when it is missing). */
-  create_home?: boolean;
-  home_mode?: string;
-  /** The comment (GECOS) that marks the user as this task's: set on creation, required on an existing user. */
-  mark?: string;
-  /** Default present. */
-  state?: 'present' | 'absent';
-  /** With state absent: remove the home directory too. */
-  remove_home?: boolean;
-}
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: {
+    name: kind('user-name'),
+    system: { type: 'boolean', description: 'Created as a system user (uid below 1000, no aging). Only applies when creating.' },
+    home: { type: 'string', pattern: '^/' },
+    shell: { type: 'string', pattern: '^/' },
+    groups: { type: 'array', items: kind('user-name'), description: 'Supplementary groups; added to what the user has, never removed.' },
+    create_home: { type: 'boolean', description: 'Default true: the home directory is created when the user is (or when it is missing).' },
+    home_mode: modeSchema,
+    mark: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$',
+      description: "The comment (GECOS) that marks the user as this task's: set on creation, required on an existing user.",
+    },
+    state: { enum: ['present', 'absent'], description: 'Default present.' },
+    remove_home: { type: 'boolean', description: 'With state absent: remove the home directory too.' },
+  },
+} as const;
+
+/** The arguments, as the schema declares them. */
+export type UserParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
 
 /** Debian's default NAME_REGEX, without the uppercase and `$` that --badname would allow: the `user-name` kind. */
 const isUserName = KINDS.get('user-name')!.test;
@@ -220,23 +227,7 @@ export function planUser(p: UserParams, st: UserState): UserPlan {
 
 export const user = defineModule<UserParams>({
   name: 'user',
-  schema: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['name'],
-    properties: {
-      name: kind('user-name'),
-      system: { type: 'boolean' },
-      home: { type: 'string', pattern: '^/' },
-      shell: { type: 'string', pattern: '^/' },
-      groups: { type: 'array', items: kind('user-name') },
-      create_home: { type: 'boolean' },
-      home_mode: modeSchema,
-      mark: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$' },
-      state: { enum: ['present', 'absent'] },
-      remove_home: { type: 'boolean' },
-    },
-  },
+  schema,
   async run(ctx, p) {
     const read = await ctx.exec(script(READ_SCRIPT, p.name, p.home ?? '', ...(p.groups ?? [])));
     if (read.code !== 0) return { changed: false, failed: true, msg: `cannot read user ${p.name}: ${outputTail(read)}` };
