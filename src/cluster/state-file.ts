@@ -13,34 +13,16 @@ import path from 'node:path';
 import { isMap, isSeq, parseDocument, type Document, type YAMLMap } from 'yaml';
 import { addedFileOf } from '../definitions/added.js';
 import { checkDefinitions, listDefinitionFiles, type DefinitionSource } from '../definitions/load.js';
-import type { AddedStatus, Queue, WebPool } from '../definitions/types.js';
+import type { FromSchema } from 'json-schema-to-ts';
+import type { addedServer, appEntry } from '../definitions/schemas/added.js';
 import { failed } from '../errors.js';
 import { ProblemsError } from '../problems.js';
 
-/** An app entry as written (the schema's shape). */
-export interface AppEntryData {
-  joined: boolean;
-  web: WebPool;
-  deploy_commands: string[];
-  queues: Queue[];
-  scheduler: boolean;
-}
+/** An app entry as written: the schema's shape (schemas/added.ts), defaults filled in. */
+export type AppEntryData = FromSchema<typeof appEntry>;
 
-/** A server entry as written: ssh paths exactly as the user gave them. */
-export interface AddedRecordData {
-  name: string;
-  host: string;
-  web_server: boolean;
-  listen?: string;
-  ssh?: Record<string, unknown>;
-  like?: string;
-  status: AddedStatus;
-  since: string;
-  by?: string;
-  pid?: number;
-  error?: string;
-  apps: Record<string, AppEntryData>;
-}
+/** A server entry as written, ssh paths exactly as the user gave them: the schema's shape. */
+export type AddedRecordData = FromSchema<typeof addedServer>;
 
 const HEADER = (cluster: string) =>
   `Servers added to cluster '${cluster}' by \`flight server:add\`, and their settings for the apps\n` +

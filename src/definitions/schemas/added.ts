@@ -12,7 +12,7 @@ const { name: _name, ...entryProperties } = appServer.properties;
 const { database: _database, redis: _redis, ...serverProperties } = server.properties;
 
 /** An app's settings for the added server, as for a server listed in the app's own file. */
-const appEntry = {
+export const appEntry = {
   type: 'object',
   additionalProperties: false,
   required: ['joined'],
@@ -22,7 +22,7 @@ const appEntry = {
   },
 } as const;
 
-const addedServer = {
+export const addedServer = {
   type: 'object',
   additionalProperties: false,
   required: ['name', 'host', 'status', 'since'],
