@@ -17,10 +17,10 @@
 import path from 'node:path';
 import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
-import { parseStatOutput, statCommand, type PathState, type StatRequest } from '../src/facts/file.js';
-import { defineModule, type FileDiff } from '../src/module.js';
-import { runSequence } from '../src/remote/batch.js';
-import { applyFilePlan, fileDiff, fileRequest, planChanged, planFile, type FilePlan, type FileSpec } from '../src/remote/write.js';
+import { parseStatOutput, statCommand, type PathState, type StatRequest } from '../src/module-kit/facts/file.js';
+import { defineModule, type FileDiff } from '../src/module-kit/contract.js';
+import { runSequence } from '../src/module-kit/batch.js';
+import { applyFilePlan, fileDiff, fileRequest, planChanged, planFile, type FilePlan, type FileSpec } from '../src/module-kit/write.js';
 import { outputTail } from './command.js';
 
 const schema = {

@@ -10,8 +10,8 @@ import { randomBytes } from 'node:crypto';
 import type { FromSchema } from 'json-schema-to-ts';
 import { script, type Command } from '../src/command.js';
 import type { ExecResult } from '../src/connection/types.js';
-import { defineModule, type ModuleContext, type ModuleResult } from '../src/module.js';
-import { splitWords } from '../src/remote/write.js';
+import { defineModule, type ModuleContext, type ModuleResult } from '../src/module-kit/contract.js';
+import { splitWords } from '../src/module-kit/write.js';
 
 /** The options `command` and `shell` share, as a JSON schema fragment. */
 export const commonProperties = {

@@ -3,8 +3,8 @@
  * (`content`). Compared by sha256 on the host, written atomically, optionally validated.
  */
 import type { FromSchema } from 'json-schema-to-ts';
-import { defineModule } from '../src/module.js';
-import { ensureFile, fileReads, givenContent, modeSchema, ownerSchema, pathSchema } from '../src/remote/write.js';
+import { defineModule } from '../src/module-kit/contract.js';
+import { ensureFile, fileReads, givenContent, modeSchema, ownerSchema, pathSchema } from '../src/module-kit/write.js';
 
 const schema = {
   type: 'object',

@@ -4,9 +4,9 @@
  * by root. cron re-reads /etc/cron.d on its own when a file's mtime changes: no reload needed.
  */
 import type { FromSchema } from 'json-schema-to-ts';
-import { defineModule } from '../src/module.js';
-import { runSequence } from '../src/remote/batch.js';
-import { ensureFile, fileReads } from '../src/remote/write.js';
+import { defineModule } from '../src/module-kit/contract.js';
+import { runSequence } from '../src/module-kit/batch.js';
+import { ensureFile, fileReads } from '../src/module-kit/write.js';
 
 export const CRON_DIR = '/etc/cron.d';
 

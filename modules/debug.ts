@@ -1,6 +1,6 @@
 /** Print a message (rendered with the host's variables). Never changes anything. */
 import type { FromSchema } from 'json-schema-to-ts';
-import { defineModule } from '../src/module.js';
+import { defineModule } from '../src/module-kit/contract.js';
 
 const schema = {
   type: 'object',

@@ -1,5 +1,5 @@
 /**
- * env_file: an app's .env as two parts (src/remote/env-block.ts): the user's part, as pushed,
+ * env_file: an app's .env as two parts (src/module-kit/env-block.ts): the user's part, as pushed,
  * and Flight's block of managed keys at the end. Each task sets one part or both and keeps the
  * other as it is on the host, so `flight env:push` and `flight app:configure` never clobber
  * each other.
@@ -14,10 +14,10 @@
  * trip on every run. They are set whenever the file is written.
  */
 import type { FromSchema } from 'json-schema-to-ts';
-import { defineModule, type FileDiff, type ModuleContext, type ModuleResult } from '../src/module.js';
-import type { PathState } from '../src/facts/file.js';
-import { blockEntries, composeEnv, keyChanges, renderBlock, splitEnv, type EnvParts, type KeyChanges } from '../src/remote/env-block.js';
-import { givenContent, ownerSchema, pathSchema, pendingParent, writeAtomic } from '../src/remote/write.js';
+import { defineModule, type FileDiff, type ModuleContext, type ModuleResult } from '../src/module-kit/contract.js';
+import type { PathState } from '../src/module-kit/facts/file.js';
+import { blockEntries, composeEnv, keyChanges, renderBlock, splitEnv, type EnvParts, type KeyChanges } from '../src/module-kit/env-block.js';
+import { givenContent, ownerSchema, pathSchema, pendingParent, writeAtomic } from '../src/module-kit/write.js';
 
 const schema = {
   type: 'object',

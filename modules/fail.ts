@@ -1,6 +1,6 @@
 /** Fail the host with a message: for guards such as `fail: msg=... when: ...`. */
 import type { FromSchema } from 'json-schema-to-ts';
-import { defineModule } from '../src/module.js';
+import { defineModule } from '../src/module-kit/contract.js';
 
 const schema = {
   type: 'object',

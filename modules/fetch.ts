@@ -8,7 +8,7 @@
  * message), and the local file is created 0600 unless `mode` says otherwise.
  *
  * With `env: true` the file is an app's .env and the local copy is its user part only, Flight's
- * managed block left out (src/remote/env-block.ts), so `flight env:pull` gives back exactly what
+ * managed block left out (src/module-kit/env-block.ts), so `flight env:pull` gives back exactly what
  * `flight env:push` sent. That part exists only once the file is split, so the read is the
  * file itself (one `get`, which logs no content) instead of its checksum.
  */
@@ -16,9 +16,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FromSchema } from 'json-schema-to-ts';
-import { defineModule, type ModuleContext } from '../src/module.js';
-import { splitEnv } from '../src/remote/env-block.js';
-import { modeSchema, pathSchema } from '../src/remote/write.js';
+import { defineModule, type ModuleContext } from '../src/module-kit/contract.js';
+import { splitEnv } from '../src/module-kit/env-block.js';
+import { modeSchema, pathSchema } from '../src/module-kit/write.js';
 
 const schema = {
   type: 'object',

@@ -8,7 +8,7 @@
  * open_basedir is the home and /tmp) and nginx never serves it, and asks the pool over its unix
  * socket, as nginx would, with FastCGI:
  *
- *   - the FastCGI request is encoded here (src/remote/fastcgi.ts);
+ *   - the FastCGI request is encoded here (src/module-kit/fastcgi.ts);
  *   - on the server, PHP's command line (present wherever FPM is) only relays bytes: it writes
  *     the worker script (root-owned, 0640, readable by the pool's group), sends the request to
  *     the socket, and prints the answer as base64; one round trip in all;
@@ -34,9 +34,9 @@ import path from 'node:path';
 import type { FromSchema } from 'json-schema-to-ts';
 import { argv } from '../src/command.js';
 import { messageOf } from '../src/errors.js';
-import { defineModule, type ModuleContext, type ModuleResult } from '../src/module.js';
+import { defineModule, type ModuleContext, type ModuleResult } from '../src/module-kit/contract.js';
 import { PLAYBOOKS_DIR } from '../src/paths.js';
-import { encodeRequest, parseResponse, scriptParams } from '../src/remote/fastcgi.js';
+import { encodeRequest, parseResponse, scriptParams } from '../src/module-kit/fastcgi.js';
 import { service_reload } from './service_reload.js';
 
 const schema = {

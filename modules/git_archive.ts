@@ -13,7 +13,7 @@
 import type { FromSchema } from 'json-schema-to-ts';
 import { argv, script } from '../src/command.js';
 import { KINDS } from '../src/kinds.js';
-import { defineModule } from '../src/module.js';
+import { defineModule } from '../src/module-kit/contract.js';
 
 const schema = {
   type: 'object',

@@ -5,7 +5,7 @@
  */
 import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
-import { defineModule } from '../src/module.js';
+import { defineModule } from '../src/module-kit/contract.js';
 
 const schema = {
   type: 'object',

@@ -1,5 +1,5 @@
 /** The module registry: task keys resolve to these by name. */
-import type { Module } from '../src/module.js';
+import type { Module } from '../src/module-kit/contract.js';
 import { copy } from './copy.js';
 import { cron } from './cron.js';
 import { file } from './file.js';

@@ -17,8 +17,8 @@
  */
 import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
-import { defineModule } from '../src/module.js';
-import { pathSchema } from '../src/remote/write.js';
+import { defineModule } from '../src/module-kit/contract.js';
+import { pathSchema } from '../src/module-kit/write.js';
 
 export const LEFT_WINDOW_S = 3600;
 

@@ -15,8 +15,8 @@
 import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
 import { dbClientError, kind } from '../src/kinds.js';
-import { defineModule, type ModuleResult } from '../src/module.js';
-import { generatePassword, readPasswordFile, scrub, stagePasswordFile } from '../src/remote/password-file.js';
+import { defineModule, type ModuleResult } from '../src/module-kit/contract.js';
+import { generatePassword, readPasswordFile, scrub, stagePasswordFile } from '../src/module-kit/password-file.js';
 
 /** Also an app's Linux user name (modules/user.ts), without the `-` SQL names would need quoting for. */
 export const DB_NAME = /^[a-z_][a-z0-9_]{0,31}$/;

@@ -10,8 +10,8 @@
  */
 import type { FromSchema } from 'json-schema-to-ts';
 import { argv, script } from '../src/command.js';
-import { defineModule } from '../src/module.js';
-import { awaitPrograms, PROGRAM_NAME } from '../src/remote/supervisor-wait.js';
+import { defineModule } from '../src/module-kit/contract.js';
+import { awaitPrograms, PROGRAM_NAME } from '../src/module-kit/supervisor-wait.js';
 
 const schema = {
   type: 'object',

@@ -9,7 +9,7 @@
  * nor wipe another's queue or cache. Each line is in the canonical form `ACL LIST` prints, so the
  * running Redis is compared with the wanted file as text.
  *
- * Passwords are made once (src/remote/password-file.ts) and kept root-only in each user's
+ * Passwords are made once (src/module-kit/password-file.ts) and kept root-only in each user's
  * `password_file`; the ACL file holds only their SHA-256. The admin's reaches redis-cli through
  * REDISCLI_AUTH inside the script, never argv. No message or diff holds a password or a hash.
  *
@@ -23,9 +23,9 @@ import { script } from '../src/command.js';
 import { APP_NAME_PATTERN } from '../src/definitions/schemas/common.js';
 import { FlightError } from '../src/errors.js';
 import { kind } from '../src/kinds.js';
-import { defineModule, type ModuleContext, type ModuleResult } from '../src/module.js';
-import { generatePassword, readPasswordFile, scrub, stagePasswordFile, type PasswordRead } from '../src/remote/password-file.js';
-import { sha256, tempPathFor } from '../src/remote/write.js';
+import { defineModule, type ModuleContext, type ModuleResult } from '../src/module-kit/contract.js';
+import { generatePassword, readPasswordFile, scrub, stagePasswordFile, type PasswordRead } from '../src/module-kit/password-file.js';
+import { sha256, tempPathFor } from '../src/module-kit/write.js';
 
 export const ADMIN_USER = 'flight';
 /** Names the file gives its own users: no app may take them. */

@@ -15,7 +15,7 @@
  */
 import type { FromSchema } from 'json-schema-to-ts';
 import { script, type Command } from '../src/command.js';
-import { defineModule } from '../src/module.js';
+import { defineModule } from '../src/module-kit/contract.js';
 import { outputTail } from './command.js';
 
 const schema = {

@@ -3,7 +3,7 @@
  * variables (like a registered result, so later tasks see them).
  */
 import type { FromSchema } from 'json-schema-to-ts';
-import { defineModule } from '../src/module.js';
+import { defineModule } from '../src/module-kit/contract.js';
 
 const schema = {
   type: 'object',

@@ -11,8 +11,8 @@
 import path from 'node:path';
 import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
-import { defineModule } from '../src/module.js';
-import { ownerSchema, pathSchema } from '../src/remote/write.js';
+import { defineModule } from '../src/module-kit/contract.js';
+import { ownerSchema, pathSchema } from '../src/module-kit/write.js';
 
 const schema = {
   type: 'object',

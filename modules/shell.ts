@@ -10,7 +10,7 @@
  * needs no quoting at all.
  */
 import type { FromSchema } from 'json-schema-to-ts';
-import { defineModule } from '../src/module.js';
+import { defineModule } from '../src/module-kit/contract.js';
 import { commonProperties, runArgv } from './command.js';
 
 const schema = {

@@ -5,10 +5,10 @@
  */
 import path from 'node:path';
 import type { FromSchema } from 'json-schema-to-ts';
-import { defineModule } from '../src/module.js';
-import type { PathState, StatRequest } from '../src/facts/file.js';
-import { runSequence } from '../src/remote/batch.js';
-import { attrCommands, describeAttrs, ownerSchema, pathSchema, pendingParent, planAttrs, swapSymlink, type AttrChange } from '../src/remote/write.js';
+import { defineModule } from '../src/module-kit/contract.js';
+import type { PathState, StatRequest } from '../src/module-kit/facts/file.js';
+import { runSequence } from '../src/module-kit/batch.js';
+import { attrCommands, describeAttrs, ownerSchema, pathSchema, pendingParent, planAttrs, swapSymlink, type AttrChange } from '../src/module-kit/write.js';
 
 const schema = {
   type: 'object',

@@ -4,8 +4,8 @@
  * atomic and may be checked by `validate` (e.g. "nginx -t -c %s") before it replaces the old file.
  */
 import type { FromSchema } from 'json-schema-to-ts';
-import { defineModule } from '../src/module.js';
-import { ensureFile, fileReads, modeSchema, ownerSchema, pathSchema } from '../src/remote/write.js';
+import { defineModule } from '../src/module-kit/contract.js';
+import { ensureFile, fileReads, modeSchema, ownerSchema, pathSchema } from '../src/module-kit/write.js';
 
 const schema = {
   type: 'object',

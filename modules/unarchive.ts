@@ -16,9 +16,9 @@
 import { stat, readFile } from 'node:fs/promises';
 import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
-import { normalizeMode } from '../src/facts/file.js';
-import { defineModule } from '../src/module.js';
-import { modeSchema, ownerSchema, pathSchema } from '../src/remote/write.js';
+import { normalizeMode } from '../src/module-kit/facts/file.js';
+import { defineModule } from '../src/module-kit/contract.js';
+import { modeSchema, ownerSchema, pathSchema } from '../src/module-kit/write.js';
 import { outputTail } from './command.js';
 
 const schema = {

@@ -17,11 +17,11 @@
  */
 import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
-import { normalizeMode } from '../src/facts/file.js';
+import { normalizeMode } from '../src/module-kit/facts/file.js';
 import { kind, KINDS } from '../src/kinds.js';
-import { defineModule } from '../src/module.js';
-import { runSequence } from '../src/remote/batch.js';
-import { modeSchema } from '../src/remote/write.js';
+import { defineModule } from '../src/module-kit/contract.js';
+import { runSequence } from '../src/module-kit/batch.js';
+import { modeSchema } from '../src/module-kit/write.js';
 import { outputTail } from './command.js';
 
 const schema = {

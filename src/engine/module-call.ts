@@ -5,10 +5,10 @@
  */
 import type { ConnectionSource } from '../runner/runner.js';
 import { unreachable } from '../errors.js';
-import { gatherFacts, type Facts } from '../facts/host.js';
+import { gatherFacts, type Facts } from '../module-kit/facts/host.js';
 import type { Host } from '../inventory/types.js';
-import type { Module, ModuleContext, ModuleResult } from '../module.js';
-import { createModuleContext } from '../runner/context.js';
+import type { Module, ModuleContext, ModuleResult } from '../module-kit/contract.js';
+import { createModuleContext } from '../module-kit/context.js';
 
 const facts = new WeakMap<object, Facts>();
 

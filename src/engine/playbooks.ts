@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { invalid } from '../errors.js';
 import { modules } from '../../modules/index.js';
-import { catalogOf } from '../playbook/catalog.js';
+import { catalogOf } from '../module-kit/catalog.js';
 import { loadPlaybook as parsePlaybook } from '../playbook/load.js';
 import type { Playbook } from '../playbook/types.js';
 import { PLAYBOOKS_DIR } from '../paths.js';

@@ -1,6 +1,6 @@
 /** Formatting shared by the human reporters, so plain and listr2 output say the same things. */
 import chalk from 'chalk';
-import type { FileDiff } from '../module.js';
+import type { FileDiff } from '../module-kit/contract.js';
 import type { HostStats, HostStatus } from '../runner/events.js';
 import { unifiedDiff } from '../util/diff.js';
 

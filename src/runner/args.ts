@@ -5,7 +5,7 @@
  */
 import type { ValidateFunction } from 'ajv';
 import { createAjv, describeSchema } from '../json-schema.js';
-import type { Module } from '../module.js';
+import type { Module } from '../module-kit/contract.js';
 
 /** createAjv's: the kinds of value (src/kinds.ts) are formats here too. */
 const ajv = createAjv({ coerceTypes: true, useDefaults: true, strict: false });

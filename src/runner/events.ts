@@ -1,5 +1,5 @@
 /** What the runner tells reporters. Reporters only consume these; they never drive the run. */
-import type { FileDiff } from '../module.js';
+import type { FileDiff } from '../module-kit/contract.js';
 
 export type HostStatus = 'ok' | 'changed' | 'failed' | 'skipped' | 'unreachable';
 

@@ -1,5 +1,5 @@
 import type { Connection } from '../connection/types.js';
-import type { Facts } from '../facts/host.js';
+import type { Facts } from '../module-kit/facts/host.js';
 import type { Host } from '../inventory/types.js';
 import { emptyStats, type HostStats } from './events.js';
 import { ReadAhead } from './read-ahead.js';

@@ -14,7 +14,7 @@
  * host (Runner.runOnHost). A request is answered only by a read of exactly the same question
  * (statKey) made as the same user.
  */
-import { statKey, type PathState, type StatRequest } from '../facts/file.js';
+import { statKey, type PathState, type StatRequest } from '../module-kit/facts/file.js';
 
 export class ReadAhead {
   private readonly states = new Map<string, PathState>();

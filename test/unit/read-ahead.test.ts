@@ -13,7 +13,7 @@ import type { Connection } from '../../src/connection/types.js';
 import { createInventory, builtinSsh } from '../../src/inventory/index.js';
 import type { Host } from '../../src/inventory/types.js';
 import { modules } from '../../modules/index.js';
-import { catalogOf } from '../../src/playbook/catalog.js';
+import { catalogOf } from '../../src/module-kit/catalog.js';
 import { loadPlaybook } from '../../src/playbook/load.js';
 import type { RunEvent } from '../../src/runner/events.js';
 import { ReadAhead } from '../../src/runner/read-ahead.js';

@@ -12,7 +12,7 @@ import { createInventory } from '../../src/inventory/index.js';
 import { builtinSsh } from '../../src/inventory/index.js';
 import type { Host } from '../../src/inventory/types.js';
 import { modules } from '../../modules/index.js';
-import { catalogOf } from '../../src/playbook/catalog.js';
+import { catalogOf } from '../../src/module-kit/catalog.js';
 import { loadPlaybook } from '../../src/playbook/load.js';
 import type { RunEvent } from '../../src/runner/events.js';
 import { runPlaybook } from '../../src/runner/runner.js';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { toShell } from '../../../src/command.js';
-import { parseStatOutput, statCommand } from '../../../src/facts/file.js';
+import { parseStatOutput, statCommand } from '../../../src/module-kit/facts/file.js';
 import { createAjv } from '../../../src/json-schema.js';
 import { PROBE, apt, deb822, installArgs, keyPath, packageNames, parsePolicy, parseProbe, planApt, validate, type AptParams, type AptState } from '../../../modules/apt.js';
 

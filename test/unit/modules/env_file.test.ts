@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createAjv } from '../../../src/json-schema.js';
-import { BLOCK_END, BLOCK_START, composeEnv, keyChanges, quoteEnvValue, renderBlock, splitEnv } from '../../../src/remote/env-block.js';
+import { BLOCK_END, BLOCK_START, composeEnv, keyChanges, quoteEnvValue, renderBlock, splitEnv } from '../../../src/module-kit/env-block.js';
 import { describeEnvChanges, env_file, envChanges, envDiff } from '../../../modules/env_file.js';
 import { fetch } from '../../../modules/fetch.js';
 import { DOTENV_AUTOLOAD, DOTENV_PHP, HOSTILE_VALUES } from '../../support/dotenv.js';

@@ -24,7 +24,7 @@ import {
   type WarmupReport,
 } from '../../../modules/fpm_opcache.js';
 import { LocalConnection } from '../../../src/connection/local.js';
-import { decodeNameValuePairs, decodeRecords, encodeRecord, FCGI } from '../../../src/remote/fastcgi.js';
+import { decodeNameValuePairs, decodeRecords, encodeRecord, FCGI } from '../../../src/module-kit/fastcgi.js';
 
 function numbers(over: Partial<OpcacheNumbers> = {}): OpcacheNumbers {
   return {

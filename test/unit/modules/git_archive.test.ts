@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ARCHIVE_DAYS, MIRROR_DAYS, git_archive } from '../../../modules/git_archive.js';
 import { LocalConnection } from '../../../src/connection/local.js';
-import type { ModuleContext } from '../../../src/module.js';
+import type { ModuleContext } from '../../../src/module-kit/contract.js';
 
 function localContext(check = false): ModuleContext {
   const conn = new LocalConnection();

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { toShell } from '../../../src/command.js';
 import { failed } from '../../../src/errors.js';
 import { createAjv } from '../../../src/json-schema.js';
-import type { ModuleContext } from '../../../src/module.js';
+import type { ModuleContext } from '../../../src/module-kit/contract.js';
 import { checkArgs } from '../../../src/runner/args.js';
 import {
   applySql, describePlan, grantPattern, mariadb_database, normalizeClients,

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createAjv } from '../../../src/json-schema.js';
-import type { PathState } from '../../../src/facts/file.js';
+import type { PathState } from '../../../src/module-kit/facts/file.js';
 import { modules } from '../../../modules/index.js';
 import { fileChanged, fileCommands, planFileModule } from '../../../modules/file.js';
 import { planSymlink, resolveTarget } from '../../../modules/symlink.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createAjv } from '../../../src/json-schema.js';
-import { sha256 } from '../../../src/remote/write.js';
+import { sha256 } from '../../../src/module-kit/write.js';
 import {
   aclFile, aclLine, describeRedisPlan, loadedNote, parseRead, planChanged, planUsers, redis_users, usersError, type RedisUser,
 } from '../../../modules/redis_users.js';

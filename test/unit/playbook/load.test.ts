@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadPlaybook, loadTaskFile, type ModuleCatalog } from '../../../src/playbook/load.js';
-import { catalogOf } from '../../../src/playbook/catalog.js';
+import { catalogOf } from '../../../src/module-kit/catalog.js';
 import { modules } from '../../../modules/index.js';
 import { PLAYBOOKS_DIR } from '../../../src/paths.js';
 

@@ -8,8 +8,8 @@
  * instead of paying a second round trip.
  */
 import path from 'node:path';
-import { script, type Command } from '../command.js';
-import type { ExecResult } from '../connection/types.js';
+import { script, type Command } from '../../command.js';
+import type { ExecResult } from '../../connection/types.js';
 
 export type PathType = 'missing' | 'file' | 'directory' | 'link' | 'other';
 

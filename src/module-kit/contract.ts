@@ -4,8 +4,8 @@
  * only when they differ and check mode is off. Modules know nothing of the runner, the
  * inventory or the reporters: everything they may touch comes through ModuleContext.
  */
-import type { Command } from './command.js';
-import type { ExecOptions, ExecResult, PutOptions } from './connection/types.js';
+import type { Command } from '../command.js';
+import type { ExecOptions, ExecResult, PutOptions } from '../connection/types.js';
 import type { PathState, StatRequest } from './facts/file.js';
 import type { Facts } from './facts/host.js';
 

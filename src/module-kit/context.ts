@@ -6,12 +6,12 @@ import path from 'node:path';
 import { toShell, type Command } from '../command.js';
 import { becomeUser } from '../connection/shell.js';
 import type { Connection, ExecOptions, PutOptions } from '../connection/types.js';
-import { statPaths, type StatRequest } from '../facts/file.js';
-import type { Facts } from '../facts/host.js';
-import type { ModuleContext } from '../module.js';
+import { statPaths, type StatRequest } from './facts/file.js';
+import type { Facts } from './facts/host.js';
+import type { ModuleContext } from './contract.js';
 import { renderFile, type Vars } from '../templating.js';
 import { TEMPLATES_DIR } from '../paths.js';
-import type { ReadAhead } from './read-ahead.js';
+import type { ReadAhead } from '../runner/read-ahead.js';
 
 export interface ContextOptions {
   conn: Connection;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generatePassword, parsePassword, scrub } from '../../../src/remote/password-file.js';
+import { generatePassword, parsePassword, scrub } from '../../../src/module-kit/password-file.js';
 
 test('generatePassword: 32 characters of [A-Za-z0-9], never the same; parsePassword', () => {
   const a = generatePassword();

@@ -13,8 +13,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { script } from '../command.js';
-import type { FileDiff, ModuleContext, ModuleResult } from '../module.js';
-import { idMatches, normalizeMode, type PathState, type StatRequest } from '../facts/file.js';
+import type { FileDiff, ModuleContext, ModuleResult } from './contract.js';
+import { idMatches, normalizeMode, type PathState, type StatRequest } from './facts/file.js';
 import { runSequence } from './batch.js';
 
 export const HIDDEN = '(contents hidden)';

@@ -4,7 +4,7 @@
  * an argument, so nothing a user wrote ever becomes script text.
  */
 import { script, type Command } from '../command.js';
-import type { ModuleContext } from '../module.js';
+import type { ModuleContext } from './contract.js';
 
 /** One Command running `cmds` in order, stopping at the first failure. */
 export function sequence(cmds: readonly (readonly string[])[]): Command {

@@ -2,8 +2,8 @@
  * Host facts: read once per host per run in a single remote command, so every later decision
  * (which init system, which PHP versions exist) costs no round trip.
  */
-import { script } from '../command.js';
-import type { Connection } from '../connection/types.js';
+import { script } from '../../command.js';
+import type { Connection } from '../../connection/types.js';
 
 export interface Facts {
   hostname: string;

@@ -8,7 +8,7 @@ import { randomInt } from 'node:crypto';
 import path from 'node:path';
 import { script } from '../command.js';
 import { failed, FlightError } from '../errors.js';
-import type { ModuleContext } from '../module.js';
+import type { ModuleContext } from './contract.js';
 import { tempPathFor } from './write.js';
 
 /** 32 characters of [A-Za-z0-9] from the CSPRNG: ~190 bits, and safe in any .env or URL. */

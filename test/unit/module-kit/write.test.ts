@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { toShell } from '../../../src/command.js';
-import type { PathState } from '../../../src/facts/file.js';
-import { sequence } from '../../../src/remote/batch.js';
+import type { PathState } from '../../../src/module-kit/facts/file.js';
+import { sequence } from '../../../src/module-kit/batch.js';
 import {
   HIDDEN, attrCommands, fileDiff, isSecretPath, planAttrs, planFile, sha256, splitWords, tempPathFor, validateArgv,
-} from '../../../src/remote/write.js';
+} from '../../../src/module-kit/write.js';
 
 const file = (over: Partial<PathState> = {}): PathState => ({
   path: '/etc/x.conf', type: 'file', mode: '0644', uid: 0, owner: 'root', gid: 0, group: 'root', size: 6,

@@ -4,8 +4,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { toShell } from '../../../src/command.js';
-import { idMatches, parseChecksums, parseStatOutput, parseStatRecord, statCommand, statScript } from '../../../src/facts/file.js';
+import { toShell } from '../../../../src/command.js';
+import { idMatches, parseChecksums, parseStatOutput, parseStatRecord, statCommand, statScript } from '../../../../src/module-kit/facts/file.js';
 
 test('stat arguments: a count, then six per path (the parent folder computed here)', () => {
   const f = statScript([{ path: '/a', checksum: true }, { path: '/b c/d', contentUnless: 'abc', recurseOwner: 'app' }]);

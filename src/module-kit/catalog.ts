@@ -1,5 +1,5 @@
-import type { Module } from '../module.js';
-import type { ModuleCatalog } from './load.js';
+import type { Module } from './contract.js';
+import type { ModuleCatalog } from '../playbook/load.js';
 
 /** What the playbook loader needs from the module registry, derived from each module's schema. */
 export function catalogOf(modules: Record<string, Module<any>>): ModuleCatalog {

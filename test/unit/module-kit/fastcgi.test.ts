@@ -12,7 +12,7 @@ import {
   parseResponse,
   scriptParams,
   splitCgiOutput,
-} from '../../../src/remote/fastcgi.js';
+} from '../../../src/module-kit/fastcgi.js';
 
 test('a record: 8-byte header, content, padding to a multiple of 8', () => {
   const r = encodeRecord(FCGI.STDIN, 1, Buffer.from('abc'));

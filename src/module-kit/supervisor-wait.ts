@@ -6,7 +6,7 @@
  * every process of the programs is there, or fails with what the processes printed last.
  */
 import { script } from '../command.js';
-import type { ModuleContext } from '../module.js';
+import type { ModuleContext } from './contract.js';
 
 /** A supervisor program name as Flight writes them (the file is <name>.conf). */
 export const PROGRAM_NAME = /^[a-zA-Z0-9_-]+$/;
