@@ -11,7 +11,7 @@ import type { FromSchema } from 'json-schema-to-ts';
 import { script, type Command } from '../src/command.js';
 import type { ExecResult } from '../src/connection/types.js';
 import { defineModule, type ModuleContext, type ModuleResult } from '../src/module-kit/contract.js';
-import { splitWords } from '../src/module-kit/write.js';
+import { splitWords } from '../src/module-kit/validate.js';
 
 /** The options `command` and `shell` share, as a JSON schema fragment. */
 export const commonProperties = {

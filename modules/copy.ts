@@ -4,7 +4,8 @@
  */
 import type { FromSchema } from 'json-schema-to-ts';
 import { defineModule } from '../src/module-kit/contract.js';
-import { ensureFile, fileReads, givenContent, modeSchema, ownerSchema, pathSchema } from '../src/module-kit/write.js';
+import { ensureFile, fileReads, givenContent } from '../src/module-kit/write.js';
+import { modeSchema, ownerSchema, pathSchema } from '../src/module-kit/schemas.js';
 
 const schema = {
   type: 'object',

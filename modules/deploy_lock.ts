@@ -8,7 +8,7 @@
 import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
 import { defineModule } from '../src/module-kit/contract.js';
-import { pathSchema } from '../src/module-kit/write.js';
+import { pathSchema } from '../src/module-kit/schemas.js';
 
 const schema = {
   type: 'object',

@@ -17,7 +17,8 @@ import type { FromSchema } from 'json-schema-to-ts';
 import { defineModule, type FileDiff, type ModuleContext, type ModuleResult } from '../src/module-kit/contract.js';
 import type { PathState } from '../src/module-kit/facts/file.js';
 import { blockEntries, composeEnv, keyChanges, renderBlock, splitEnv, type EnvParts, type KeyChanges } from '../src/module-kit/env-block.js';
-import { givenContent, ownerSchema, pathSchema, pendingParent, writeAtomic } from '../src/module-kit/write.js';
+import { givenContent, pendingParent, writeAtomic } from '../src/module-kit/write.js';
+import { ownerSchema, pathSchema } from '../src/module-kit/schemas.js';
 
 const schema = {
   type: 'object',

@@ -18,7 +18,7 @@ import path from 'node:path';
 import type { FromSchema } from 'json-schema-to-ts';
 import { defineModule, type ModuleContext } from '../src/module-kit/contract.js';
 import { splitEnv } from '../src/module-kit/env-block.js';
-import { modeSchema, pathSchema } from '../src/module-kit/write.js';
+import { modeSchema, pathSchema } from '../src/module-kit/schemas.js';
 
 const schema = {
   type: 'object',

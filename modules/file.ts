@@ -7,7 +7,9 @@ import type { FromSchema } from 'json-schema-to-ts';
 import { defineModule, type FileDiff } from '../src/module-kit/contract.js';
 import type { PathState, PathType, StatRequest } from '../src/module-kit/facts/file.js';
 import { runSequence } from '../src/module-kit/batch.js';
-import { attrCommands, describeAttrs, modeSchema, ownerSchema, pathSchema, pendingParent, planAttrs, type AttrChange } from '../src/module-kit/write.js';
+import { attrCommands, describeAttrs, planAttrs, type AttrChange } from '../src/module-kit/attrs.js';
+import { modeSchema, ownerSchema, pathSchema } from '../src/module-kit/schemas.js';
+import { pendingParent } from '../src/module-kit/write.js';
 
 const schema = {
   type: 'object',

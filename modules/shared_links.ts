@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
 import { defineModule } from '../src/module-kit/contract.js';
-import { ownerSchema, pathSchema } from '../src/module-kit/write.js';
+import { ownerSchema, pathSchema } from '../src/module-kit/schemas.js';
 
 const schema = {
   type: 'object',

@@ -8,9 +8,7 @@ import type { FromSchema } from 'json-schema-to-ts';
 import { defineModule, type ModuleContext, type ModuleResult } from '../src/module-kit/contract.js';
 import { script } from '../src/command.js';
 import { parseStatOutput, statCommand } from '../src/module-kit/facts/file.js';
-import {
-  applyFilePlan, fileRequest, fileResult, planChanged, planFile, type FilePlan, type FileSpec,
-} from '../src/module-kit/write.js';
+import { applyFilePlan, fileRequest, fileResult, planChanged, planFile, type FilePlan, type FileSpec } from '../src/module-kit/write.js';
 import { awaitPrograms, PROGRAM_NAME as NAME } from '../src/module-kit/supervisor-wait.js';
 
 export const SUPERVISOR_DIR = '/etc/supervisor/conf.d';

@@ -8,7 +8,9 @@ import type { FromSchema } from 'json-schema-to-ts';
 import { defineModule } from '../src/module-kit/contract.js';
 import type { PathState, StatRequest } from '../src/module-kit/facts/file.js';
 import { runSequence } from '../src/module-kit/batch.js';
-import { attrCommands, describeAttrs, ownerSchema, pathSchema, pendingParent, planAttrs, swapSymlink, type AttrChange } from '../src/module-kit/write.js';
+import { attrCommands, describeAttrs, planAttrs, type AttrChange } from '../src/module-kit/attrs.js';
+import { ownerSchema, pathSchema } from '../src/module-kit/schemas.js';
+import { pendingParent, swapSymlink } from '../src/module-kit/write.js';
 
 const schema = {
   type: 'object',

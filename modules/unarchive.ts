@@ -18,7 +18,7 @@ import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
 import { normalizeMode } from '../src/module-kit/facts/file.js';
 import { defineModule } from '../src/module-kit/contract.js';
-import { modeSchema, ownerSchema, pathSchema } from '../src/module-kit/write.js';
+import { modeSchema, ownerSchema, pathSchema } from '../src/module-kit/schemas.js';
 import { outputTail } from './command.js';
 
 const schema = {

@@ -21,7 +21,7 @@ import { normalizeMode } from '../src/module-kit/facts/file.js';
 import { kind, KINDS } from '../src/kinds.js';
 import { defineModule } from '../src/module-kit/contract.js';
 import { runSequence } from '../src/module-kit/batch.js';
-import { modeSchema } from '../src/module-kit/write.js';
+import { modeSchema } from '../src/module-kit/schemas.js';
 import { outputTail } from './command.js';
 
 const schema = {

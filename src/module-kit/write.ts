@@ -1,8 +1,9 @@
 /**
  * The one home for writing files on a host. Every module that produces a file (template, copy,
  * cron, supervisor) goes through `ensureFile`, `env_file` (which reads the old bytes with a
- * `get`, not a stat) through `writeAtomic`, and `file`/`symlink` use the attribute and
- * symlink helpers here, so atomicity, validation, diffs and secret masking are done once.
+ * `get`, not a stat) through `writeAtomic`, and `file`/`symlink` use the attribute helpers
+ * (attrs.ts) and the symlink swap here, so atomicity, validation, diffs and secret masking are
+ * done once.
  *
  * A write is atomic: the content goes to a temp file in the destination's own directory (same
  * filesystem, so the final rename is atomic), gets its mode and owner, is optionally checked by a
@@ -14,8 +15,10 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { script } from '../command.js';
 import type { FileDiff, ModuleContext, ModuleResult } from './contract.js';
-import { idMatches, normalizeMode, type PathState, type StatRequest } from './facts/file.js';
+import { normalizeMode, type PathState, type StatRequest } from './facts/file.js';
 import { runSequence } from './batch.js';
+import { attrCommands, describeAttrs, planAttrs, type AttrChange, type Attrs } from './attrs.js';
+import { validateArgv } from './validate.js';
 
 export const HIDDEN = '(contents hidden)';
 
@@ -31,108 +34,6 @@ export function sha256(data: string | Buffer): string {
 /** A sibling temp name: same directory so the rename is atomic, hidden and unique. */
 export function tempPathFor(p: string): string {
   return path.posix.join(path.posix.dirname(p), `.${path.posix.basename(p)}.flight-${randomBytes(6).toString('hex')}`);
-}
-
-/**
- * Split a command line into words the way a POSIX shell would for quotes and backslashes
- * (no expansions), so `validate: "nginx -t -c %s"` becomes argv and is never re-parsed remotely.
- */
-export function splitWords(line: string): string[] {
-  const words: string[] = [];
-  let cur = '';
-  let inWord = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (c === "'") {
-      const end = line.indexOf("'", i + 1);
-      if (end < 0) throw new Error(`unterminated ' in: ${line}`);
-      cur += line.slice(i + 1, end);
-      i = end;
-      inWord = true;
-    } else if (c === '"') {
-      inWord = true;
-      for (i++; ; i++) {
-        if (i >= line.length) throw new Error(`unterminated " in: ${line}`);
-        const d = line[i]!;
-        if (d === '"') break;
-        if (d === '\\' && i + 1 < line.length && '"\\$`'.includes(line[i + 1]!)) cur += line[++i];
-        else cur += d;
-      }
-    } else if (c === '\\') {
-      if (i + 1 < line.length) cur += line[++i];
-      inWord = true;
-    } else if (/\s/.test(c)) {
-      if (inWord) words.push(cur);
-      cur = '';
-      inWord = false;
-    } else {
-      cur += c;
-      inWord = true;
-    }
-  }
-  if (inWord) words.push(cur);
-  return words;
-}
-
-/**
- * The validator's argv with every %s replaced by the temp file's path. A string is split into
- * words; an argv array (for modules carrying a fixed validator) is taken as it is.
- */
-export function validateArgv(validate: string | readonly string[], tmp: string): string[] {
-  const words = typeof validate === 'string' ? splitWords(validate) : [...validate];
-  if (!words.some((w) => w.includes('%s'))) throw new Error(`validate must contain %s (the file to check): ${words.join(' ')}`);
-  return words.map((w) => w.split('%s').join(tmp));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Attributes
-
-export interface Attrs {
-  mode?: string;
-  owner?: string;
-  group?: string;
-}
-
-export interface AttrChange {
-  attr: 'mode' | 'owner' | 'group';
-  from?: string;
-  to: string;
-}
-
-/** What must change for `state` to have `want` (pure). A missing path lists every wanted attribute. */
-export function planAttrs(state: PathState, want: Attrs): AttrChange[] {
-  const out: AttrChange[] = [];
-  const exists = state.type !== 'missing';
-  if (want.mode !== undefined && (!exists || state.mode !== normalizeMode(want.mode))) {
-    out.push({ attr: 'mode', from: exists ? state.mode : undefined, to: normalizeMode(want.mode) });
-  }
-  if (want.owner !== undefined && (!exists || !idMatches(want.owner, state.owner, state.uid))) {
-    out.push({ attr: 'owner', from: exists ? state.owner : undefined, to: want.owner });
-  }
-  if (want.group !== undefined && (!exists || !idMatches(want.group, state.group, state.gid))) {
-    out.push({ attr: 'group', from: exists ? state.group : undefined, to: want.group });
-  }
-  return out;
-}
-
-export function describeAttrs(changes: readonly AttrChange[]): string[] {
-  return changes.map((c) => (c.from !== undefined ? `${c.attr} ${c.from} -> ${c.to}` : `${c.attr} ${c.to}`));
-}
-
-/**
- * argv commands applying `changes` to `p`. `recurse` applies owner/group to everything below a
- * directory; -h makes chown act on symlinks themselves, never on what they point to (a link in
- * an app's tree must not hand /etc/passwd to the app user).
- */
-export function attrCommands(p: string, changes: readonly AttrChange[], opts: { recurse?: boolean; link?: boolean } = {}): string[][] {
-  const cmds: string[][] = [];
-  const flags = [...(opts.recurse ? ['-R'] : []), ...(opts.recurse || opts.link ? ['-h'] : [])];
-  for (const c of changes) {
-    if (c.attr === 'mode') cmds.push(['chmod', '--', c.to, p]);
-    else if (c.attr === 'owner') cmds.push(['chown', ...flags, '--', c.to, p]);
-    else cmds.push(['chgrp', ...flags, '--', c.to, p]);
-  }
-  return cmds;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -375,11 +276,6 @@ export async function swapSymlink(ctx: ModuleContext, p: string, target: string,
 
 // ---------------------------------------------------------------------------------------------
 // Argument schema parts shared by the file-producing modules
-
-export const pathSchema = { type: 'string', pattern: '^/', minLength: 2, description: 'absolute path on the host' } as const;
-export const modeSchema = { type: 'string', pattern: '^[0-7]{3,4}$', description: 'octal, quoted: "0644"' } as const;
-/** No ':' so a value cannot smuggle a group into chown's owner:group form. */
-export const ownerSchema = { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*\\$?$' } as const;
 
 /**
  * A file module's content given as `content` (inline) or `src` (a local file, relative to the

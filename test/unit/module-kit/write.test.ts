@@ -4,9 +4,9 @@ import { execFileSync } from 'node:child_process';
 import { toShell } from '../../../src/command.js';
 import type { PathState } from '../../../src/module-kit/facts/file.js';
 import { sequence } from '../../../src/module-kit/batch.js';
-import {
-  HIDDEN, attrCommands, fileDiff, isSecretPath, planAttrs, planFile, sha256, splitWords, tempPathFor, validateArgv,
-} from '../../../src/module-kit/write.js';
+import { HIDDEN, fileDiff, isSecretPath, planFile, sha256, tempPathFor } from '../../../src/module-kit/write.js';
+import { attrCommands, planAttrs } from '../../../src/module-kit/attrs.js';
+import { splitWords, validateArgv } from '../../../src/module-kit/validate.js';
 
 const file = (over: Partial<PathState> = {}): PathState => ({
   path: '/etc/x.conf', type: 'file', mode: '0644', uid: 0, owner: 'root', gid: 0, group: 'root', size: 6,
