@@ -7,7 +7,8 @@
 import type { Client as SshClient } from 'ssh2';
 import type { Host } from '../inventory/types.js';
 import { LocalConnection } from './local.js';
-import { SshConnection, bastionKey, openBastion, type SshTuning } from './ssh.js';
+import { bastionKey, openBastion, type SshTuning } from './ssh-connect.js';
+import { SshConnection } from './ssh.js';
 import type { Connection } from './types.js';
 
 export class ConnectionPool {
