@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseExtraVars } from '../../src/cli/options.js';
+import { parseExtraVars } from '../../../src/cli/options.js';
 
 test('extra vars: k=v pairs, JSON, @file; later wins', () => {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'flight-')), 'v.yml');

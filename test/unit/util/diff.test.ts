@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { unifiedDiff } from '../../src/util/diff.js';
+import { unifiedDiff } from '../../../src/util/diff.js';
 
 test('diff shows removed and added lines with context', () => {
   const d = unifiedDiff('a\nb\nc\nd\n', 'a\nB\nc\nd\n', '/etc/x', 1);

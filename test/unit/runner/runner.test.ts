@@ -7,15 +7,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConnectionPool } from '../../src/connection/index.js';
-import { createInventory } from '../../src/inventory/index.js';
-import { builtinSsh } from '../../src/inventory/index.js';
-import type { Host } from '../../src/inventory/types.js';
-import { modules } from '../../modules/index.js';
-import { catalogOf } from '../../src/module-kit/catalog.js';
-import { loadPlaybook } from '../../src/playbook/load.js';
-import type { RunEvent } from '../../src/runner/events.js';
-import { runPlaybook } from '../../src/runner/runner.js';
+import { ConnectionPool } from '../../../src/connection/index.js';
+import { createInventory } from '../../../src/inventory/index.js';
+import { builtinSsh } from '../../../src/inventory/index.js';
+import type { Host } from '../../../src/inventory/types.js';
+import { modules } from '../../../modules/index.js';
+import { catalogOf } from '../../../src/module-kit/catalog.js';
+import { loadPlaybook } from '../../../src/playbook/load.js';
+import type { RunEvent } from '../../../src/runner/events.js';
+import { runPlaybook } from '../../../src/runner/runner.js';
 
 const host = (name: string, vars: Record<string, unknown> = {}): Host => ({
   name, address: '127.0.0.1', connection: 'local', ssh: builtinSsh(), vars, groups: ['all'],

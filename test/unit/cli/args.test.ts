@@ -6,15 +6,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closestOption, optionsHelp, parseArgs, type OptionSpec } from '../../src/cli/args.js';
-import { PLAY_OPTIONS, parsePlayOptions } from '../../src/cli/options.js';
-import { DEFINITION_VERBS, runFlight, verbOptions } from '../../src/cli/verbs.js';
-import { LAB_OPTIONS } from '../../src/cli/lab.js';
-import { SERVER_OPTIONS } from '../../src/cli/servers.js';
-import { SERVE_OPTIONS, TOKEN_OPTIONS } from '../../src/cli/serve.js';
-import { KINDS } from '../../src/kinds.js';
-import { exitCodeOf } from '../../src/errors.js';
-import { defsFixture } from './definitions/fixtures.js';
+import { closestOption, optionsHelp, parseArgs, type OptionSpec } from '../../../src/cli/args.js';
+import { PLAY_OPTIONS, parsePlayOptions } from '../../../src/cli/options.js';
+import { DEFINITION_VERBS, runFlight, verbOptions } from '../../../src/cli/verbs.js';
+import { LAB_OPTIONS } from '../../../src/cli/lab.js';
+import { SERVER_OPTIONS } from '../../../src/cli/servers.js';
+import { SERVE_OPTIONS, TOKEN_OPTIONS } from '../../../src/cli/serve.js';
+import { KINDS } from '../../../src/kinds.js';
+import { exitCodeOf } from '../../../src/errors.js';
+import { defsFixture } from '../definitions/fixtures.js';
 
 const COMMANDS: Array<[string, readonly OptionSpec[]]> = [
   ['flight-play', PLAY_OPTIONS],

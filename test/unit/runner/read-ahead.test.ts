@@ -8,17 +8,17 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ConnectionPool } from '../../src/connection/index.js';
-import type { Connection } from '../../src/connection/types.js';
-import { createInventory, builtinSsh } from '../../src/inventory/index.js';
-import type { Host } from '../../src/inventory/types.js';
-import { modules } from '../../modules/index.js';
-import { catalogOf } from '../../src/module-kit/catalog.js';
-import { loadPlaybook } from '../../src/playbook/load.js';
-import type { RunEvent } from '../../src/runner/events.js';
-import { ReadAhead } from '../../src/runner/read-ahead.js';
-import { runPlaybook } from '../../src/runner/runner.js';
-import { counting } from '../support/counting.js';
+import { ConnectionPool } from '../../../src/connection/index.js';
+import type { Connection } from '../../../src/connection/types.js';
+import { createInventory, builtinSsh } from '../../../src/inventory/index.js';
+import type { Host } from '../../../src/inventory/types.js';
+import { modules } from '../../../modules/index.js';
+import { catalogOf } from '../../../src/module-kit/catalog.js';
+import { loadPlaybook } from '../../../src/playbook/load.js';
+import type { RunEvent } from '../../../src/runner/events.js';
+import { ReadAhead } from '../../../src/runner/read-ahead.js';
+import { runPlaybook } from '../../../src/runner/runner.js';
+import { counting } from '../../support/counting.js';
 
 const host: Host = { name: 'h1', address: '127.0.0.1', connection: 'local', ssh: builtinSsh(), vars: {}, groups: ['all'] };
 
