@@ -5,6 +5,7 @@
  * run never restarts workers.
  */
 import type { FromSchema } from 'json-schema-to-ts';
+import { parseStatus, SUPERVISOR_PROBE, UP, type SupervisorStatus } from '../src/module-kit/facts/supervisor.js';
 import { defineModule, type ModuleContext, type ModuleResult } from '../src/module-kit/contract.js';
 import { script } from '../src/command.js';
 import { parseStatOutput, statCommand } from '../src/module-kit/facts/file.js';
@@ -122,70 +123,6 @@ export function renderProgram(p: SupervisorParams): { content?: string; error?: 
   return { content: `${lines.join('\n')}\n` };
 }
 
-export interface SupervisorStatus {
-  installed: boolean;
-  /** supervisord answers on its socket. */
-  running: boolean;
-  /** The program's group is loaded in the running supervisord. */
-  loaded: boolean;
-  processes: { name: string; state: string }[];
-}
-
-const STATES = 'RUNNING|STARTING|STOPPED|STOPPING|BACKOFF|FATAL|EXITED|UNKNOWN';
-const UP = new Set(['RUNNING', 'STARTING']);
-
-/** Fields of each process struct in a getAllProcessInfo XML-RPC reply, for processes of `group`. */
-function parseRpc(xml: string, group: string): { name: string; state: string }[] {
-  const out: { name: string; state: string }[] = [];
-  for (const struct of xml.split('<struct>').slice(1)) {
-    const f: Record<string, string> = {};
-    for (const m of struct.matchAll(/<name>(\w+)<\/name>\s*<value>(?:<(?:string|int)>)?([^<]*)/g)) f[m[1]!] = m[2]!;
-    if (f.group === group) out.push({ name: f.name === group ? group : `${group}:${f.name}`, state: f.statename ?? 'UNKNOWN' });
-  }
-  return out;
-}
-
-/** Parse the probe's output (pure). */
-export function parseStatus(text: string, group: string): SupervisorStatus {
-  const lines = text.split('\n');
-  if (lines[0]?.trim() !== 'installed=1') return { installed: false, running: false, loaded: false, processes: [] };
-  const body = lines.slice(2).join('\n');
-  if (lines[1]?.trim() === 'via=rpc') {
-    const processes = parseRpc(body, group);
-    return { installed: true, running: true, loaded: processes.length > 0, processes };
-  }
-  const processes: { name: string; state: string }[] = [];
-  for (const line of lines.slice(2)) {
-    const m = line.match(new RegExp(`^(\\S+)\\s+(${STATES})\\b`));
-    if (m) processes.push({ name: m[1]!, state: m[2]! });
-  }
-  const down = /no such file|refused connection|connection refused|SHUTDOWN_STATE/i.test(body);
-  return { installed: true, running: !down, loaded: processes.length > 0, processes };
-}
-
-/**
- * Runs after the file's stat fragment, with "$1" = the program name. supervisorctl is a Python
- * program costing a few hundred milliseconds per start, too much for a no-change run, so the
- * status is asked of supervisord's XML-RPC socket with curl when it answers there (the usual
- * socket paths, no auth), and of supervisorctl only otherwise (daemon down, auth, no curl).
- */
-const PROBE = `
-if ! command -v supervisorctl >/dev/null 2>&1; then echo installed=0; exit 0; fi
-echo installed=1
-if command -v curl >/dev/null 2>&1; then
-  for sock in /var/run/supervisor.sock /run/supervisor.sock /var/run/supervisor/supervisor.sock /tmp/supervisor.sock; do
-    [ -S "$sock" ] || continue
-    out=$(curl -sS --max-time 10 --unix-socket "$sock" -H 'Content-Type: text/xml' --data-binary \
-      '<?xml version="1.0"?><methodCall><methodName>supervisor.getAllProcessInfo</methodName><params/></methodCall>' \
-      http://localhost/RPC2 2>/dev/null) || continue
-    case $out in *'<methodResponse>'*'<params>'*) printf 'via=rpc\n%s\n' "$out"; exit 0;; esac
-  done
-fi
-echo via=ctl
-supervisorctl status "$1:*" 2>&1
-exit 0
-`;
-
 export interface ControlPlan {
   startDaemon: boolean;
   /** reread + update <name>: load, reload (restarting its processes) or drop the program. */
@@ -290,7 +227,7 @@ export const supervisor = defineModule<SupervisorParams>({
     }
     const path = `${SUPERVISOR_DIR}/${params.name}.conf`;
     const req = spec ? fileRequest(spec, ctx.diff) : { path };
-    const res = await ctx.exec(statCommand([req], PROBE, [params.name]));
+    const res = await ctx.exec(statCommand([req], SUPERVISOR_PROBE, [params.name]));
     if (res.code !== 0) throw new Error(`reading supervisor state failed (rc=${res.code}): ${res.stderr.trim()}`);
     const { states, rest } = parseStatOutput(res.stdout, [req]);
     const state = states[0]!;

@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { toShell } from '../../../src/command.js';
 import { parseStatOutput, statCommand } from '../../../src/module-kit/facts/file.js';
 import { createAjv } from '../../../src/json-schema.js';
-import { PROBE, apt, deb822, installArgs, keyPath, packageNames, parsePolicy, parseProbe, planApt, validate, type AptParams, type AptState } from '../../../modules/apt.js';
+import { apt, deb822, installArgs, keyPath, packageNames, planApt, validate, type AptParams } from '../../../modules/apt.js';
+import { PROBE, parsePolicy, parseProbe, type AptState } from '../../../src/module-kit/facts/packages.js';
 
 const KEY = '-----BEGIN PGP PUBLIC KEY BLOCK-----\nabc\n-----END PGP PUBLIC KEY BLOCK-----\n';
 

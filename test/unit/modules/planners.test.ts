@@ -6,7 +6,8 @@ import { modules } from '../../../modules/index.js';
 import { fileChanged, fileCommands, planFileModule } from '../../../modules/file.js';
 import { planSymlink, resolveTarget } from '../../../modules/symlink.js';
 import { renderCron, scheduleError } from '../../../modules/cron.js';
-import { escapePercent, parseStatus, planControl, renderProgram, type SupervisorStatus } from '../../../modules/supervisor.js';
+import { escapePercent, planControl, renderProgram } from '../../../modules/supervisor.js';
+import { parseStatus, type SupervisorStatus } from '../../../src/module-kit/facts/supervisor.js';
 
 const st = (type: PathState['type'], over: Partial<PathState> = {}): PathState => ({
   path: '/srv/x', type, parentIsDir: true,
