@@ -3,7 +3,9 @@
  * files on purpose: the same names reach playbooks and templates as host variables, so one
  * vocabulary serves the user's files, the code and the templates.
  */
+import type { FromSchema } from 'json-schema-to-ts';
 import type { AppLayout } from './layout.js';
+import type { appServer, queue as queueSchema, web as webSchema } from './schemas/app.js';
 import type { HostKeyPolicy } from '../inventory/types.js';
 
 /** The `ssh` mapping of flight.yml and of a server. Paths are absolute once loaded. */
@@ -101,29 +103,14 @@ export interface Cluster {
   servers: Server[];
 }
 
-export interface WebPool {
-  max_workers: number;
-  min_spare_workers: number;
-  initial_workers: number;
-  max_spare_workers: number;
-}
+/** A web server's PHP-FPM pool sizes: the schema's shape (schemas/app.ts), defaults filled in. */
+export type WebPool = FromSchema<typeof webSchema>;
 
-export interface Queue {
-  name: string;
-  command: string;
-  workers: number;
-  /** Seconds. */
-  stop_wait_timeout: number;
-}
+/** A queue's workers on a server: the schema's shape, defaults filled in (stop_wait_timeout in seconds). */
+export type Queue = FromSchema<typeof queueSchema>;
 
 /** An app's settings for one server of its cluster. */
-export interface AppServer {
-  name: string;
-  web: WebPool;
-  deploy_commands: string[];
-  queues: Queue[];
-  scheduler: boolean;
-}
+export type AppServer = FromSchema<typeof appServer>;
 
 export interface HealthCheck {
   path: string;

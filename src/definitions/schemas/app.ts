@@ -9,7 +9,7 @@ export const DEFAULT_WEB = { max_workers: 10, min_spare_workers: 2, initial_work
 
 const workers = (n: number) => ({ type: 'integer', minimum: 1, default: n }) as const;
 
-const web = {
+export const web = {
   type: 'object',
   additionalProperties: false,
   default: {},
@@ -21,7 +21,7 @@ const web = {
   },
 } as const;
 
-const queue = {
+export const queue = {
   type: 'object',
   additionalProperties: false,
   required: ['name', 'command'],
