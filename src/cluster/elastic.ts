@@ -23,37 +23,19 @@ import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConnectionPool } from '../connection/index.js';
 import { addedFileOf } from '../definitions/added.js';
-import { appLayout } from '../definitions/layout.js';
 import { loadDefinitions } from '../definitions/index.js';
 import type { Definitions } from '../definitions/types.js';
+import { withHostKeyPolicy } from '../engine/inventory.js';
 import { FlightError, failed, invalid, messageOf } from '../errors.js';
 import { buildInventory } from '../inventory/index.js';
-import type { Host, HostKeyPolicy, Inventory } from '../inventory/types.js';
-import { copy } from '../../modules/copy.js';
-import { deploy_lock } from '../../modules/deploy_lock.js';
-import { joined_servers } from '../../modules/joined_servers.js';
-import { release_info, type ReleaseState } from '../../modules/release_info.js';
-import type { Reporter } from '../reporters/types.js';
-import { argv } from '../command.js';
+import type { Host, Inventory } from '../inventory/types.js';
+import { copyEnv, currentSha, freeLock, isSetUp, joinedRecords, recordMembership, takeLock } from './app-steps.js';
 import { planAdd, type AddPlan, type AddRequest } from './plan.js';
-import { callModule, hostContext } from '../engine/module-call.js';
 import { runBuiltin } from './run.js';
+import type { ElasticOptions, ElasticReporter, Session } from './session.js';
 import { editRecord, utcNow, whoAmI, type AddedRecordData } from './state-file.js';
 
-export interface ElasticReporter {
-  /** One line for humans: a step begins, a wait, a decision. */
-  step(line: string): void;
-  /** A fresh reporter for each playbook a step runs. */
-  playbook(): Reporter;
-}
-
-export interface ElasticOptions {
-  defsDir: string;
-  /** How long to wait for an app's deploy lock while releases hold it. Default 10 minutes. */
-  lockTimeoutMs?: number;
-  hostKeyPolicy?: HostKeyPolicy;
-  verbosity?: number;
-}
+export type { ElasticOptions, ElasticReporter } from './session.js';
 
 export type AddServerOptions = ElasticOptions & AddRequest;
 
@@ -80,22 +62,6 @@ export interface RemoveServerResult {
   ms: number;
 }
 
-const LOCK_POLL_MS = 250;
-const DEFAULT_LOCK_TIMEOUT_MS = 10 * 60_000;
-
-/** What every step of one add or remove shares. */
-interface Session {
-  o: ElasticOptions;
-  r: ElasticReporter;
-  pool: ConnectionPool;
-  cluster: string;
-  name: string;
-  action: 'add' | 'remove';
-  /** Names this add or remove in deploy locks and release logs. */
-  runId: string;
-  who: string;
-}
-
 /** What addServer would do, or the `invalid` error it would throw; nothing is written or touched. */
 export async function planServerAdd(o: AddServerOptions): Promise<AddPlan> {
   const defs = await loadDefinitions(path.resolve(o.defsDir));
@@ -115,7 +81,7 @@ export async function addServer(o: AddServerOptions, r: ElasticReporter): Promis
   const joinedNow: string[] = [];
   try {
     const full = await loadDefinitions(defsDir, { include: [o.name] });
-    const inventory = inventoryOf(full, o.hostKeyPolicy);
+    const inventory = withHostKeyPolicy(buildInventory(full), o.hostKeyPolicy);
 
     r.step(`provision ${o.name}`);
     await runBuiltin('provision', { cluster: o.cluster }, o.name, playbookRun(s, inventory));
@@ -194,7 +160,7 @@ async function joinApp(s: Session, defs: Definitions, inventory: Inventory, app:
 async function leaveAfterFailure(s: Session, apps: string[]): Promise<void> {
   if (!apps.length) return;
   const defs = await loadDefinitions(s.o.defsDir, { include: [s.name] });
-  const inventory = inventoryOf(defs, s.o.hostKeyPolicy);
+  const inventory = withHostKeyPolicy(buildInventory(defs), s.o.hostKeyPolicy);
   for (const app of [...apps].reverse()) {
     try {
       await leaveApp(s, defs, inventory, app, false);
@@ -250,7 +216,7 @@ export async function removeServer(o: RemoveServerOptions, r: ElasticReporter): 
     // file naming it by hand, say).
     await editRecord(defsDir, o.cluster, o.name, () => null, { dryRun: true });
     const full = await loadDefinitions(defsDir, { include: [o.name] });
-    const inventory = inventoryOf(full, o.hostKeyPolicy);
+    const inventory = withHostKeyPolicy(buildInventory(full), o.hostKeyPolicy);
     const apps = Object.keys(rec.apps);
     r.step(`remove ${o.name} from cluster ${o.cluster}; apps: ${apps.join(', ') || 'none'}${o.keepWorkers ? ' (queue workers and scheduler left running)' : ''}`);
     for (const app of apps) {
@@ -270,20 +236,18 @@ export async function removeServer(o: RemoveServerOptions, r: ElasticReporter): 
  * (an add that died between the two): its `joined` lines become `left`, so releases go on.
  */
 async function forget(s: Session, defs: Definitions): Promise<string[]> {
-  const inventory = inventoryOf(defs, s.o.hostKeyPolicy);
+  const inventory = withHostKeyPolicy(buildInventory(defs), s.o.hostKeyPolicy);
   const found: string[] = [];
   const unchecked: string[] = [];
   for (const app of defs.apps.values()) {
     if (app.cluster !== s.cluster) continue;
     const lockHost = inventory.select(`app_${app.name}`)[0];
     if (!lockHost) continue;
-    const res = await callModule(s.pool, lockHost, joined_servers, { path: appLayout(app.home).servers, servers: [] }).catch((err: unknown) => {
+    const records = await joinedRecords(s, lockHost, app.home).catch((err: unknown) => {
       unchecked.push(`${app.name} on ${lockHost.name}: ${messageOf(err)}`);
       return undefined;
     });
-    if (!res) continue;
-    const records = (res.data?.records ?? []) as { state: string; name: string }[];
-    if (!records.some((x) => x.state === 'joined' && x.name === s.name)) continue;
+    if (!records?.some((x) => x.state === 'joined' && x.name === s.name)) continue;
     await takeLock(s, lockHost, app.name, app.home);
     try {
       await recordMembership(s, lockHost, app.home, 'left');
@@ -311,40 +275,6 @@ async function retire(s: Session, inventory: Inventory, app: string): Promise<vo
   }
 }
 
-/**
- * The app's deploy lock, where releases take it: on its first server (never the one being
- * added or removed, which the definitions list last). Waits while a release holds it.
- */
-async function takeLock(s: Session, host: Host, app: string, home: string): Promise<void> {
-  const timeout = s.o.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-  const deadline = Date.now() + timeout;
-  let shown = '';
-  for (;;) {
-    const res = await callModule(s.pool, host, deploy_lock, { path: appLayout(home).lock, state: 'present', run: s.runId, who: s.who, detail: `${s.action} server ${s.name}` });
-    if (!res.failed) return;
-    const holder = res.data?.holder as string | undefined;
-    if (holder === undefined) throw failed(`${app}: deploy lock on ${host.name}: ${res.msg}`);
-    if (Date.now() >= deadline) throw failed(`${app}: gave up after ${Math.round(timeout / 1000)} s waiting for its deploy lock on ${host.name}, held by ${holder}`);
-    if (holder !== shown) s.r.step(`${app}: waiting for the deploy lock on ${host.name}, held by ${holder}`);
-    shown = holder;
-    await new Promise((resolve) => setTimeout(resolve, LOCK_POLL_MS));
-  }
-}
-
-async function freeLock(s: Session, host: Host, app: string, home: string): Promise<void> {
-  try {
-    const res = await callModule(s.pool, host, deploy_lock, { path: appLayout(home).lock, state: 'absent', run: s.runId });
-    if (res.failed) throw new Error(res.msg);
-  } catch (err) {
-    s.r.step(`${app}: could not release the deploy lock on ${host.name} (${messageOf(err)}): \`flight app:release ${app} SHA --force-unlock\` breaks it`);
-  }
-}
-
-async function recordMembership(s: Session, lockHost: Host, home: string, state: 'joined' | 'left'): Promise<void> {
-  const res = await callModule(s.pool, lockHost, joined_servers, { path: appLayout(home).servers, name: s.name, state, cluster: s.cluster });
-  if (res.failed) throw failed(`${lockHost.name}: ${res.msg}`);
-}
-
 async function setJoined(s: Session, app: string, joined: boolean): Promise<void> {
   await editRecord(s.o.defsDir, s.cluster, s.name, (rec) => {
     const r = need(rec, s.name);
@@ -353,52 +283,11 @@ async function setJoined(s: Session, app: string, joined: boolean): Promise<void
   });
 }
 
-/**
- * Whether the app was ever configured or released on the host (its .flight folder exists):
- * if not, there is no release to copy and no lock to take, and taking one would create the
- * app's home as root before its user exists.
- */
-async function isSetUp(s: Session, host: Host, home: string): Promise<boolean> {
-  const ctx = await hostContext(s.pool, host);
-  return (await ctx.exec(argv('test', '-d', `${home}/.flight`))).code === 0;
-}
-
-/** The commit of the release `current` points to on a host, or null when there is none. */
-async function currentSha(s: Session, host: Host, home: string): Promise<string | null> {
-  const res = await callModule(s.pool, host, release_info, { home });
-  if (res.failed) throw failed(`${host.name}: ${res.msg}`);
-  const info = res.data as unknown as ReleaseState;
-  if (!info.current) return null;
-  const sha = info.releases.find((x) => x.id === info.current)?.sha;
-  if (!sha) throw failed(`${host.name}: the current release ${info.current} has no REVISION (an incomplete release is current)`);
-  return sha;
-}
-
-/** The app's .env is made once, by hand or env:push: the new server gets the one in use. */
-async function copyEnv(s: Session, app: string, home: string, from: Host, to: Host): Promise<void> {
-  const file = `${home}/shared/.env`;
-  const src = await hostContext(s.pool, from);
-  if ((await src.exec(argv('test', '-f', file))).code !== 0) {
-    s.r.step(`${app}: no .env on ${from.name} to copy`);
-    return;
-  }
-  const content = (await src.get(file)).toString('utf8');
-  const res = await callModule(s.pool, to, copy, { content, dest: file, owner: app, group: app, mode: '0600', secret: true });
-  if (res.failed) throw failed(`${app}: copying .env to ${to.name}: ${res.msg}`);
-  s.r.step(`${app}: .env copied from ${from.name}${res.changed ? '' : ' (already the same)'}`);
-}
-
 function appHosts(defs: Definitions, inventory: Inventory, app: string, name: string): { lockHost: Host; newHost: Host; home: string } {
   const hosts = inventory.select(`app_${app}`);
   const lockHost = hosts.find((h) => h.name !== name);
   if (!lockHost) throw failed(`${app} runs on no server but ${name}: there is no release to copy and no lock to take`);
   return { lockHost, newHost: inventory.hosts.get(name)!, home: defs.apps.get(app)!.home };
-}
-
-function inventoryOf(defs: Definitions, policy: HostKeyPolicy | undefined): Inventory {
-  const inventory = buildInventory(defs);
-  if (policy) for (const h of inventory.hosts.values()) h.ssh.hostKeyPolicy = policy;
-  return inventory;
 }
 
 function playbookRun(s: Session, inventory: Inventory) {
