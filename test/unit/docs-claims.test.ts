@@ -140,3 +140,22 @@ test("docs/serve.md: the options table's defaults are the ones --help states; th
   assert.ok(dataOf('serve'), 'the quick start starts flight serve with --data');
   assert.equal(dataOf('token:create'), dataOf('serve'), 'the token is created where the server reads tokens');
 });
+
+test('every file of the project the docs name exists', () => {
+  const missing: string[] = [];
+  let checked = 0;
+  for (const doc of DOCS) {
+    const text = fs.readFileSync(path.join(ROOT, doc), 'utf8');
+    for (const m of text.matchAll(/(?<![\w/.-])((?:src|modules|playbooks|templates|test|bench|scripts|docs|examples|inventory)\/[\w./-]*\w)/g)) {
+      const p = m[1]!;
+      // Placeholders (`apps/APP.yml`) and globs are not files.
+      if (/[A-Z]{2,}|\*/.test(p)) continue;
+      checked++;
+      // From the project's root or the doc's own folder; a module may be named without `.ts`.
+      const found = [path.join(ROOT, p), path.join(ROOT, path.dirname(doc), p)].some((f) => fs.existsSync(f) || fs.existsSync(`${f}.ts`));
+      if (!found) missing.push(`${doc}: ${p}`);
+    }
+  }
+  assert.deepEqual([...new Set(missing)], []);
+  assert.ok(checked >= 30, `paths checked: ${checked}`);
+});
