@@ -5,6 +5,7 @@
 import path from 'node:path';
 import type { FromSchema } from 'json-schema-to-ts';
 import { defineModule, type FileDiff } from '../src/module-kit/contract.js';
+import { runOperation } from '../src/module-kit/operation.js';
 import type { PathState, PathType, StatRequest } from '../src/module-kit/facts/file.js';
 import { runSequence } from '../src/module-kit/batch.js';
 import { attrCommands, describeAttrs, planAttrs, type AttrChange } from '../src/module-kit/attrs.js';
@@ -127,22 +128,21 @@ export const file = defineModule<FileParams>({
   name: 'file',
   schema,
   reads: (params) => [fileRead(params)],
-  async run(ctx, params) {
-    const [state] = await ctx.stat([fileRead(params)]);
-    const pending = params.state !== 'absent' ? pendingParent(ctx, state!, params.path) : undefined;
-    if (pending) return pending;
-    const plan = planFileModule(state!, params);
-    if (plan.error) return { changed: false, failed: true, msg: plan.error };
-    const changed = fileChanged(plan);
-    if (changed && !ctx.check) {
-      const err = await runSequence(ctx, fileCommands(params.path, plan));
-      if (err) return { changed: false, failed: true, msg: `${params.path}: ${err}` };
-    }
-    return {
+  run: runOperation<FileParams, PathState, FilePlanResult>({
+    async read(ctx, params) {
+      const [state] = await ctx.stat([fileRead(params)]);
+      const pending = params.state !== 'absent' ? pendingParent(ctx, state!, params.path) : undefined;
+      return pending ? { result: pending } : state!;
+    },
+    decide: (params, state) => planFileModule(state, params),
+    changed: fileChanged,
+    apply: (ctx, params, plan) => runSequence(ctx, fileCommands(params.path, plan)),
+    failure: (params, err) => `${params.path}: ${err}`,
+    result: (ctx, params, plan, state, changed) => ({
       changed,
       msg: `${params.path}: ${describe(plan)}`,
-      diff: ctx.diff && changed ? [planDiff(state!, params, plan)] : undefined,
-      data: { path: params.path, state: plan.remove ? 'absent' : plan.create ?? state!.type },
-    };
-  },
+      diff: ctx.diff && changed ? [planDiff(state, params, plan)] : undefined,
+      data: { path: params.path, state: plan.remove ? 'absent' : plan.create ?? state.type },
+    }),
+  }),
 });

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import type { FromSchema } from 'json-schema-to-ts';
 import { defineModule } from '../src/module-kit/contract.js';
+import { runOperation } from '../src/module-kit/operation.js';
 import type { PathState, StatRequest } from '../src/module-kit/facts/file.js';
 import { runSequence } from '../src/module-kit/batch.js';
 import { attrCommands, describeAttrs, planAttrs, type AttrChange } from '../src/module-kit/attrs.js';
@@ -82,24 +83,24 @@ export const symlink = defineModule<SymlinkParams>({
   name: 'symlink',
   schema,
   reads: (params) => symlinkReads(params),
-  async run(ctx, params) {
-    const [state, targetState] = await ctx.stat(symlinkReads(params));
-    const pending = pendingParent(ctx, state!, params.path);
-    if (pending) return pending;
-    const plan = planSymlink(state!, targetState!, params);
-    if (plan.error) return { changed: false, failed: true, msg: plan.error };
-    const changed = symlinkChanged(plan);
-    if (changed && !ctx.check) {
-      const err = plan.swap
-        ? await swapSymlink(ctx, params.path, params.target, { owner: params.owner, group: params.group, replaceDirectory: plan.replaceDirectory })
-        : await runSequence(ctx, attrCommands(params.path, plan.attrs, { link: true }));
-      if (err) return { changed: false, failed: true, msg: `${params.path}: ${err}` };
-    }
-    return {
+  run: runOperation<SymlinkParams, { state: PathState; target: PathState }, SymlinkPlan>({
+    async read(ctx, params) {
+      const [state, target] = await ctx.stat(symlinkReads(params));
+      const pending = pendingParent(ctx, state!, params.path);
+      return pending ? { result: pending } : { state: state!, target: target! };
+    },
+    decide: (params, f) => planSymlink(f.state, f.target, params),
+    changed: symlinkChanged,
+    apply: (ctx, params, plan) =>
+      plan.swap
+        ? swapSymlink(ctx, params.path, params.target, { owner: params.owner, group: params.group, replaceDirectory: plan.replaceDirectory })
+        : runSequence(ctx, attrCommands(params.path, plan.attrs, { link: true })),
+    failure: (params, err) => `${params.path}: ${err}`,
+    result: (ctx, params, plan, f, changed) => ({
       changed,
-      msg: `${params.path}: ${describe(state!, params, plan)}`,
-      diff: ctx.diff && plan.swap ? [{ path: params.path, before: linkText(state!), after: `-> ${params.target}\n` }] : undefined,
+      msg: `${params.path}: ${describe(f.state, params, plan)}`,
+      diff: ctx.diff && plan.swap ? [{ path: params.path, before: linkText(f.state), after: `-> ${params.target}\n` }] : undefined,
       data: { path: params.path, target: params.target },
-    };
-  },
+    }),
+  }),
 });

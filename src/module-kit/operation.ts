@@ -1,0 +1,36 @@
+/**
+ * An operation, in pyinfra's sense: read the facts, decide (a pure function), and only when the
+ * decision changes something and check mode is off, apply it. Check mode is this function not
+ * calling `apply`: a module written as an operation never looks at `ctx.check`, so its dry run
+ * reports exactly the change its real run would make.
+ */
+import type { ModuleContext, ModuleResult } from './contract.js';
+
+export interface Operation<P, F, D extends { error?: string }> {
+  /** The facts the decision needs; a ModuleResult instead ends the run with it (nothing to decide). */
+  read(ctx: ModuleContext, p: P): Promise<F | { result: ModuleResult }>;
+  /** What to do (pure); `error` fails the task, changing nothing. */
+  decide(p: P, facts: F): D;
+  changed(d: D): boolean;
+  /** Carry out a decision that changes something: an error message, or undefined. */
+  apply(ctx: ModuleContext, p: P, d: D, facts: F): Promise<string | undefined>;
+  /** The task's result once decided (and, outside check mode, applied). */
+  result(ctx: ModuleContext, p: P, d: D, facts: F, changed: boolean): ModuleResult;
+  /** The failure message for an apply error (default: the error itself). */
+  failure?(p: P, error: string): string;
+}
+
+export function runOperation<P, F, D extends { error?: string }>(op: Operation<P, F, D>): (ctx: ModuleContext, p: P) => Promise<ModuleResult> {
+  return async (ctx, p) => {
+    const facts = await op.read(ctx, p);
+    if (facts && typeof facts === 'object' && 'result' in facts) return facts.result;
+    const d = op.decide(p, facts as F);
+    if (d.error) return { changed: false, failed: true, msg: d.error };
+    const changed = op.changed(d);
+    if (changed && !ctx.check) {
+      const err = await op.apply(ctx, p, d, facts as F);
+      if (err) return { changed: false, failed: true, msg: op.failure ? op.failure(p, err) : err };
+    }
+    return op.result(ctx, p, d, facts as F, changed);
+  };
+}
