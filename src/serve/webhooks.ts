@@ -125,6 +125,10 @@ export class GithubWebhooks {
     if (last && (sameCommit(last.sha, sha) || (await ancestry(this.repos.get(app)!, sha, last.sha, this.o.cacheDir)) === 'behind')) {
       return `${sha.slice(0, 12)} is the last release (${last.id}) or older than it: a replayed or out-of-order push; release it through the API if it must go out`;
     }
+    // The mirror may be gone (pruned after months unused) or not know the commit: a commit this
+    // server released before is old news all the same.
+    const before = this.o.store.list(app, 200).find((r) => r.kind === 'release' && r.state === 'succeeded' && sameCommit(r.sha, sha));
+    if (before) return `${sha.slice(0, 12)} was released before (${before.id}): a replayed or out-of-order push; release it through the API if it must go out`;
     return undefined;
   }
 }

@@ -304,6 +304,12 @@ test('webhook replays start nothing: a delivery taken before, a commit queued or
   await heldBy(commits[2]!);
   settle(commits[2]!, true);
   await server.service.whenDone('alpha', newer.json.deploys[0].id);
+  // Without the mirror (pruned, or never made on this machine), a commit released before is
+  // still refused: the history remembers it.
+  fs.rmSync(mirrorDir(cacheDir, 'git@github.com:acme/alpha.git'), { recursive: true, force: true });
+  const unmirrored = await deliver(push(commits[1]!), 'a1b2c3d4-0007');
+  assert.equal(unmirrored.status, 200);
+  assert.match(unmirrored.json.ignored.alpha, /was released before/);
   const issues = await deliver('{}', 'a1b2c3d4-0006', 'issues');
   assert.equal(issues.status, 200, 'an event that is not a push is taken and ignored: 200');
   assert.match(issues.json.ignored.event, /not a push/);
