@@ -5,7 +5,7 @@
 import type { FromSchema } from 'json-schema-to-ts';
 import { defineModule } from '../src/module-kit/contract.js';
 import { ensureFile, fileReads, givenContent } from '../src/module-kit/write.js';
-import { modeSchema, ownerSchema, pathSchema } from '../src/module-kit/schemas.js';
+import { writtenFileProperties } from '../src/module-kit/schemas.js';
 
 const schema = {
   type: 'object',
@@ -14,12 +14,7 @@ const schema = {
   properties: {
     src: { type: 'string', minLength: 1 },
     content: { type: 'string' },
-    dest: pathSchema,
-    mode: modeSchema,
-    owner: ownerSchema,
-    group: ownerSchema,
-    validate: { type: 'string', pattern: '%s' },
-    secret: { type: 'boolean', description: 'Hide the content from diffs and messages (implied for .env files).' },
+    ...writtenFileProperties,
   },
 } as const;
 

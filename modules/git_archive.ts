@@ -33,6 +33,9 @@ export type GitArchiveParams = FromSchema<typeof schema, { keepDefaultedProperti
 export const ARCHIVE_DAYS = 30;
 export const MIRROR_DAYS = 90;
 
+/** Where mirrors and archives are kept on the control machine, under its user's home. */
+export const CACHE_UNDER_HOME = '.cache/flight';
+
 /** The bare mirror of `repo` in the cache folder: one per repository URL, named stably and path-safely. */
 export function mirrorDir(cache: string, repo: string): string {
   return `${cache}/mirrors/${Buffer.from(repo).toString('base64url')}.git`;
@@ -98,7 +101,7 @@ export const git_archive = defineModule<GitArchiveParams>({
       return { changed: false, failed: true, msg: `'${p.sha}' is not a commit sha (expected 4 to 40 hex characters)` };
     }
     const home = (await ctx.exec(script('printf %s "$HOME"'))).stdout;
-    const cache = p.cache_dir ?? `${home}/.cache/flight`;
+    const cache = p.cache_dir ?? `${home}/${CACHE_UNDER_HOME}`;
     const mirror = mirrorDir(cache, p.repo);
     const resolved = await ctx.exec(script(RESOLVE, p.repo, mirror, sha));
     if (resolved.code === 3) return { changed: false, failed: true, msg: `${p.sha} is not a commit of ${p.repo}` };

@@ -7,13 +7,13 @@
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { mirrorDir } from '../../modules/git_archive.js';
+import { CACHE_UNDER_HOME, mirrorDir } from '../../modules/git_archive.js';
 import { KINDS } from '../kinds.js';
 
 export type Ancestry = 'behind' | 'ahead' | 'unknown';
 
 export function defaultCacheDir(): string {
-  return path.join(os.homedir(), '.cache', 'flight');
+  return path.join(os.homedir(), CACHE_UNDER_HOME);
 }
 
 /** `behind`: `sha` is `released` or an ancestor of it; `ahead`: it is not; `unknown`: the mirror cannot tell. */

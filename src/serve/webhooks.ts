@@ -119,7 +119,9 @@ export class GithubWebhooks {
   private async pushRefusal(app: string, sha: string): Promise<string | undefined> {
     const bad = this.o.store.rolledBack(app, sha);
     if (bad) return `${rolledBackLine(bad)}; deploy it through the API with "force": true if it must go out`;
-    const pending = this.o.store.list(app, 50).find((r) => (r.state === 'queued' || r.state === 'running') && sameCommit(r.sha, sha));
+    // The history keeps the newest 200 deploys of an app: a waiting or running one is among them.
+    const recent = this.o.store.list(app, 200).filter((r) => sameCommit(r.sha, sha));
+    const pending = recent.find((r) => r.state === 'queued' || r.state === 'running');
     if (pending) return `${sha.slice(0, 12)} is already ${pending.state} (deploy ${pending.id})`;
     const last = this.o.store.lastRelease(app);
     if (last && (sameCommit(last.sha, sha) || (await ancestry(this.repos.get(app)!, sha, last.sha, this.o.cacheDir)) === 'behind')) {
@@ -127,7 +129,7 @@ export class GithubWebhooks {
     }
     // The mirror may be gone (pruned after months unused) or not know the commit: a commit this
     // server released before is old news all the same.
-    const before = this.o.store.list(app, 200).find((r) => r.kind === 'release' && r.state === 'succeeded' && sameCommit(r.sha, sha));
+    const before = recent.find((r) => r.kind === 'release' && r.state === 'succeeded');
     if (before) return `${sha.slice(0, 12)} was released before (${before.id}): a replayed or out-of-order push; release it through the API if it must go out`;
     return undefined;
   }

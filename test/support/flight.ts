@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { mirrorDir } from '../../modules/git_archive.js';
+import { CACHE_UNDER_HOME, mirrorDir } from '../../modules/git_archive.js';
 import { labStatus } from '../../src/lab/index.js';
 import { ROOT } from '../../src/paths.js';
 import type { HostStats, RunEvent } from '../../src/runner/events.js';
@@ -407,7 +407,7 @@ function fixtureRepo(dir: string): FixtureRepo & { git(...args: string[]): strin
     cleanup() {
       fs.rmSync(dir, { recursive: true, force: true });
       // Where git_archive keeps its mirror (one per repository URL) and archives (one per commit).
-      const cache = path.join(os.homedir(), '.cache', 'flight');
+      const cache = path.join(os.homedir(), CACHE_UNDER_HOME);
       const mirror = mirrorDir(cache, dir);
       fs.rmSync(mirror, { recursive: true, force: true });
       fs.rmSync(`${mirror}.lock`, { force: true });
