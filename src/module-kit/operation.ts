@@ -34,3 +34,28 @@ export function runOperation<P, F, D extends { error?: string }>(op: Operation<P
     return op.result(ctx, p, d, facts as F, changed);
   };
 }
+
+/**
+ * An action: a module whose run changes something by its nature (a restart, a command) or only
+ * probes (an HTTP check), with no state to read first that would tell a change apart. Check mode
+ * says what a run would do; the kit, not the module, decides not to do it.
+ */
+export interface Action<P> {
+  /** A refusal before anything runs (pure): an error message, or undefined. */
+  refuse?(p: P): string | undefined;
+  /** What a run would do, said in check mode after "would" ("restart web in /srv/app"). */
+  would(p: P): string;
+  /** A probe changes nothing: check mode skips it instead of counting a change. */
+  probe?: boolean;
+  act(ctx: ModuleContext, p: P): Promise<ModuleResult>;
+}
+
+export function runAction<P>(action: Action<P>): (ctx: ModuleContext, p: P) => Promise<ModuleResult> {
+  return async (ctx, p) => {
+    const refused = action.refuse?.(p);
+    if (refused) return { changed: false, failed: true, msg: refused };
+    if (!ctx.check) return action.act(ctx, p);
+    const msg = `would ${action.would(p)}`;
+    return action.probe ? { changed: false, skipped: true, msg } : { changed: true, msg };
+  };
+}

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ModuleContext } from '../../../src/module-kit/contract.js';
-import { runOperation } from '../../../src/module-kit/operation.js';
+import { runAction, runOperation } from '../../../src/module-kit/operation.js';
 
 /** An operation that wants `want` where the facts say `have`; records whether it applied. */
 function counter() {
@@ -35,4 +35,20 @@ test('an operation: a decision error or an apply error fails the task; a read ma
   assert.deepEqual(await c.run(ctx(false), { want: 7, failWith: 'disk full' }), { changed: false, failed: true, msg: 'counter: disk full' });
   assert.deepEqual(await c.run(ctx(false), { want: -1 }), { changed: false, msg: 'nothing to read' });
   assert.deepEqual(c.applied, [7]);
+});
+
+test('an action: check mode says what it would do and never acts; a probe is skipped; a refusal fails first', async () => {
+  const acted: string[] = [];
+  const action = (probe: boolean) => runAction<{ name: string }>({
+    refuse: (p) => (p.name ? undefined : 'a name is needed'),
+    would: (p) => `restart ${p.name}`,
+    probe,
+    act: async (_ctx, p) => (acted.push(p.name), { changed: !probe, msg: `restarted ${p.name}` }),
+  });
+  assert.deepEqual(await action(false)(ctx(true), { name: 'web' }), { changed: true, msg: 'would restart web' });
+  assert.deepEqual(await action(true)(ctx(true), { name: 'web' }), { changed: false, skipped: true, msg: 'would restart web' });
+  assert.deepEqual(acted, [], 'check mode acted on nothing');
+  assert.deepEqual(await action(false)(ctx(false), { name: '' }), { changed: false, failed: true, msg: 'a name is needed' });
+  assert.deepEqual(await action(false)(ctx(false), { name: 'web' }), { changed: true, msg: 'restarted web' });
+  assert.deepEqual(acted, ['web']);
 });
