@@ -12,7 +12,7 @@ import type { Connection, ExecOptions, PutOptions } from '../../src/connection/t
 import { ConnectionPool } from '../../src/connection/index.js';
 import type { Command } from '../../src/command.js';
 import type { Host } from '../../src/inventory/types.js';
-import type { ConnectionSource } from '../../src/runner/runner.js';
+import type { ConnectionSource } from '../../src/runner/connect.js';
 import type { RunEvent } from '../../src/runner/events.js';
 import { median } from './stats.js';
 import { flightPlay, timed } from './proc.js';

@@ -29,8 +29,9 @@ import { withHostKeyPolicy } from '../engine/inventory.js';
 import { FlightError, failed, invalid, messageOf } from '../errors.js';
 import { buildInventory } from '../inventory/index.js';
 import type { Host, Inventory } from '../inventory/types.js';
-import { copyEnv, currentSha, freeLock, isSetUp, joinedRecords, recordMembership, takeLock } from './app-steps.js';
+import { copyEnv, currentSha, freeLock, isSetUp, recordMembership, takeLock } from './app-steps.js';
 import { planAdd, type AddPlan, type AddRequest } from './plan.js';
+import { forgetServer } from './forget.js';
 import { runBuiltin } from './run.js';
 import type { ElasticOptions, ElasticReporter, Session } from './session.js';
 import { editRecord, utcNow, whoAmI, type AddedRecordData } from './state-file.js';
@@ -207,7 +208,7 @@ export async function removeServer(o: RemoveServerOptions, r: ElasticReporter): 
         const files = [cluster.file, ...[...defs.apps.values()].filter((a) => a.servers.some((x) => x.name === o.name)).map((a) => a.file)];
         throw invalid(`'${o.name}' is written in the definitions by hand, not added by \`flight server:add\`: remove it from ${files.join(', ')} (Flight does not rewrite your files)`);
       }
-      return { cluster: o.cluster, server: o.name, apps: await forget(s, defs), ms: Date.now() - t0 };
+      return { cluster: o.cluster, server: o.name, apps: await forgetServer(s, defs), ms: Date.now() - t0 };
     }
     if (rec.status === 'joining' && rec.by === whoAmI() && rec.pid !== null && rec.pid !== process.pid && processAlive(rec.pid)) {
       throw invalid(`'${o.name}' is being added right now (process ${rec.pid}, since ${rec.since}): stop that first`);
@@ -229,40 +230,6 @@ export async function removeServer(o: RemoveServerOptions, r: ElasticReporter): 
   } finally {
     await s.pool.closeAll().catch(() => undefined);
   }
-}
-
-/**
- * A server no longer in the definitions but still recorded as joined beside some app's lock
- * (an add that died between the two): its `joined` lines become `left`, so releases go on.
- */
-async function forget(s: Session, defs: Definitions): Promise<string[]> {
-  const inventory = withHostKeyPolicy(buildInventory(defs), s.o.hostKeyPolicy);
-  const found: string[] = [];
-  const unchecked: string[] = [];
-  for (const app of defs.apps.values()) {
-    if (app.cluster !== s.cluster) continue;
-    const lockHost = inventory.select(`app_${app.name}`)[0];
-    if (!lockHost) continue;
-    const records = await joinedRecords(s, lockHost, app.home).catch((err: unknown) => {
-      unchecked.push(`${app.name} on ${lockHost.name}: ${messageOf(err)}`);
-      return undefined;
-    });
-    if (!records?.some((x) => x.state === 'joined' && x.name === s.name)) continue;
-    await takeLock(s, lockHost, app.name, app.home);
-    try {
-      await recordMembership(s, lockHost, app.home, 'left');
-    } finally {
-      await freeLock(s, lockHost, app.name, app.home);
-    }
-    s.r.step(`${app.name}: ${s.name} was still recorded as joined on ${lockHost.name}: now left`);
-    found.push(app.name);
-  }
-  if (!found.length) {
-    const names = defs.clusters.get(s.cluster)!.servers.map((x) => x.name);
-    throw invalid(`no server '${s.name}' in cluster '${s.cluster}' (its servers: ${names.join(', ')})` +
-      (unchecked.length ? `; could not look for records of it beside the deploy locks of ${unchecked.join('; ')}` : ''));
-  }
-  return found;
 }
 
 /** The server's queue workers and scheduler for one app stop (best effort: it may be gone). */

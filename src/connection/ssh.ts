@@ -1,6 +1,6 @@
 /**
- * The SSH connection: one ssh2 client per host (opened by ssh-connect.ts), opened once. The handshake (100-250 ms) is paid
- * once per host per run. Calls run in one long-lived shell session on it (session.ts), one after
+ * The SSH connection: one ssh2 client per host (opened by ssh-connect.ts), opened once. The
+ * handshake (100-250 ms) is paid once per host per run. Calls run in one long-lived shell session on it (session.ts), one after
  * another, with no new session or process started per call on either side; calls whose stdin
  * the session cannot carry (binary or large; see sessionLine), and calls made while the session
  * is busy, are exec requests (a channel each).

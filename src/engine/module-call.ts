@@ -3,7 +3,7 @@
  * (`flight app:releases` reads each server's releases; `flight server:add` holds an app's
  * deploy lock across several playbook runs). The same module code and context a task gets.
  */
-import type { ConnectionSource } from '../runner/runner.js';
+import type { ConnectionSource } from '../runner/connect.js';
 import { unreachable } from '../errors.js';
 import { gatherFacts, type Facts } from '../module-kit/facts/host.js';
 import type { Host } from '../inventory/types.js';

@@ -11,7 +11,8 @@ import { modules } from '../../modules/index.js';
 import type { Playbook } from '../playbook/types.js';
 import type { Reporter } from '../reporters/types.js';
 import type { RunEvent } from '../runner/events.js';
-import { runPlaybook, type ConnectionSource, type RunOptions, type RunSummary } from '../runner/runner.js';
+import type { ConnectionSource } from '../runner/connect.js';
+import { runPlaybook, type RunOptions, type RunSummary } from '../runner/runner.js';
 import type { Vars } from '../templating.js';
 import { catalog, loadPlaybook } from './playbooks.js';
 

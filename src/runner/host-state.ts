@@ -1,7 +1,10 @@
 import type { Connection } from '../connection/types.js';
 import type { Facts } from '../module-kit/facts/host.js';
 import type { Host } from '../inventory/types.js';
-import { emptyStats, type HostStats } from './events.js';
+import { FlightError, messageOf } from '../errors.js';
+import type { Task } from '../playbook/types.js';
+import { emptyStats, type HostStats, type HostStatus } from './events.js';
+import type { TaskOutcome } from './task-outcome.js';
 import { ReadAhead } from './read-ahead.js';
 
 /** Everything the runner remembers about one host during a run. */
@@ -32,3 +35,48 @@ export function newHostState(host: Host): HostState {
 }
 
 export const isActive = (h: HostState): boolean => !h.failed && !h.unreachable && !h.ended;
+
+/** What the reporters are told of a task on a host once it is recorded. */
+export interface Recorded {
+  status: HostStatus;
+  msg?: string;
+  ignored?: boolean;
+}
+
+/**
+ * Count a task's outcome on the host: a failure stops the host unless the task ignores errors,
+ * a change notifies the task's handlers. `label` is the task's name as shown.
+ */
+export function recordOutcome(h: HostState, task: Task, label: string, o: TaskOutcome): Recorded {
+  if (o.failed) return recordFailure(h, task, label, o.msg ?? '');
+  if (o.changed) {
+    h.stats.changed++;
+    for (const n of task.notify) h.notified.add(n);
+    return { status: 'changed', msg: o.msg };
+  }
+  if (o.allSkipped) h.stats.skipped++;
+  else h.stats.ok++;
+  return { status: o.allSkipped ? 'skipped' : 'ok', msg: o.msg };
+}
+
+/** A task that threw on the host: unreachable (the host sits out the run) or failed. */
+export function recordError(h: HostState, task: Task, err: unknown): Recorded {
+  if (err instanceof FlightError && err.kind === 'unreachable') {
+    h.unreachable = true;
+    h.failure = { host: h.host.name, task: task.name, msg: err.message };
+    h.stats.unreachable++;
+    return { status: 'unreachable', msg: err.message };
+  }
+  return recordFailure(h, task, task.name, messageOf(err));
+}
+
+function recordFailure(h: HostState, task: Task, label: string, msg: string): Recorded {
+  if (task.ignoreErrors) {
+    h.stats.ignored++;
+    return { status: 'failed', msg, ignored: true };
+  }
+  h.stats.failed++;
+  h.failed = true;
+  h.failure = { host: h.host.name, task: label, msg };
+  return { status: 'failed', msg };
+}

@@ -15,6 +15,12 @@
  * (statKey) made as the same user.
  */
 import { statKey, type PathState, type StatRequest } from '../module-kit/facts/file.js';
+import type { Module } from '../module-kit/contract.js';
+import type { Task } from '../playbook/types.js';
+import { renderValue, type Vars } from '../templating.js';
+import { checkArgs } from './args.js';
+import { becomeOf, innerScope, type Scope } from './scope.js';
+import { where } from './task-outcome.js';
 
 export class ReadAhead {
   private readonly states = new Map<string, PathState>();
@@ -42,4 +48,38 @@ export class ReadAhead {
   forget(): void {
     this.states.clear();
   }
+}
+
+/** The tasks after the one running, in the same list, and the scope they run in (none for a handler). */
+export interface Following {
+  tasks: Task[];
+  scope: Scope;
+}
+
+/** Paths read ahead at most, in one call. */
+const READ_AHEAD_MAX = 32;
+
+/**
+ * The file-state reads of the tasks that follow on a host, as far as the next one that is not a
+ * plain task of a module with declared reads run as the same user (`become`), or whose arguments
+ * cannot be known yet. A task skipped later by its `when` or its tags only costs its paths a
+ * place in the one `stat`.
+ */
+export function followingReads(next: Following, o: { modules: Record<string, Module<any>>; become: string | undefined; diff: boolean; varsOf: (scope: Scope) => Vars }): StatRequest[] {
+  const reqs: StatRequest[] = [];
+  for (const t of next.tasks) {
+    const module = t.module ? o.modules[t.module] : undefined;
+    if (!module?.reads || t.loop !== undefined || t.delegateTo || t.runOnce || reqs.length >= READ_AHEAD_MAX) break;
+    const scope = innerScope(t, next.scope);
+    if (becomeOf(scope) !== o.become) break;
+    try {
+      const args = renderValue(t.args, o.varsOf(scope), `${where(t)}: ${t.module}`) as Record<string, unknown>;
+      const more = checkArgs(module, args) ? undefined : module.reads(args, { diff: o.diff });
+      if (!more) break;
+      reqs.push(...more);
+    } catch {
+      break;
+    }
+  }
+  return reqs;
 }

@@ -4,32 +4,26 @@
  * Hosts run in parallel, bounded by `forks`. Modules never see the runner: they get a
  * ModuleContext, and the runner turns their results into events for the reporters.
  */
-import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import path from 'node:path';
-import { FlightError, messageOf } from '../errors.js';
-import type { StatRequest } from '../module-kit/facts/file.js';
-import { gatherFacts, type Facts } from '../module-kit/facts/host.js';
+import { FlightError } from '../errors.js';
+import type { Facts } from '../module-kit/facts/host.js';
 import type { Connection } from '../connection/types.js';
 import type { Host, Inventory } from '../inventory/types.js';
 import type { Module, ModuleResult } from '../module-kit/contract.js';
 import { loadTaskFile, type ModuleCatalog } from '../playbook/load.js';
 import type { Play, Playbook, Task } from '../playbook/types.js';
-import { evaluate, renderString, renderValue, type Vars } from '../templating.js';
+import { renderString, renderValue, type Vars } from '../templating.js';
 import { mapLimit } from '../util/limit.js';
 import { checkArgs } from './args.js';
 import { createModuleContext } from '../module-kit/context.js';
 import type { Emit, HostStats, HostStatus } from './events.js';
 import { batches } from './batches.js';
-import { isActive, newHostState, type HostState } from './host-state.js';
-import { liveHostvars } from './hostvars.js';
+import { isActive, newHostState, recordError, recordOutcome, type HostState } from './host-state.js';
+import { followingReads, type Following } from './read-ahead.js';
+import { LOCALHOST, ready, type ConnectionSource } from './connect.js';
 import { becomeOf, innerScope, type Scope } from './scope.js';
-
-/** Where connections come from: the SSH pool in real runs. Opened once per host per run. */
-export interface ConnectionSource {
-  get(host: Host): Promise<Connection>;
-  readonly opened: number;
-}
+import { loopItems, statusOf, taskOutcome, where } from './task-outcome.js';
+import { TaskVars } from './task-vars.js';
 
 export interface RunOptions {
   inventory: Inventory;
@@ -55,11 +49,6 @@ export interface RunSummary {
   ms: number;
 }
 
-const LOCALHOST: Host = {
-  name: 'localhost', address: '127.0.0.1', connection: 'local',
-  ssh: { user: '', port: 0, hostKeyPolicy: 'strict', connectTimeout: 10 }, vars: {}, groups: [],
-};
-
 export async function runPlaybook(pb: Playbook, o: RunOptions): Promise<RunSummary> {
   return new Run(pb, o).run();
 }
@@ -70,19 +59,11 @@ class Run {
   private targeted = new Set<string>();
   private started: boolean;
   private t0 = Date.now();
-  private groupsVar: Record<string, string[]>;
-  /** Names this run in locks and release logs; `deployer` says who ran it. */
-  private runVars = {
-    flight_run_id: randomBytes(8).toString('hex'),
-    deployer: `${os.userInfo().username}@${os.hostname()}`,
-  };
-  /** Every host's variables and, as in Ansible, what it registered in the plays so far. */
-  private hostvars: Record<string, unknown>;
+  private vars: TaskVars;
 
   constructor(private pb: Playbook, private o: RunOptions) {
     this.started = !o.startAtTask;
-    this.groupsVar = Object.fromEntries(o.inventory.groups);
-    this.hostvars = liveHostvars(o.inventory.hosts, (name) => this.states.get(name)?.registered);
+    this.vars = new TaskVars(o.inventory, o.extraVars, o.check, (name) => this.states.get(name)?.registered);
   }
 
   async run(): Promise<RunSummary> {
@@ -173,7 +154,7 @@ class Run {
         if (abort) return true;
       } else if (task.includeTasks) {
         if (!this.selected(task, inner)) continue;
-        const file = renderString(task.includeTasks, { ...this.hostVars(active[0]!, inner), ...this.o.extraVars }, task.name);
+        const file = renderString(task.includeTasks, { ...this.vars.of(active[0]!, inner), ...this.o.extraVars }, task.name);
         const full = path.resolve(scope.baseDir, file);
         const included = loadTaskFile(full, this.o.catalog, path.relative(process.cwd(), full) || full);
         if (await this.runTasks(play, included, active, { ...inner, baseDir: path.dirname(full) })) return true;
@@ -181,9 +162,9 @@ class Run {
         if (task.meta === 'flush_handlers') await this.runHandlers(play, active, scope);
         else if (task.meta === 'end_host') {
           // Each host decides by its own `when`.
-          for (const h of active) if (this.conditionsHold(task, h, inner)) h.ended = true;
+          for (const h of active) if (this.vars.conditionsHold(task, h, inner)) h.ended = true;
         } else if (task.meta === 'end_play') {
-          if (active.some((h) => this.conditionsHold(task, h, inner))) return true;
+          if (active.some((h) => this.vars.conditionsHold(task, h, inner))) return true;
         }
       } else {
         if (!this.selected(task, inner)) continue;
@@ -208,7 +189,7 @@ class Run {
   private async runModuleTask(play: Play, task: Task, hosts: HostState[], scope: Scope, next?: Following): Promise<boolean> {
     const t0 = Date.now();
     const targets = task.runOnce ? hosts.slice(0, 1) : hosts;
-    const label = this.displayName(task, hosts[0]!, scope);
+    const label = this.vars.displayName(task, hosts[0]!, scope);
     this.o.emit({
       event: 'task_start', play: play.name, task: label, hosts: targets.map((h) => h.host.name),
       handler: scope.handler, pos: `${path.relative(process.cwd(), task.pos.file) || task.pos.file}:${task.pos.line}`,
@@ -236,74 +217,12 @@ class Run {
     return false;
   }
 
-  /**
-   * The variables a task sees on a host. Precedence, lowest first: host vars, play/block/task
-   * vars, registered results and set facts, extra vars. Play and task vars are rendered here,
-   * per host and in order, so `application: "{{ apps[app] }}"` becomes that host's object.
-   */
-  /** Task names may use variables ("Record the release ({{ outcome }})"); shown rendered when they can be. */
-  private displayName(task: Task, h: HostState, scope: Scope): string {
-    try {
-      return renderString(task.name, this.hostVars(h, scope), task.name);
-    } catch {
-      return task.name;
-    }
-  }
-
-  private hostVars(h: HostState, scope: Scope): Vars {
-    const vars: Vars = {
-      ...h.host.vars,
-      inventory_hostname: h.host.name,
-      groups: this.groupsVar,
-      hostvars: this.hostvars,
-      ...this.runVars,
-      facts: h.facts ?? {},
-      check_mode: this.o.check,
-      ...(h.failure ? { failed_host: h.failure.host, failed_task: h.failure.task, failed_msg: h.failure.msg } : {}),
-      ...h.registered,
-      ...this.o.extraVars,
-    };
-    // As in Ansible, a var may refer to a result registered later (release_dir ->
-    // build.release_id): one that cannot be rendered yet is left out, and a task that reads
-    // it gets the usual undefined-variable error naming it.
-    for (const [k, v] of Object.entries(scope.vars)) {
-      if (k in this.o.extraVars || k in h.registered) continue;
-      try {
-        vars[k] = renderValue(v, vars, `vars.${k}`);
-      } catch {
-        delete vars[k];
-      }
-    }
-    return vars;
-  }
-
-  private conditionsHold(task: Task, h: HostState, scope: Scope, vars = this.hostVars(h, scope)): boolean {
-    const conditions = task.block || task.includeTasks ? scope.when : [...scope.when, ...task.when];
-    return conditions.every((cond) => truthy(evaluate(cond, vars, `${where(task)}: when '${cond}'`)));
-  }
-
   private connect(h: HostState, task: Task): Promise<{ conn: Connection; facts: Facts }> {
     if (task.delegateTo === 'localhost' || h.host.connection === 'local') {
-      return this.ready(this.state(this.o.inventory.hosts.get('localhost') ?? LOCALHOST));
+      return ready(this.state(this.o.inventory.hosts.get('localhost') ?? LOCALHOST), this.o.connections);
     }
     if (task.delegateTo) return Promise.reject(new FlightError('invalid', `${where(task)}: delegate_to supports only 'localhost'`));
-    return this.ready(h);
-  }
-
-  /**
-   * The host's connection and facts, opened once per run when a task first needs them (so a
-   * release whose commit does not exist fails on this machine without logging in anywhere).
-   * The outcome is kept, failure included: an unreachable host is not dialled again, and hosts
-   * that delegate to this machine at once share one read of its facts.
-   */
-  private ready(h: HostState): Promise<{ conn: Connection; facts: Facts }> {
-    h.ready ??= (async () => {
-      const conn = await this.o.connections.get(h.host);
-      const facts = await gatherFacts(conn);
-      h.facts = facts;
-      return { conn, facts };
-    })();
-    return h.ready;
+    return ready(h, this.o.connections);
   }
 
   private async runOnHost(task: Task, h: HostState, scope: Scope, label: string, next: Following | undefined): Promise<Record<string, unknown> | undefined> {
@@ -317,8 +236,8 @@ class Run {
     try {
       // Facts first: `when` may test them, and the connection opens here.
       const { conn, facts } = await this.connect(h, task);
-      const vars = this.hostVars(h, scope);
-      if (!this.conditionsHold(task, h, scope, vars)) {
+      const vars = this.vars.of(h, scope);
+      if (!this.vars.conditionsHold(task, h, scope, vars)) {
         h.stats.skipped++;
         report('skipped', { msg: 'condition false' });
         if (task.register) h.registered[task.register] = { skipped: true, changed: false, failed: false };
@@ -335,67 +254,23 @@ class Run {
         if (task.loop !== undefined && this.o.verbosity > 0) report(statusOf(r), { ...r, item });
         if (r.failed) break;
       }
-      const changed = results.some((r) => r.changed);
-      const failedResult = results.find((r) => r.failed);
-      const registered: Record<string, unknown> = task.loop === undefined
-        ? { ...(results[0]!.data ?? {}), changed, failed: !!failedResult, msg: results[0]!.msg ?? '', skipped: !!results[0]!.skipped }
-        : { changed, failed: !!failedResult, results: results.map((r) => ({ ...(r.data ?? {}), changed: r.changed, failed: !!r.failed, msg: r.msg ?? '', item: r.item })) };
+      const outcome = taskOutcome(task, results, vars);
+      const { registered, diff } = outcome;
       if (task.register) h.registered[task.register] = registered;
       // Modules may set host variables for later tasks (set_fact does nothing else).
       for (const r of results) {
         const facts = r.data?.facts;
         if (!r.failed && facts && typeof facts === 'object') Object.assign(h.registered, facts);
       }
-      const outcome = this.applyOverrides(task, { ...vars, result: registered, ...(task.register ? { [task.register]: registered } : {}) }, changed, !!failedResult);
-      const msg = failedResult?.msg ?? (results.length === 1 ? results[0]!.msg : `${results.length} items`);
-      const diff = results.flatMap((r) => r.diff ?? []);
-      if (outcome.failed) {
-        h.stats.failed++;
-        if (task.ignoreErrors) {
-          h.stats.failed--;
-          h.stats.ignored++;
-          report('failed', { msg, diff, ignored: true });
-        } else {
-          h.failed = true;
-          h.failure = { host: h.host.name, task: label, msg: msg ?? '' };
-          report('failed', { msg, diff });
-        }
-      } else {
-        const allSkipped = results.every((r) => r.skipped);
-        if (outcome.changed) h.stats.changed++;
-        else if (allSkipped) h.stats.skipped++;
-        else h.stats.ok++;
-        if (outcome.changed) for (const n of task.notify) h.notified.add(n);
-        report(outcome.changed ? 'changed' : allSkipped ? 'skipped' : 'ok', { msg, diff });
-      }
+      const recorded = recordOutcome(h, task, label, outcome);
+      report(recorded.status, { ...recorded, diff });
       return registered;
     } catch (err) {
       h.reads.forget();
-      if (err instanceof FlightError && err.kind === 'unreachable') {
-        h.unreachable = true;
-        h.failure = { host: h.host.name, task: task.name, msg: err.message };
-        h.stats.unreachable++;
-        report('unreachable', { msg: err.message });
-      } else {
-        h.failed = !task.ignoreErrors;
-        if (task.ignoreErrors) h.stats.ignored++;
-        else {
-          h.stats.failed++;
-          h.failure = { host: h.host.name, task: task.name, msg: messageOf(err) };
-        }
-        report('failed', { msg: messageOf(err), ignored: task.ignoreErrors });
-      }
+      const recorded = recordError(h, task, err);
+      report(recorded.status, recorded);
       return undefined;
     }
-  }
-
-  private applyOverrides(task: Task, vars: Vars, changed: boolean, failed: boolean): { changed: boolean; failed: boolean } {
-    const judge = (rule: string | boolean, label: string) =>
-      typeof rule === 'boolean' ? rule : truthy(evaluate(rule, vars, `${where(task)}: ${label} '${rule}'`));
-    return {
-      changed: task.changedWhen === undefined ? changed : judge(task.changedWhen, 'changed_when'),
-      failed: task.failedWhen === undefined ? failed : judge(task.failedWhen, 'failed_when'),
-    };
   }
 
   private async runModule(task: Task, vars: Vars, conn: Connection, facts: Facts, scope: Scope, h: HostState, next: Following | undefined): Promise<ModuleResult> {
@@ -408,34 +283,9 @@ class Run {
     const ctx = createModuleContext({
       conn, facts, check, diff: this.o.diff, become, vars, baseDir: scope.baseDir,
       log: this.o.verbosity >= 2 ? (line) => this.o.emit({ event: 'log', host: conn.hostName, line }) : undefined,
-      readAhead: module.reads && !task.delegateTo ? { cache: h.reads, following: () => (next ? this.followingReads(h, next, become) : []) } : undefined,
+      readAhead: module.reads && !task.delegateTo ? { cache: h.reads, following: () => (next ? followingReads(next, { modules: this.o.modules, become, diff: this.o.diff, varsOf: (sc) => this.vars.of(h, sc) }) : []) } : undefined,
     });
     return module.run(ctx, args);
-  }
-
-  /**
-   * The file-state reads of the tasks that follow on this host, as far as the next one that is
-   * not a plain task of a module with declared reads run as the same user, or whose arguments
-   * cannot be known yet (read-ahead.ts). A task skipped later by its `when` or its tags only
-   * costs its paths a place in the one `stat`.
-   */
-  private followingReads(h: HostState, next: Following, become: string | undefined): StatRequest[] {
-    const reqs: StatRequest[] = [];
-    for (const t of next.tasks) {
-      const module = t.module ? this.o.modules[t.module] : undefined;
-      if (!module?.reads || t.loop !== undefined || t.delegateTo || t.runOnce || reqs.length >= READ_AHEAD_MAX) break;
-      const scope = innerScope(t, next.scope);
-      if (becomeOf(scope) !== become) break;
-      try {
-        const args = renderValue(t.args, this.hostVars(h, scope), `${where(t)}: ${t.module}`) as Record<string, unknown>;
-        const more = checkArgs(module, args) ? undefined : module.reads(args, { diff: this.o.diff });
-        if (!more) break;
-        reqs.push(...more);
-      } catch {
-        break;
-      }
-    }
-    return reqs;
   }
 
   private async runHandlers(play: Play, hosts: HostState[], scope: Scope): Promise<void> {
@@ -453,33 +303,3 @@ class Run {
     else await this.runTasks(play, [task], hosts, scope);
   }
 }
-
-/** The tasks after the one running, in the same list, and the scope they run in (none for a handler). */
-interface Following {
-  tasks: Task[];
-  scope: Scope;
-}
-
-/** Paths read ahead at most, in one call. */
-const READ_AHEAD_MAX = 32;
-
-function where(task: Task): string {
-  return `task '${task.name}' (${path.relative(process.cwd(), task.pos.file) || task.pos.file}:${task.pos.line})`;
-}
-
-function truthy(v: unknown): boolean {
-  if (typeof v === 'string') return !['', 'false', 'no', '0', 'off'].includes(v.trim().toLowerCase());
-  if (Array.isArray(v)) return v.length > 0;
-  return Boolean(v);
-}
-
-function loopItems(task: Task, vars: Vars): unknown[] {
-  const v = renderValue(task.loop, vars, `${where(task)}: loop`);
-  if (!Array.isArray(v)) throw new FlightError('invalid', `${where(task)}: loop must be a list, got ${typeof v}`);
-  return v;
-}
-
-function statusOf(r: ModuleResult): HostStatus {
-  return r.failed ? 'failed' : r.changed ? 'changed' : r.skipped ? 'skipped' : 'ok';
-}
-

@@ -1,6 +1,6 @@
 /**
- * `flight serve`: the HTTP API in front of DeployService (webhooks in webhooks.ts, the elastic
- * routes in elastic-routes.ts). Every request is answered with short
+ * `flight serve`: the HTTP API in front of DeployService (tokens checked in gate.ts, webhooks in
+ * webhooks.ts, the elastic routes in elastic-routes.ts). Every request is answered with short
  * JSON (or the log as text); errors name what was wrong and nothing else. Checks run cheapest
  * first, and nothing is started or recorded for a request that fails one:
  *   route -> app exists (404) -> declared size (413) -> token (429 while backed off, 401, 403)
@@ -12,12 +12,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { APP_NAME_PATTERN } from '../definitions/schemas/common.js';
 import { loadDefinitions, type Definitions } from '../definitions/index.js';
 import { messageOf } from '../errors.js';
 import { VERSION } from '../version.js';
 import { AuthBackoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
-import { clientAddress, clientKey } from './client.js';
+import { clientAddress } from './client.js';
 import { DeliveryLog } from './deliveries.js';
 import { ConnectionLimits, DEFAULT_LIMITS, type Limits } from './limits.js';
 import { HttpError, loggablePath, parseJsonObject, readBody, refuseDeclaredOversize, sendJson } from './http.js';
@@ -27,9 +26,11 @@ import { runDeploy, type DeployRunner } from './run.js';
 import { DeployService } from './service.js';
 import { HistoryStore, rolledBackLine } from './store.js';
 import { parseSignal } from './signals.js';
-import { authorize, bearerToken, signalKey, TokenFile } from './tokens.js';
+import { Gate } from './gate.js';
+import { signalKey, TokenFile } from './tokens.js';
 import { ADMIN, ElasticApi } from './elastic-routes.js';
 import type { DeployRecord } from './types.js';
+import { deployUrls, deployView, statusFor } from './views.js';
 import { GithubWebhooks } from './webhooks.js';
 
 export interface ServeOptions {
@@ -50,8 +51,6 @@ export interface ServeOptions {
   cacheDir?: string;
 }
 
-const APP = new RegExp(APP_NAME_PATTERN);
-
 /** A request's headers must arrive within this, the whole request within REQUEST_TIMEOUT_MS. */
 export const HEADERS_TIMEOUT_MS = 10_000;
 export const REQUEST_TIMEOUT_MS = 30_000;
@@ -60,11 +59,11 @@ export class DeployServer {
   private server!: http.Server;
   private defs!: Definitions;
   private trusted = new Set<string>();
-  private tokens: TokenFile;
+  /** Tokens and the backoff of wrong ones (gate.ts). */
+  private gate: Gate;
   /** POST /github (webhooks.ts). */
   private webhooks: GithubWebhooks;
   private limits: ConnectionLimits;
-  private backoff: AuthBackoff;
   private store: HistoryStore;
   /** Adding and removing servers (docs/elastic.md), with the admin token. */
   private elastic: ElasticApi;
@@ -76,16 +75,15 @@ export class DeployServer {
   private constructor(private o: ServeOptions) {
     this.say = o.say ?? ((l) => process.stdout.write(`${l}\n`));
     fs.mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
-    this.tokens = TokenFile.in(o.dataDir);
     this.limits = new ConnectionLimits({ ...DEFAULT_LIMITS, ...o.limits }, this.say);
-    this.backoff = new AuthBackoff(o.backoff ?? DEFAULT_BACKOFF);
+    this.gate = new Gate({ tokens: TokenFile.in(o.dataDir), backoff: new AuthBackoff(o.backoff ?? DEFAULT_BACKOFF), defs: () => this.defs, say: this.say });
     this.store = new HistoryStore(o.dataDir, o.keep);
     this.service = new DeployService({ store: this.store, defsDir: o.defsDir, runner: o.runner ?? runDeploy, say: this.say });
     this.elastic = new ElasticApi({ defsDir: o.defsDir, dataDir: o.dataDir, say: this.say });
     this.webhooks = new GithubWebhooks({
       deliveries: DeliveryLog.in(o.dataDir), limits: this.limits, store: this.store, service: this.service, cacheDir: o.cacheDir,
-      wrongCredential: (client, message) => this.wrongCredential(client, message),
-      view: (rec) => this.view(rec),
+      wrongCredential: (client, message) => this.gate.wrongCredential(client, message),
+      view: deployView,
       draining: () => this.draining,
     });
   }
@@ -206,87 +204,38 @@ export class DeployServer {
       allow('POST');
       return this.webhooks.handle(req, res, client, parts[1]);
     }
-    if (parts[0] === 'clusters') return this.elastic.handle(req, res, { parts, method, query, allow, authenticate: () => this.authenticate(req, client, ADMIN) });
+    if (parts[0] === 'clusters') return this.elastic.handle(req, res, { parts, method, query, allow, authenticate: () => this.gate.authenticate(req, client, ADMIN) });
     if (parts[0] === 'apps' && parts[2] === 'signals' && parts.length === 3) {
-      const app = this.appOf(req, client, parts[1]!);
+      const app = this.gate.appOf(req, client, parts[1]!);
       allow('POST');
       return this.postSignal(req, res, client, app, query.get('wait'));
     }
     if (parts[0] !== 'apps' || parts[2] !== 'deploys' || parts.length > 5) throw new HttpError(404, 'not found');
-    const app = this.appOf(req, client, parts[1]!);
+    const app = this.gate.appOf(req, client, parts[1]!);
     if (parts.length === 3) {
       allow('GET', 'POST');
       if (method === 'POST') return this.postDeploy(req, res, client, app, query.get('wait'));
-      this.authenticate(req, client, app);
-      sendJson(res, 200, { deploys: this.store.list(app, clampInt(query.get('limit'), 1, 200, 20)).map((r) => this.view(r)) });
+      this.gate.authenticate(req, client, app);
+      sendJson(res, 200, { deploys: this.store.list(app, clampInt(query.get('limit'), 1, 200, 20)).map((r) => deployView(r)) });
       return;
     }
     allow('GET', 'HEAD');
     const id = parts[3]!;
     if (parts.length === 5 && parts[4] !== 'log') throw new HttpError(404, 'not found');
-    this.authenticate(req, client, app);
+    this.gate.authenticate(req, client, app);
     const rec = isDeployId(id) ? this.store.get(app, id) : undefined;
     if (!rec) throw new HttpError(404, 'no such deploy');
     if (parts.length === 4) {
-      sendJson(res, 200, this.view(rec));
+      sendJson(res, 200, deployView(rec));
       return;
     }
     this.sendLog(res, rec);
   }
 
-  /**
-   * The app a /apps/APP/... request names. Whether a name is an app is told (404) only to a
-   * holder of some valid token; anyone else gets the 401 a known app would give, so app names
-   * cannot be probed.
-   */
-  private appOf(req: http.IncomingMessage, client: string, name: string): string {
-    if (APP.test(name) && this.defs.apps.has(name)) return name;
-    const token = bearerToken(req.headers.authorization);
-    if (authorize([], token, this.tokenHashes().hashes) === 'other-app') throw new HttpError(404, 'unknown app');
-    this.wrongCredential(client, token === undefined ? 'missing bearer token' : 'invalid token', { 'WWW-Authenticate': 'Bearer' });
-  }
-
-  /**
-   * flight.yml's token hashes, then the data dir's; `unreadable` when the token file cannot be
-   * read (a hand edit gone wrong): flight.yml's tokens still work then.
-   */
-  private tokenHashes(): { hashes: Array<[string, string]>; unreadable: boolean } {
-    const hashes = Object.entries(this.defs.config.serve.tokens);
-    try {
-      return { hashes: [...hashes, ...Object.entries(this.tokens.read())], unreadable: false };
-    } catch (err) {
-      this.say(`cannot read ${this.tokens.file}: ${messageOf(err)}`);
-      return { hashes, unreadable: true };
-    }
-  }
-
-  /**
-   * A wrong token or signature: 429 while the client is backed off (backoff.ts), else `status`
-   * (401 unless said) and one more failure counted. Right credentials never come here.
-   */
-  private wrongCredential(client: string, message: string, headers: Record<string, string> = {}, status = 401): never {
-    const key = clientKey(client);
-    const wait = this.backoff.retryAfter(key);
-    if (wait > 0) throw new HttpError(429, 'too many failed attempts; retry later', { 'Retry-After': String(Math.ceil(wait / 1000)) });
-    this.backoff.failure(key);
-    throw new HttpError(status, message, headers);
-  }
-
-  /** `app` may be several token store keys, any of which will do (an app's deploy or signal token). */
-  private authenticate(req: http.IncomingMessage, client: string, app: string, ...also: string[]): void {
-    const token = bearerToken(req.headers.authorization);
-    const { hashes, unreadable } = this.tokenHashes();
-    const result = authorize([app, ...also], token, hashes);
-    if (result === 'ok') return;
-    if (unreadable) throw new HttpError(500, 'token store unreadable');
-    if (result === 'other-app') this.wrongCredential(client, `this token is not for ${app}`, {}, 403);
-    this.wrongCredential(client, token === undefined ? 'missing bearer token' : 'invalid token', { 'WWW-Authenticate': 'Bearer' });
-  }
-
   private async postDeploy(req: http.IncomingMessage, res: http.ServerResponse, client: string, app: string, wait: string | null): Promise<void> {
     // A declared oversized body is refused before the token is even looked at.
     refuseDeclaredOversize(req);
-    this.authenticate(req, client, app);
+    this.gate.authenticate(req, client, app);
     const body = parseJsonObject(await readBody(req));
     const unknown = Object.keys(body).filter((k) => k !== 'sha' && k !== 'force');
     if (unknown.length) throw new HttpError(422, `unknown field: ${unknown[0]!.slice(0, 40)}`);
@@ -298,28 +247,28 @@ export class DeployServer {
     if (bad && body.force !== true) throw new HttpError(409, `${rolledBackLine(bad)}; send "force": true to deploy it anyway`);
     if (this.draining) throw new HttpError(503, 'the deploy server is stopping', { Connection: 'close' });
     const rec = this.service.request(app, sha, 'api', body.force === true);
-    const urls = this.urls(rec);
+    const urls = deployUrls(rec);
     if (wait !== '1' && wait !== 'true') {
-      sendJson(res, 202, this.view(rec), { Location: urls.status });
+      sendJson(res, 202, deployView(rec), { Location: urls.status });
       return;
     }
     const done = await this.service.whenDone(app, rec.id);
-    sendJson(res, statusFor(done), this.view(done), { Location: urls.status });
+    sendJson(res, statusFor(done), deployView(done), { Location: urls.status });
   }
 
   private async postSignal(req: http.IncomingMessage, res: http.ServerResponse, client: string, app: string, wait: string | null): Promise<void> {
     refuseDeclaredOversize(req);
-    this.authenticate(req, client, app, signalKey(app));
+    this.gate.authenticate(req, client, app, signalKey(app));
     const policy = this.defs.apps.get(app)!.auto_rollback;
     if (!policy) throw new HttpError(409, `automatic rollback is not set up for ${app} (auto_rollback in apps/${app}.yml)`);
     const signal = parseSignal(parseJsonObject(await readBody(req)));
     if (this.draining) throw new HttpError(503, 'the deploy server is stopping', { Connection: 'close' });
     const { decision, rollback } = this.service.signal(app, policy, signal);
     if (!rollback) return sendJson(res, 200, { action: 'none', reason: decision.reason });
-    const location = { Location: this.urls(rollback).status };
-    if (wait !== '1' && wait !== 'true') return sendJson(res, 202, { action: 'rollback', reason: decision.reason, rollback: this.view(rollback) }, location);
+    const location = { Location: deployUrls(rollback).status };
+    if (wait !== '1' && wait !== 'true') return sendJson(res, 202, { action: 'rollback', reason: decision.reason, rollback: deployView(rollback) }, location);
     const done = await this.service.whenDone(app, rollback.id);
-    sendJson(res, statusFor(done), { action: 'rollback', reason: decision.reason, rollback: this.view(done) }, location);
+    sendJson(res, statusFor(done), { action: 'rollback', reason: decision.reason, rollback: deployView(done) }, location);
   }
 
   private sendLog(res: http.ServerResponse, rec: DeployRecord): void {
@@ -334,24 +283,6 @@ export class DeployServer {
       // No log (pruned by hand): an empty body.
     }
     streamFile(file, size, res, () => res.end());
-  }
-
-  private urls(rec: DeployRecord): { status: string; log: string } {
-    const status = `/apps/${rec.app}/deploys/${rec.id}`;
-    return { status, log: `${status}/log` };
-  }
-
-  private view(rec: DeployRecord): DeployRecord & { urls: { status: string; log: string } } {
-    return { ...rec, urls: this.urls(rec) };
-  }
-}
-
-/** ?wait=1 answers: 200 when the commit is live (or a newer request replaced this one), else a failure status. */
-export function statusFor(rec: DeployRecord): number {
-  switch (rec.state) {
-    case 'succeeded': case 'superseded': return 200;
-    case 'failed': return 502;
-    default: return 503; // cancelled, interrupted: the server stopped
   }
 }
 

@@ -10,7 +10,9 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import { script, toShell } from '../../src/command.js';
 import { labStatus } from '../../src/lab/index.js';
+import { REMOVE_SCRIPT } from '../../modules/user.js';
 import type { FlightRun } from './flight.js';
 import { onHost, sshRun, type LabServer } from './lab.js';
 
@@ -235,10 +237,8 @@ export async function forgetApp(servers: LabServer[], app: string): Promise<void
     'supervisorctl update >/dev/null 2>&1',
     'for v in /etc/php/*/fpm; do service "php$(basename "$(dirname "$v")")-fpm" reload >/dev/null 2>&1; done',
     'nginx -s reload >/dev/null 2>&1',
-    // userdel refuses while a process of the user lives (a PHP-FPM child finishing a request).
-    `pkill -u ${app} >/dev/null 2>&1; for i in 1 2 3 4 5 6 7 8 9 10; do pkill -9 -u ${app} >/dev/null 2>&1; sleep 0.2; id ${app} >/dev/null 2>&1 || break; userdel ${app} >/dev/null 2>&1 && break; done`,
-    `groupdel ${app} >/dev/null 2>&1`,
-    `! id ${app} >/dev/null 2>&1 || { echo "user ${app} could not be removed" >&2; exit 1; }`,
+    // The user module's own removal: its processes ended, the user, its group and its home gone.
+    `{ ! id ${app} >/dev/null 2>&1 || ${toShell(script(REMOVE_SCRIPT, app, '1'))}; } || { echo "user ${app} could not be removed" >&2; exit 1; }`,
     `rm -rf /home/${app}`,
     // MariaDB is down on a lab just started (provision starts it): start it to drop the data.
     'command -v mariadbd >/dev/null && { mariadb-admin ping >/dev/null 2>&1 || service mariadb start >/dev/null 2>&1; }',
