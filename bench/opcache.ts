@@ -29,10 +29,13 @@ import path from 'node:path';
 import minimist from 'minimist';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import { describeRun, flight, hostResults, httpGet, labServers, makeDefs, makeLab, makeLaravelRepo, parsePage, type FlightRun } from '../test/support/flight.js';
-import { sshRun, type LabServer } from '../test/support/lab.js';
+import { describeRun, flight, hostResults, type FlightRun } from '../lab-kit/cli.js';
+import { labServers, makeDefs, makeLab } from '../lab-kit/defs.js';
+import { httpGet, parsePage } from '../lab-kit/http.js';
+import { now, percentile, startLoad, isError, type LoadSample } from '../lab-kit/load.js';
+import { makeLaravelRepo } from '../lab-kit/repos.js';
+import { sshRun, type LabServer } from '../lab-kit/ssh.js';
 import http from 'node:http';
-import { now, percentile, startLoad, isError, type LoadSample } from '../test/support/load.js';
 
 const args = minimist(process.argv.slice(2), {
   string: ['first', 'out', 'repeats', 'loops', 'seconds', 'lab', 'rate'],

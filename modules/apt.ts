@@ -16,10 +16,10 @@
  */
 import path from 'node:path';
 import type { FromSchema } from 'json-schema-to-ts';
-import { script } from '../src/command.js';
 import { parseStatOutput, statCommand, type PathState, type StatRequest } from '../src/module-kit/facts/file.js';
-import { APT_STAMP, parsePolicy, parseProbe, PROBE, type AptState } from '../src/module-kit/facts/packages.js';
-import { defineModule, type FileDiff } from '../src/module-kit/contract.js';
+import { parsePolicy, parseProbe, PROBE, type AptState } from '../src/module-kit/facts/packages.js';
+import { installCommand, prepareCommand } from '../src/module-kit/apt-commands.js';
+import { defineModule, type FileDiff, type ModuleContext, type ModuleResult } from '../src/module-kit/contract.js';
 import { runSequence } from '../src/module-kit/batch.js';
 import { applyFilePlan, fileDiff, fileRequest, planChanged, planFile, type FilePlan, type FileSpec } from '../src/module-kit/write.js';
 import { outputTail } from './command.js';
@@ -57,7 +57,6 @@ export type AptParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptio
 export type AptRepository = NonNullable<AptParams['repository']>;
 
 const PKG = /^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?$/;
-const LOCK_WAIT = 600; // seconds: unattended-upgrades can hold the dpkg lock for minutes
 
 export const sourcesPath = (r: Pick<AptRepository, 'name'>) => `/etc/apt/sources.list.d/${r.name}.sources`;
 
@@ -136,55 +135,142 @@ export function planApt(p: AptParams, st: AptState, repoChanged: boolean): AptPl
   return plan;
 }
 
-/**
- * The prepare step (change path only): download a key given by URL (to a temp name, renamed
- * into place only when complete), refresh the lists when needed, then ask apt about the
- * packages still to install. apt-get waits for the dpkg/lists locks rather than failing on a
- * concurrent unattended-upgrades run.
- */
-export const PREPARE_SCRIPT = `kurl=$1 kp=$2 upd=$3
-shift 3
-if [ -n "$kurl" ]; then
-  command -v curl >/dev/null || { echo "curl is needed to download $kurl" >&2; echo step=key; exit 1; }
-  tmp="$kp.flight-tmp.$$"
-  curl -fsSL --max-time 60 -o "$tmp" "$kurl" && chmod 644 "$tmp" && mv -f "$tmp" "$kp" || { rm -f "$tmp"; echo step=key; exit 1; }
-fi
-if [ "$upd" = 1 ]; then
-  apt-get update -q -o DPkg::Lock::Timeout=${LOCK_WAIT} </dev/null >&2 || { echo step=update; exit 1; }
-  mkdir -p /var/lib/apt/periodic && touch ${APT_STAMP}
-fi
-echo step=policy
-[ $# -eq 0 ] || apt-cache policy "$@"`;
-
-/**
- * The install. If an earlier run was interrupted, dpkg refuses everything until
- * `dpkg --configure -a`; that is done once, then the install is retried.
- */
-export const INSTALL_SCRIPT = `err=$(mktemp)
-run() {
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=${LOCK_WAIT} \\
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" </dev/null 2>"$err"
-}
-if run "$@"; then rm -f "$err"; exit 0; fi
-if grep -q 'dpkg --configure -a' "$err"; then
-  DEBIAN_FRONTEND=noninteractive dpkg --configure -a --force-confdef --force-confold </dev/null >&2 && run "$@" && { rm -f "$err"; exit 0; }
-fi
-rc=$?
-cat "$err" >&2
-rm -f "$err"
-exit $rc`;
-
-export function installArgs(names: string[], installRecommends: boolean | undefined): string[] {
-  return [...(installRecommends === false ? ['--no-install-recommends'] : []), '--', ...names];
-}
-
-/** The repository's two files as write specs (sources always; the key when given as content). */
-function repoFiles(r: AptRepository, codename: string): { sources: FileSpec; key?: FileSpec } {
+/** The repository's files as write specs (sources always; the key when given as content). */
+function repoFiles(r: AptRepository, codename: string): { sources: FileSpec; key?: FileSpec; keyPath: string } {
   const attrs = { mode: '0644', owner: 'root', group: 'root' };
   return {
     sources: { path: sourcesPath(r), content: deb822(r, codename), ...attrs },
     key: r.key !== undefined ? { path: keyPath(r), content: r.key.endsWith('\n') ? r.key : `${r.key}\n`, ...attrs } : undefined,
+    keyPath: keyPath(r),
   };
+}
+type RepoFiles = ReturnType<typeof repoFiles>;
+
+/** What the read compared against and found. */
+export interface AptFacts {
+  /** The repository's files as they must be, when one is given; `states` are theirs: [sources, key]. */
+  repo?: RepoFiles;
+  states: PathState[];
+  packages: AptState;
+}
+
+export interface AptDecision {
+  error?: string;
+  sources?: FilePlan;
+  key?: FilePlan;
+  /** The key is given by URL and is not on the host yet. */
+  keyDownload: boolean;
+  /** /etc/apt/keyrings is missing. */
+  makeKeyDir: boolean;
+  sourcesChanged: boolean;
+  keyChanged: boolean;
+  plan: AptPlan;
+}
+
+/** Decide (pure): the repository's files first, then the lists and the packages. */
+export function decideApt(p: AptParams, f: AptFacts): AptDecision {
+  const d: AptDecision = { keyDownload: false, makeKeyDir: false, sourcesChanged: false, keyChanged: false, plan: { toInstall: [], updateCache: false } };
+  if (f.repo) {
+    const [sourcesState, keyState] = f.states as [PathState, PathState];
+    d.sources = planFile(sourcesState, f.repo.sources);
+    d.makeKeyDir = !keyState.parentIsDir;
+    if (f.repo.key) d.key = planFile({ ...keyState, parentIsDir: true }, f.repo.key); // its folder is made first
+    else d.keyDownload = keyState.type === 'missing';
+    d.error = d.sources.error ?? d.key?.error;
+    if (d.error) return d;
+  }
+  d.sourcesChanged = !!d.sources && planChanged(d.sources);
+  d.keyChanged = d.keyDownload || (!!d.key && planChanged(d.key));
+  d.plan = planApt(p, f.packages, d.sourcesChanged || d.keyChanged);
+  return d;
+}
+
+export const aptChanged = (d: AptDecision): boolean => d.plan.toInstall.length > 0 || d.plan.updateCache;
+
+/** The steps before the install, each as [what check mode says it would do, what a run reports done] (pure). */
+export function aptSteps(d: AptDecision, repo: RepoFiles | undefined): Array<[string, string]> {
+  const steps: Array<[string, string]> = [];
+  if (d.keyChanged) steps.push([`write ${repo!.keyPath}`, `wrote ${repo!.keyPath}`]);
+  if (d.sourcesChanged) steps.push([`write ${repo!.sources.path}`, `wrote ${repo!.sources.path}`]);
+  if (d.plan.updateCache) steps.push([`update the package lists (${d.plan.updateReason})`, `updated the package lists (${d.plan.updateReason})`]);
+  return steps;
+}
+
+/** One command: the repository files, the lists' age and every package's state. */
+async function read(ctx: ModuleContext, p: AptParams, names: string[]): Promise<AptFacts | { error: string }> {
+  const repo = p.repository && repoFiles(p.repository, ctx.facts.codename);
+  const reqs: StatRequest[] = repo ? [fileRequest(repo.sources, ctx.diff), repo.key ? fileRequest(repo.key, false) : { path: repo.keyPath }] : [];
+  const res = await ctx.exec(statCommand(reqs, PROBE, names));
+  const error = `cannot read package state: ${outputTail(res)}`;
+  let parsed: ReturnType<typeof parseStatOutput>;
+  try {
+    parsed = parseStatOutput(res.stdout, reqs);
+  } catch {
+    return { error };
+  }
+  if (!parsed.rest.includes('now=')) return { error };
+  return { repo, states: parsed.states, packages: parseProbe(parsed.rest, names) };
+}
+
+/** Download and refresh as asked, then which of the packages to install apt can find; or why not. */
+async function askApt(ctx: ModuleContext, p: AptParams, d: AptDecision, f: AptFacts, o: { download: boolean; update: boolean }): Promise<Set<string> | string> {
+  if (!o.download && !o.update && !d.plan.toInstall.length) return new Set();
+  const r = p.repository;
+  const prep = await ctx.exec(prepareCommand({ keyUrl: o.download ? r!.key_url : '', keyPath: f.repo?.keyPath ?? '', update: o.update, names: d.plan.toInstall }));
+  if (prep.code !== 0 || !prep.stdout.includes('step=policy')) {
+    const step = prep.stdout.match(/step=(\w+)/)?.[1];
+    const what = step === 'key' ? `cannot download the key ${r?.key_url}` : step === 'update' ? 'apt-get update failed' : 'apt failed';
+    return `${what}: ${outputTail(prep)}`;
+  }
+  return parsePolicy(prep.stdout.slice(prep.stdout.indexOf('step=policy')));
+}
+
+const notFound = (toInstall: string[], unknown: string[]): string =>
+  `package${unknown.length > 1 ? 's' : ''} not found in the apt sources: ${unknown.join(', ')}` + (toInstall.length > unknown.length ? ' (nothing installed)' : '');
+
+interface Change {
+  d: AptDecision;
+  f: AptFacts;
+  diff?: FileDiff[];
+  data: { installed: string[]; cache_updated: boolean };
+}
+
+/** Check mode: nothing is written, downloaded or refreshed; apt answers from the lists it has now. */
+async function preview(ctx: ModuleContext, p: AptParams, { d, f, diff, data }: Change): Promise<ModuleResult> {
+  const would = aptSteps(d, f.repo).map((s) => s[0]);
+  const candidates = await askApt(ctx, p, d, f, { download: false, update: false });
+  if (typeof candidates === 'string') return { changed: false, failed: true, msg: candidates, diff, data };
+  const { toInstall, updateCache } = d.plan;
+  const unknown = toInstall.filter((n) => !candidates.has(n));
+  if (unknown.length && !updateCache) return { changed: false, failed: true, msg: notFound(toInstall, unknown), diff, data };
+  // After the refresh apt may know them; check mode cannot tell.
+  if (toInstall.length) would.push(`install ${toInstall.join(', ')}${unknown.length ? ` (not in the current lists: ${unknown.join(', ')})` : ''}`);
+  return { changed: true, msg: `would ${would.join(', ')}`, diff, data };
+}
+
+/** Write the repository, refresh the lists and ask apt, then install. */
+async function apply(ctx: ModuleContext, p: AptParams, { d, f, diff, data }: Change): Promise<ModuleResult> {
+  const done = aptSteps(d, f.repo).map((s) => s[1]);
+  if (f.repo) {
+    let error: string | undefined;
+    if (d.makeKeyDir) error = await runSequence(ctx, [['mkdir', '-p', '-m', '0755', path.posix.dirname(f.repo.keyPath)]]);
+    if (!error && d.key && planChanged(d.key)) error = await applyFilePlan(ctx, f.repo.key!, d.key, f.states[1]!);
+    if (!error && d.sources && d.sourcesChanged) error = await applyFilePlan(ctx, f.repo.sources, d.sources, f.states[0]!);
+    if (error) return { changed: false, failed: true, msg: `writing the repository failed: ${error}`, diff };
+  }
+  const candidates = await askApt(ctx, p, d, f, { download: d.keyDownload, update: d.plan.updateCache });
+  if (typeof candidates === 'string') return { changed: d.sourcesChanged || (d.keyChanged && !d.keyDownload), failed: true, msg: candidates, diff, data };
+  data.cache_updated = d.plan.updateCache;
+  const { toInstall } = d.plan;
+  const unknown = toInstall.filter((n) => !candidates.has(n));
+  if (unknown.length) return { changed: done.length > 0, failed: true, msg: notFound(toInstall, unknown), diff, data };
+  if (toInstall.length) {
+    const inst = await ctx.exec(installCommand(toInstall, p.install_recommends));
+    if (inst.code !== 0) return { changed: true, failed: true, msg: `apt-get install ${toInstall.join(' ')} failed (rc=${inst.code}): ${outputTail(inst)}`, diff, data };
+    data.installed = toInstall;
+    done.push(`installed ${toInstall.join(', ')}`);
+  }
+  return { changed: true, msg: done.join(', '), diff, data };
 }
 
 export const apt = defineModule<AptParams>({
@@ -194,110 +280,17 @@ export const apt = defineModule<AptParams>({
     const bad = validate(p);
     if (bad) return { changed: false, failed: true, msg: bad };
     const names = packageNames(p);
-    const r = p.repository;
-    const files = r ? repoFiles(r, ctx.facts.codename) : undefined;
-    const reqs: StatRequest[] = [];
-    if (r && files) {
-      reqs.push(fileRequest(files.sources, ctx.diff));
-      reqs.push(files.key ? fileRequest(files.key, false) : { path: keyPath(r) });
-    }
-
-    // Read: repository files, lists' age and every package's state, in one command.
-    const read = await ctx.exec(statCommand(reqs, PROBE, names));
-    let states: PathState[];
-    let probe: string;
-    try {
-      ({ states, rest: probe } = parseStatOutput(read.stdout, reqs));
-    } catch {
-      return { changed: false, failed: true, msg: `cannot read package state: ${outputTail(read)}` };
-    }
-    if (!probe.includes('now=')) return { changed: false, failed: true, msg: `cannot read package state: ${outputTail(read)}` };
-    const st = parseProbe(probe, names);
-
-    // Decide.
-    let sourcesPlan: FilePlan | undefined;
-    let keyPlan: FilePlan | undefined;
-    let keyDownload = false;
-    let makeKeyDir = false;
-    if (r && files) {
-      const [sourcesState, keyState] = states as [PathState, PathState];
-      sourcesPlan = planFile(sourcesState, files.sources);
-      makeKeyDir = !keyState.parentIsDir;
-      const keyStateForPlan = { ...keyState, parentIsDir: true }; // created first when missing
-      if (files.key) keyPlan = planFile(keyStateForPlan, files.key);
-      else keyDownload = keyState.type === 'missing';
-      const error = sourcesPlan.error ?? keyPlan?.error;
-      if (error) return { changed: false, failed: true, msg: error };
-    }
-    const sourcesChanged = !!sourcesPlan && planChanged(sourcesPlan);
-    const keyChanged = keyDownload || (!!keyPlan && planChanged(keyPlan));
-    const plan = planApt(p, st, sourcesChanged || keyChanged);
-    const data: Record<string, unknown> = { installed: [] as string[], cache_updated: false };
-    if (plan.toInstall.length === 0 && !plan.updateCache) {
-      return { changed: false, msg: `${names.length} package${names.length > 1 ? 's' : ''} present`, data };
-    }
-
-    const diffs: FileDiff[] = [];
-    if (ctx.diff && sourcesPlan && files) {
-      const d = fileDiff(states[0]!, files.sources, sourcesPlan);
-      if (d) diffs.push(d);
-    }
-    const diff = diffs.length ? diffs : undefined;
-    // Each step as [what would happen, what happened], for check mode and real runs.
-    const steps: Array<[string, string]> = [];
-    const kp = r ? keyPath(r) : '';
-    if (keyChanged) steps.push([`write ${kp}`, `wrote ${kp}`]);
-    if (sourcesChanged) steps.push([`write ${files!.sources.path}`, `wrote ${files!.sources.path}`]);
-    if (plan.updateCache) steps.push([`update the package lists (${plan.updateReason})`, `updated the package lists (${plan.updateReason})`]);
-    const would = () => `would ${steps.map((s) => s[0]).join(', ')}`;
-    const dry = ctx.check;
-
-    // Write the repository (never in check mode).
-    if (!dry && files) {
-      let error: string | undefined;
-      if (makeKeyDir) error = await runSequence(ctx, [['mkdir', '-p', '-m', '0755', path.posix.dirname(kp)]]);
-      if (!error && keyPlan && planChanged(keyPlan)) error = await applyFilePlan(ctx, files.key!, keyPlan, states[1]!);
-      if (!error && sourcesPlan && sourcesChanged) error = await applyFilePlan(ctx, files.sources, sourcesPlan, states[0]!);
-      if (error) return { changed: false, failed: true, msg: `writing the repository failed: ${error}`, diff };
-    }
-
-    // Refresh the lists if needed, and ask which missing packages apt can find. Read-only in
-    // check mode (it then answers from the current lists); skipped when it has nothing to do.
-    const download = !dry && keyDownload;
-    const update = !dry && plan.updateCache;
-    let policy = '';
-    if (download || update || plan.toInstall.length) {
-      const prep = await ctx.exec(script(PREPARE_SCRIPT, download ? r!.key_url! : '', kp, update ? '1' : '0', ...plan.toInstall));
-      if (prep.code !== 0 || !prep.stdout.includes('step=policy')) {
-        const step = prep.stdout.match(/step=(\w+)/)?.[1];
-        const what = step === 'key' ? `cannot download the key ${r?.key_url}` : step === 'update' ? 'apt-get update failed' : 'apt failed';
-        return { changed: !dry && (sourcesChanged || (keyChanged && !keyDownload)), failed: true, msg: `${what}: ${outputTail(prep)}`, diff, data };
-      }
-      policy = prep.stdout.slice(prep.stdout.indexOf('step=policy'));
-    }
-    if (!dry) data.cache_updated = plan.updateCache;
-    const candidates = parsePolicy(policy);
-    const unknown = plan.toInstall.filter((n) => !candidates.has(n));
-    if (unknown.length) {
-      if (dry && plan.updateCache) {
-        // After the refresh apt may know them; check mode cannot tell.
-        steps.push([`install ${plan.toInstall.join(', ')} (not in the current lists: ${unknown.join(', ')})`, '']);
-        return { changed: true, msg: would(), diff, data };
-      }
-      const msg = `package${unknown.length > 1 ? 's' : ''} not found in the apt sources: ${unknown.join(', ')}` +
-        (plan.toInstall.length > unknown.length ? ' (nothing installed)' : '');
-      return { changed: !dry && steps.length > 0, failed: true, msg, diff, data };
-    }
-    if (plan.toInstall.length) steps.push([`install ${plan.toInstall.join(', ')}`, `installed ${plan.toInstall.join(', ')}`]);
-    if (dry) return { changed: true, msg: would(), diff, data };
-
-    if (plan.toInstall.length) {
-      const inst = await ctx.exec(script(INSTALL_SCRIPT, ...installArgs(plan.toInstall, p.install_recommends)));
-      if (inst.code !== 0) {
-        return { changed: true, failed: true, msg: `apt-get install ${plan.toInstall.join(' ')} failed (rc=${inst.code}): ${outputTail(inst)}`, diff, data };
-      }
-      data.installed = plan.toInstall;
-    }
-    return { changed: true, msg: steps.map((s) => s[1]).join(', '), diff, data };
+    const f = await read(ctx, p, names);
+    if ('error' in f) return { changed: false, failed: true, msg: f.error };
+    const d = decideApt(p, f);
+    if (d.error) return { changed: false, failed: true, msg: d.error };
+    const data = { installed: [] as string[], cache_updated: false };
+    if (!aptChanged(d)) return { changed: false, msg: `${names.length} package${names.length > 1 ? 's' : ''} present`, data };
+    const sourcesDiff = ctx.diff && d.sources && f.repo ? fileDiff(f.states[0]!, f.repo.sources, d.sources) : undefined;
+    const change: Change = { d, f, diff: sourcesDiff ? [sourcesDiff] : undefined, data };
+    // The one place apt reads check mode, and why it is no runOperation: which packages apt can
+    // find is asked in the round trip that refreshes the lists (after the repository is written),
+    // so check mode is not "the run without apply": it asks apt too, from the current lists.
+    return ctx.check ? preview(ctx, p, change) : apply(ctx, p, change);
   },
 });

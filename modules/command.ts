@@ -11,6 +11,7 @@ import type { FromSchema } from 'json-schema-to-ts';
 import { script, type Command } from '../src/command.js';
 import type { ExecResult } from '../src/connection/types.js';
 import { defineModule, type ModuleContext, type ModuleResult } from '../src/module-kit/contract.js';
+import { runAction } from '../src/module-kit/operation.js';
 import { splitWords } from '../src/module-kit/validate.js';
 
 /** The options `command` and `shell` share, as a JSON schema fragment. */
@@ -149,15 +150,21 @@ export function shortArgv(argv: readonly string[], max = 80): string {
   return s.length > max ? `${s.slice(0, max - 3)}...` : s;
 }
 
-/** Shared by `command` and `shell`: run argv under the wrapper and turn the outcome into a result. */
-export async function runArgv(ctx: ModuleContext, argv: string[], p: Omit<CommandParams, 'argv' | 'cmd'>): Promise<ModuleResult> {
-  const shown = shortArgv(argv);
-  // Check mode without creates/removes has nothing to ask the host.
-  if (ctx.check && !p.creates && !p.removes) return { changed: true, msg: `would run: ${shown}` };
+/** A program and the options it runs with. */
+interface ArgvTask {
+  argv: string[];
+  p: Omit<CommandParams, 'argv' | 'cmd'>;
+}
+
+const wouldRun = (t: ArgvTask): string => `run: ${shortArgv(t.argv)}`;
+
+/** Run a task under the wrapper (`dry`: decide creates/removes, run nothing) and turn the outcome into a result. */
+async function runWrapped(ctx: ModuleContext, t: ArgvTask, dry: boolean): Promise<ModuleResult> {
+  const { argv, p } = t;
   const nonce = `flight-${randomBytes(8).toString('hex')}`;
   let cmd: Command;
   try {
-    cmd = wrapCommand(argv, { nonce, dry: ctx.check, creates: p.creates, removes: p.removes, chdir: p.chdir, log: p.log, env: p.env });
+    cmd = wrapCommand(argv, { nonce, dry, creates: p.creates, removes: p.removes, chdir: p.chdir, log: p.log, env: p.env });
   } catch (err) {
     return { changed: false, failed: true, msg: (err as Error).message };
   }
@@ -172,14 +179,26 @@ export async function runArgv(ctx: ModuleContext, argv: string[], p: Omit<Comman
     case 'skip-removes':
       return { changed: false, skipped: true, msg: `skipped: ${p.removes} does not exist` };
     case 'would-run':
-      return { changed: true, msg: `would run: ${shown}` };
+      return { changed: true, msg: `would ${wouldRun(t)}` };
     case 'no-chdir':
       return { changed: false, failed: true, msg: `chdir: cannot enter ${p.chdir}` };
   }
   // Like Ansible, registered output drops the final newline, so `{{ out.stdout }}` is the value.
   const data = { rc: res.code, stdout: res.stdout.replace(/\n$/, ''), stderr: res.stderr.replace(/\n$/, ''), cmd: argv };
   if (res.code !== 0) return { changed: true, failed: true, msg: `rc=${res.code}: ${outputTail(res)}`, data };
-  return { changed: true, msg: `ran: ${shown}`, data };
+  return { changed: true, msg: `ran: ${shortArgv(argv)}`, data };
+}
+
+/** Without creates/removes there is nothing to ask the host: check mode only says what would run. */
+const unguarded = runAction<ArgvTask>({ would: wouldRun, act: (ctx, t) => runWrapped(ctx, t, false) });
+
+/** Shared by `command` and `shell`: run argv under the wrapper and turn the outcome into a result. */
+export async function runArgv(ctx: ModuleContext, argv: string[], p: Omit<CommandParams, 'argv' | 'cmd'>): Promise<ModuleResult> {
+  if (!p.creates && !p.removes) return unguarded(ctx, { argv, p });
+  // The exception to the kit: creates/removes are decided on the host by the wrapper, in the
+  // round trip that runs the program, so check mode travels to it as data (dry) rather than
+  // costing every real run a separate read first.
+  return runWrapped(ctx, { argv, p }, ctx.check);
 }
 
 export const command = defineModule<CommandParams>({

@@ -5,6 +5,8 @@
  */
 import type { FromSchema } from 'json-schema-to-ts';
 import { defineModule } from '../src/module-kit/contract.js';
+import { runOperation } from '../src/module-kit/operation.js';
+import type { PathState } from '../src/module-kit/facts/file.js';
 import { runSequence } from '../src/module-kit/batch.js';
 import { ensureFile, fileReads } from '../src/module-kit/write.js';
 
@@ -81,29 +83,36 @@ export function renderCron(params: CronParams): { content?: string; error?: stri
   return { content: `${lines.join('\n')}\n` };
 }
 
+const cronPath = (name: string) => `${CRON_DIR}/${name}`;
+
+/** state: absent. Whatever stands there goes, so the read needs no checksum. */
+const removeCron = runOperation<CronParams, PathState, { remove: boolean; error?: string }>({
+  read: async (ctx, params) => (await ctx.stat([{ path: cronPath(params.name) }]))[0]!,
+  decide: (_params, state) => ({ remove: state.type !== 'missing' }),
+  changed: (d) => d.remove,
+  apply: (ctx, params) => runSequence(ctx, [['rm', '-f', '--', cronPath(params.name)]]),
+  result: (ctx, params, _d, _state, changed) => ({
+    changed,
+    msg: `${cronPath(params.name)}: ${changed ? 'removed' : 'absent'}`,
+    diff: ctx.diff && changed ? [{ path: cronPath(params.name), before: '(present)\n', after: '' }] : undefined,
+  }),
+});
+
 export const cron = defineModule<CronParams>({
   name: 'cron',
   schema,
   reads(params, { diff }) {
     if (!NAME.test(params.name)) return undefined;
-    const dest = `${CRON_DIR}/${params.name}`;
+    const dest = cronPath(params.name);
     return (params.state ?? 'present') === 'absent' ? [{ path: dest }] : fileReads(dest, diff);
   },
   async run(ctx, params) {
     if (!NAME.test(params.name)) return { changed: false, failed: true, msg: renderCron(params).error };
-    const dest = `${CRON_DIR}/${params.name}`;
-    if ((params.state ?? 'present') === 'absent') {
-      const [state] = await ctx.stat([{ path: dest }]);
-      const changed = state!.type !== 'missing';
-      if (changed && !ctx.check) {
-        const err = await runSequence(ctx, [['rm', '-f', '--', dest]]);
-        if (err) return { changed: false, failed: true, msg: err };
-      }
-      return { changed, msg: `${dest}: ${changed ? 'removed' : 'absent'}`, diff: ctx.diff && changed ? [{ path: dest, before: '(present)\n', after: '' }] : undefined };
-    }
+    if ((params.state ?? 'present') === 'absent') return removeCron(ctx, params);
     const rendered = renderCron(params);
     if (rendered.error) return { changed: false, failed: true, msg: rendered.error };
-    const result = await ensureFile(ctx, { path: dest, content: rendered.content!, mode: '0644', owner: 'root', group: 'root' });
+    // Reading, deciding and writing a whole file is the kit's, shared with template and copy.
+    const result = await ensureFile(ctx, { path: cronPath(params.name), content: rendered.content!, mode: '0644', owner: 'root', group: 'root' });
     if (result.failed && result.msg?.startsWith(`parent directory ${CRON_DIR} `)) result.msg += ' (is cron installed?)';
     return result;
   },

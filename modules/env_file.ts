@@ -15,6 +15,7 @@
  */
 import type { FromSchema } from 'json-schema-to-ts';
 import { defineModule, type FileDiff, type ModuleContext, type ModuleResult } from '../src/module-kit/contract.js';
+import { runOperation } from '../src/module-kit/operation.js';
 import type { PathState } from '../src/module-kit/facts/file.js';
 import { blockEntries, composeEnv, keyChanges, renderBlock, splitEnv, type EnvParts, type KeyChanges } from '../src/module-kit/env-block.js';
 import { givenContent, pendingParent, writeAtomic } from '../src/module-kit/write.js';
@@ -38,13 +39,13 @@ const schema = {
 export type EnvFileParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
 
 /** The current file, or the state of its path when there is none. */
-type Current = { bytes: Buffer } | { missing: PathState } | { error: string };
+type Current = { bytes: Buffer } | { missing: PathState };
 
 /**
  * One `get`. Only when it fails does a stat tell a missing file (to be created) from one that
  * cannot be read: treating an unreadable file as empty would drop the part this task keeps.
  */
-async function readCurrent(ctx: ModuleContext, path: string): Promise<Current> {
+async function readCurrent(ctx: ModuleContext, path: string): Promise<Current | { error: string }> {
   try {
     return { bytes: await ctx.get(path) };
   } catch (err) {
@@ -106,52 +107,81 @@ export function envDiff(path: string, before: EnvParts | undefined, after: EnvPa
   };
 }
 
-const fail = (msg: string): ModuleResult => ({ changed: false, failed: true, msg });
+/** What a task sets: the user's part (none: keep the host's), and Flight's block when `setBlock` (none then: remove it). */
+export interface EnvWant {
+  user?: Buffer;
+  setBlock: boolean;
+  block?: Buffer;
+}
+
+/** The file to write, with its parts and what changed (`before` none: there is no file yet). */
+export interface EnvWrite {
+  bytes: Buffer;
+  before?: EnvParts;
+  after: EnvParts;
+  changes: EnvChanges;
+}
+
+export interface EnvFilePlan {
+  error?: string;
+  /** None: the bytes on the host are already right. */
+  write?: EnvWrite;
+}
+
+/** Decide (pure) from the host's file (none: missing) what to write, keeping the part the task does not set. */
+export function planEnvFile(current: Buffer | undefined, want: EnvWant): EnvFilePlan {
+  const before = current ? splitEnv(current) : undefined;
+  const after: EnvParts = { user: want.user ?? before?.user ?? Buffer.alloc(0), block: want.setBlock ? want.block : before?.block };
+  let bytes: Buffer;
+  try {
+    bytes = composeEnv(after);
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+  if (current?.equals(bytes)) return {};
+  return { write: { bytes, before, after, changes: envChanges(before, after) } };
+}
+
+const fail = (msg: string): { result: ModuleResult } => ({ result: { changed: false, failed: true, msg } });
 
 export const env_file = defineModule<EnvFileParams>({
   name: 'env_file',
   schema,
   secretParams: ['content', 'managed'],
-  async run(ctx, p) {
-    if (p.src !== undefined && p.content !== undefined) return fail('env_file takes src or content, not both');
-    // Everything decided locally is checked before the host is asked anything.
-    const given = await givenUserPart(ctx, p);
-    if (given && 'error' in given) return fail(given.error);
-    let block: Buffer | undefined;
-    try {
-      block = p.managed && renderBlock(p.managed);
-    } catch (err) {
-      return fail((err as Error).message);
-    }
-
-    const current = await readCurrent(ctx, p.path);
-    if ('error' in current) return fail(current.error);
-    const before = 'bytes' in current ? splitEnv(current.bytes) : undefined;
-    const after: EnvParts = { user: given ?? before?.user ?? Buffer.alloc(0), block: p.managed ? block : before?.block };
-    let next: Buffer;
-    try {
-      next = composeEnv(after);
-    } catch (err) {
-      return fail((err as Error).message);
-    }
-    if ('bytes' in current && current.bytes.equals(next)) return { changed: false, msg: `${p.path}: up to date`, data: { path: p.path } };
-
-    const changes = envChanges(before, after);
-    if ('missing' in current) {
-      const pending = pendingParent(ctx, current.missing, p.path);
+  run: runOperation<EnvFileParams, { current: Current; want: EnvWant }, EnvFilePlan>({
+    async read(ctx, p) {
+      if (p.src !== undefined && p.content !== undefined) return fail('env_file takes src or content, not both');
+      // Everything decided locally is checked before the host is asked anything.
+      const user = await givenUserPart(ctx, p);
+      if (user && 'error' in user) return fail(user.error);
+      let block: Buffer | undefined;
+      try {
+        block = p.managed && renderBlock(p.managed);
+      } catch (err) {
+        return fail((err as Error).message);
+      }
+      const current = await readCurrent(ctx, p.path);
+      if ('error' in current) return fail(current.error);
+      return { current, want: { user, setBlock: p.managed !== undefined, block } };
+    },
+    decide: (_p, f) => planEnvFile('bytes' in f.current ? f.current.bytes : undefined, f.want),
+    changed: (d) => d.write !== undefined,
+    apply: (ctx, p, d) => writeAtomic(ctx, p.path, d.write!.bytes, { mode: '0600', owner: p.owner, group: p.group, secret: true }),
+    result(ctx, p, d, f) {
+      if (!d.write) return { changed: false, msg: `${p.path}: up to date`, data: { path: p.path } };
+      // Here, not in `read` as `file` does it: a user part that could never be written must fail a dry run first.
+      const pending = 'missing' in f.current ? pendingParent(ctx, f.current.missing, p.path) : undefined;
       if (pending) return pending;
-    }
-    if (!ctx.check) {
-      const error = await writeAtomic(ctx, p.path, next, { mode: '0600', owner: p.owner, group: p.group, secret: true });
-      if (error) return fail(error);
-    }
-    const said = describeEnvChanges(changes);
-    const result: ModuleResult = {
-      changed: true,
-      msg: ctx.check ? `${p.path}: would be written (${said})` : `${p.path}: ${said}`,
-      data: { path: p.path, ...changes },
-    };
-    if (ctx.diff) result.diff = [envDiff(p.path, before, after, changes)];
-    return result;
-  },
+      const { before, after, changes } = d.write;
+      const said = describeEnvChanges(changes);
+      const result: ModuleResult = {
+        changed: true,
+        // Check mode is read for the wording only: the decision is the same in both modes.
+        msg: ctx.check ? `${p.path}: would be written (${said})` : `${p.path}: ${said}`,
+        data: { path: p.path, ...changes },
+      };
+      if (ctx.diff) result.diff = [envDiff(p.path, before, after, changes)];
+      return result;
+    },
+  }),
 });

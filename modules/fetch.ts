@@ -17,6 +17,7 @@ import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/pro
 import path from 'node:path';
 import type { FromSchema } from 'json-schema-to-ts';
 import { defineModule, type ModuleContext } from '../src/module-kit/contract.js';
+import { runOperation } from '../src/module-kit/operation.js';
 import { splitEnv } from '../src/module-kit/env-block.js';
 import { modeSchema, pathSchema } from '../src/module-kit/schemas.js';
 
@@ -47,9 +48,14 @@ export interface LocalState {
 }
 
 export interface FetchPlan {
+  /** Never set: what fetch refuses, its read finds. */
+  error?: string;
   transfer: boolean;
   chmod: boolean;
 }
+
+/** The local file's mode the task wants. */
+const wantedMode = (p: FetchParams): number => parseInt(p.mode ?? '0600', 8);
 
 /** Decide from the remote checksum and the local file (pure). */
 export function planFetch(remoteSha: string, local: LocalState, mode: number): FetchPlan {
@@ -84,7 +90,8 @@ async function writeLocal(file: string, data: Buffer, mode: number): Promise<voi
 
 /**
  * What is to be stored locally: its sha256 (also what `data` reports), and its bytes when
- * reading it took them already; otherwise `transfer` gets them if they are needed.
+ * reading it took them already; otherwise `transfer` gets them if they are needed, and they are
+ * kept here for the message, which counts them.
  */
 interface Source {
   sha256: string;
@@ -122,35 +129,51 @@ async function transfer(ctx: ModuleContext, src: string, want: string): Promise<
   return bytes;
 }
 
+/** The local file, the remote content and what the local file holds now. */
+interface FetchFacts {
+  file: string;
+  source: Source;
+  local: LocalState;
+}
+
 export const fetch = defineModule<FetchParams>({
   name: 'fetch',
   schema,
-  async run(ctx, p) {
-    const file = ctx.localPath(localDest(p.dest, p.src));
-    const mode = parseInt(p.mode ?? '0600', 8);
-    const source = p.env ? await envSource(ctx, p.src) : await fileSource(ctx, p.src);
-    if ('error' in source) return { changed: false, failed: true, msg: source.error };
-    const local = await readLocal(file);
-    if ('error' in local) return { changed: false, failed: true, msg: local.error };
-    const plan = planFetch(source.sha256, local, mode);
-    const data = { dest: file, sha256: source.sha256 };
-    const modeText = `0${mode.toString(8)}`;
-    if (!plan.transfer && !plan.chmod) return { changed: false, msg: `${file} up to date`, data };
-    if (ctx.check) {
-      return { changed: true, msg: plan.transfer ? `would fetch ${p.src} to ${file}` : `would set mode ${modeText} on ${file}`, data };
-    }
-    if (plan.chmod) {
-      await chmod(file, mode);
-      return { changed: true, msg: `set mode ${modeText} on ${file}`, data };
-    }
-    const bytes = source.bytes ?? (await transfer(ctx, p.src, source.sha256));
-    if (!Buffer.isBuffer(bytes)) return { changed: false, failed: true, msg: bytes.error };
-    try {
-      await writeLocal(file, bytes, mode);
-    } catch (err) {
-      return { changed: false, failed: true, msg: `cannot write ${file}: ${(err as Error).message}` };
-    }
-    const what = p.env ? 'the user part of ' : '';
-    return { changed: true, msg: `fetched ${what}${p.src} to ${file} (${bytes.length} bytes)`, data };
-  },
+  run: runOperation<FetchParams, FetchFacts, FetchPlan>({
+    async read(ctx, p) {
+      const source = p.env ? await envSource(ctx, p.src) : await fileSource(ctx, p.src);
+      if ('error' in source) return { result: { changed: false, failed: true, msg: source.error } };
+      const file = ctx.localPath(localDest(p.dest, p.src));
+      const local = await readLocal(file);
+      if ('error' in local) return { result: { changed: false, failed: true, msg: local.error } };
+      return { file, source, local };
+    },
+    decide: (p, f) => planFetch(f.source.sha256, f.local, wantedMode(p)),
+    changed: (plan) => plan.transfer || plan.chmod,
+    async apply(ctx, p, plan, f) {
+      if (plan.chmod) {
+        await chmod(f.file, wantedMode(p));
+        return undefined;
+      }
+      const bytes = f.source.bytes ?? (await transfer(ctx, p.src, f.source.sha256));
+      if (!Buffer.isBuffer(bytes)) return bytes.error;
+      f.source.bytes = bytes;
+      try {
+        await writeLocal(f.file, bytes, wantedMode(p));
+      } catch (err) {
+        return `cannot write ${f.file}: ${(err as Error).message}`;
+      }
+      return undefined;
+    },
+    result(ctx, p, plan, f, changed) {
+      const data = { dest: f.file, sha256: f.source.sha256 };
+      const modeText = `0${wantedMode(p).toString(8)}`;
+      if (!changed) return { changed: false, msg: `${f.file} up to date`, data };
+      // Check mode is read for the wording only: the decision is the same in both modes.
+      if (ctx.check) return { changed: true, msg: plan.transfer ? `would fetch ${p.src} to ${f.file}` : `would set mode ${modeText} on ${f.file}`, data };
+      if (plan.chmod) return { changed: true, msg: `set mode ${modeText} on ${f.file}`, data };
+      const what = p.env ? 'the user part of ' : '';
+      return { changed: true, msg: `fetched ${what}${p.src} to ${f.file} (${f.source.bytes!.length} bytes)`, data };
+    },
+  }),
 });

@@ -8,10 +8,11 @@
  * open_basedir is the home and /tmp) and nginx never serves it, and asks the pool over its unix
  * socket, as nginx would, with FastCGI:
  *
- *   - the FastCGI request is encoded here (src/module-kit/fastcgi.ts);
+ *   - the FastCGI request is encoded on this machine (src/module-kit/fastcgi.ts);
  *   - on the server, PHP's command line (present wherever FPM is) only relays bytes: it writes
  *     the worker script (root-owned, 0640, readable by the pool's group), sends the request to
- *     the socket, and prints the answer as base64; one round trip in all;
+ *     the socket, and prints the answer as base64; one round trip in all
+ *     (src/module-kit/fpm-pool.ts);
  *   - the worker removes itself as soon as it starts, the relay again when it exits.
  *
  * action: status  opcache_get_status() in numbers, and with `threshold` the decision whether
@@ -28,15 +29,10 @@
  * The socket belongs to www-data (mode 0660): the task needs become (root), as every Flight
  * playbook has.
  */
-import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import type { FromSchema } from 'json-schema-to-ts';
-import { argv } from '../src/command.js';
-import { messageOf } from '../src/errors.js';
 import { defineModule, type ModuleContext, type ModuleResult } from '../src/module-kit/contract.js';
-import { PLAYBOOKS_DIR } from '../src/paths.js';
-import { encodeRequest, parseResponse, scriptParams } from '../src/module-kit/fastcgi.js';
+import { askPool } from '../src/module-kit/fpm-pool.js';
+import { runAction } from '../src/module-kit/operation.js';
 import { service_reload } from './service_reload.js';
 
 const schema = {
@@ -199,89 +195,6 @@ export function describeStatus(n: OpcacheNumbers): string {
   return `OPcache ${u.percent.toFixed(1)}% used: memory ${mb(n.memory.used + n.memory.wasted)} of ${mb(total)} (${mb(n.memory.wasted)} wasted), ${n.keys} of ${n.max_keys} keys, ${n.scripts} scripts`;
 }
 
-// ---------------------------------------------------------------------------------------------
-// The round trip
-
-/**
- * Runs on the server with `php -n` (no ini files: nothing there can disable a function this
- * needs). argv: socket, worker path, group, timeout seconds. stdin: two base64 lines, the worker
- * script and the FastCGI request. stdout: the pool's answer, base64. Exit 2: cannot write the
- * worker; 3: cannot reach the pool; 4: no answer in time.
- */
-export const RELAY = `[, $sock, $file, $group, $timeout] = $argv;
-register_shutdown_function(static function () use ($file) { if (is_file($file)) { @unlink($file); } });
-$in = explode("\\n", (string) stream_get_contents(STDIN));
-$worker = base64_decode($in[0] ?? '', true);
-$request = base64_decode($in[1] ?? '', true);
-if ($worker === false || $request === false || $request === '') { fwrite(STDERR, "bad input\\n"); exit(2); }
-// The folder belongs to the app's user: refuse one it has swapped for a link elsewhere.
-if (is_link(dirname($file)) || !is_dir(dirname($file))) { fwrite(STDERR, dirname($file) . " is not a folder\n"); exit(2); }
-umask(077);
-$tmp = $file . '.' . getmypid() . '.tmp';
-$h = @fopen($tmp, 'x');
-if ($h === false || fwrite($h, $worker) !== strlen($worker) || !fclose($h) || !chgrp($tmp, $group) || !chmod($tmp, 0640) || !rename($tmp, $file)) {
-  @unlink($tmp); fwrite(STDERR, "cannot write $file\\n"); exit(2);
-}
-$s = @stream_socket_client('unix://' . $sock, $errno, $errstr, 5);
-if ($s === false) { fwrite(STDERR, "cannot connect to $sock: $errstr\\n"); exit(3); }
-stream_set_timeout($s, (int) $timeout);
-for ($off = 0, $len = strlen($request); $off < $len; $off += $n) {
-  $n = fwrite($s, substr($request, $off));
-  if (!$n) { fwrite(STDERR, "cannot write to $sock\\n"); exit(3); }
-}
-$answer = stream_get_contents($s);
-if (stream_get_meta_data($s)['timed_out']) { fwrite(STDERR, "no answer from $sock in {$timeout} s\\n"); exit(4); }
-echo base64_encode((string) $answer);`;
-
-export const WORKER_FILE = path.join(PLAYBOOKS_DIR, 'files', 'flight-opcache.php');
-
-let workerSource: Buffer | undefined;
-function worker(): Buffer {
-  workerSource ??= fs.readFileSync(WORKER_FILE);
-  return workerSource;
-}
-
-export type FpmAnswer = { ok: true; json: Record<string, unknown> } | { ok: false; msg: string };
-
-/** Ask the pool to run the worker with this body; the worker's JSON answer, or why there is none. */
-export async function askPool(
-  ctx: Pick<ModuleContext, 'exec'>,
-  p: Pick<FpmOpcacheParams, 'socket' | 'php' | 'dir' | 'group' | 'timeout'>,
-  body: Record<string, unknown>,
-): Promise<FpmAnswer> {
-  const file = `${p.dir.replace(/\/+$/, '')}/.flight-opcache-${randomBytes(8).toString('hex')}.php`;
-  const payload = Buffer.from(JSON.stringify(body), 'utf8');
-  const request = encodeRequest({ params: scriptParams(file, payload), stdin: payload });
-  const timeout = p.timeout ?? 30;
-  let res;
-  try {
-    res = await ctx.exec(argv(`/usr/bin/php${p.php}`, '-n', '-r', RELAY, '--', p.socket, file, p.group, String(Math.ceil(timeout))), {
-      stdin: `${worker().toString('base64')}\n${request.toString('base64')}\n`,
-      timeoutMs: (timeout + 15) * 1000,
-    });
-  } catch (err) {
-    return { ok: false, msg: `no answer from ${p.socket}: ${messageOf(err)}` };
-  }
-  if (res.code !== 0) return { ok: false, msg: `${p.socket}: ${(res.stderr || res.stdout).trim() || `rc=${res.code}`}` };
-  const answer = parseResponse(Buffer.from(res.stdout.trim(), 'base64'));
-  const stderr = answer.stderr.trim();
-  if (!answer.complete) return { ok: false, msg: `${p.socket}: the pool closed the connection before the end of its answer${stderr ? `: ${stderr}` : ''}` };
-  let json: unknown;
-  try {
-    json = JSON.parse(answer.body.toString('utf8'));
-  } catch {
-    // FPM's own answers ("File not found." with "Primary script unknown" on stderr) are not JSON.
-    const text = answer.body.toString('utf8').trim().slice(0, 200);
-    return { ok: false, msg: `${p.socket} answered ${answer.status}${stderr ? `: ${stderr}` : ''}${text ? ` (${text})` : ''}` };
-  }
-  if (!json || typeof json !== 'object') return { ok: false, msg: `${p.socket} answered ${answer.status}: not a JSON object` };
-  const obj = json as Record<string, unknown>;
-  if (answer.status !== 200 || obj.ok !== true) {
-    return { ok: false, msg: `${p.socket} answered ${answer.status}: ${typeof obj.error === 'string' ? obj.error : JSON.stringify(obj).slice(0, 200)}` };
-  }
-  return { ok: true, json: obj };
-}
-
 async function status(ctx: ModuleContext, p: FpmOpcacheParams): Promise<ModuleResult> {
   const a = await askPool(ctx, p, { action: 'status', ...(p.group_under ? { group_under: p.group_under } : {}) });
   if (!a.ok) return { changed: false, failed: true, msg: a.msg };
@@ -314,42 +227,48 @@ async function reload(ctx: ModuleContext, p: FpmOpcacheParams): Promise<ModuleRe
     return { changed: false, skipped: true, msg: `PHP ${p.php}: ${reloadDecision(n, threshold).why}: not reloaded`, data: read.data };
   }
   const why = reloadDecision(read.data.opcache as OpcacheNumbers, threshold).why;
-  // service_reload itself: the config test first, the graceful reload, the check that FPM came back.
+  // service_reload itself, check mode included (it reads the service and says what it would do):
+  // the config test first, the graceful reload, the check that FPM came back.
   const r = await service_reload.run(ctx, { name: `php${p.php}-fpm`, state: 'reloaded' });
   return { ...r, msg: `PHP ${p.php}: ${why}: ${r.msg ?? ''}`, data: { ...read.data, ...(r.data ?? {}) } };
 }
 
-async function warmup(ctx: ModuleContext, p: FpmOpcacheParams): Promise<ModuleResult> {
-  if (!p.release) return { changed: false, failed: true, msg: 'action warmup needs `release` (the release folder)' };
-  const limits = { budget: p.budget_mb ?? 64, floor: p.min_free_mb ?? 32 };
-  if (ctx.check) {
-    return { changed: true, msg: `would compile the PHP files of ${p.release} into OPcache through ${p.socket} (at most ${limits.budget} MB, keeping ${limits.floor} MB free)` };
-  }
-  const timeLimit = p.timeout ?? 30;
-  const a = await askPool(ctx, { ...p, timeout: timeLimit + 10 }, {
-    action: 'warmup',
-    release: p.release,
-    ...(p.current ? { current: p.current } : {}),
-    budget_bytes: Math.round(limits.budget * MB),
-    floor_bytes: Math.round(limits.floor * MB),
-    time_limit: timeLimit,
-  });
-  if (!a.ok) return { changed: false, failed: true, msg: a.msg };
-  const r = a.json as unknown as WarmupReport;
-  const data = {
-    compiled: r.compiled,
-    already_cached: r.already_cached,
-    failed_files: r.failed,
-    left: r.left,
-    stopped: r.stopped,
-    bytes: r.bytes,
-    ms: r.ms,
-    candidates: r.candidates,
-    errors: r.errors,
-    opcache: r.status,
-  };
-  return { changed: r.compiled > 0, msg: describeWarmup(r, limits), data };
-}
+const warmupLimits = (p: FpmOpcacheParams) => ({ budget: p.budget_mb ?? 64, floor: p.min_free_mb ?? 32 });
+
+const warmup = runAction<FpmOpcacheParams>({
+  refuse: (p) => (p.release ? undefined : 'action warmup needs `release` (the release folder)'),
+  would: (p) => {
+    const limits = warmupLimits(p);
+    return `compile the PHP files of ${p.release} into OPcache through ${p.socket} (at most ${limits.budget} MB, keeping ${limits.floor} MB free)`;
+  },
+  async act(ctx, p) {
+    const limits = warmupLimits(p);
+    const timeLimit = p.timeout ?? 30;
+    const a = await askPool(ctx, { ...p, timeout: timeLimit + 10 }, {
+      action: 'warmup',
+      release: p.release,
+      ...(p.current ? { current: p.current } : {}),
+      budget_bytes: Math.round(limits.budget * MB),
+      floor_bytes: Math.round(limits.floor * MB),
+      time_limit: timeLimit,
+    });
+    if (!a.ok) return { changed: false, failed: true, msg: a.msg };
+    const r = a.json as unknown as WarmupReport;
+    const data = {
+      compiled: r.compiled,
+      already_cached: r.already_cached,
+      failed_files: r.failed,
+      left: r.left,
+      stopped: r.stopped,
+      bytes: r.bytes,
+      ms: r.ms,
+      candidates: r.candidates,
+      errors: r.errors,
+      opcache: r.status,
+    };
+    return { changed: r.compiled > 0, msg: describeWarmup(r, limits), data };
+  },
+});
 
 export const fpm_opcache = defineModule<FpmOpcacheParams>({
   name: 'fpm_opcache',

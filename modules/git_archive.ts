@@ -11,9 +11,10 @@
  * here: a pruned archive is made again from the mirror, a pruned mirror cloned again.
  */
 import type { FromSchema } from 'json-schema-to-ts';
-import { argv, script } from '../src/command.js';
+import { script } from '../src/command.js';
 import { KINDS } from '../src/kinds.js';
 import { defineModule } from '../src/module-kit/contract.js';
+import { runOperation } from '../src/module-kit/operation.js';
 
 const schema = {
   type: 'object',
@@ -50,10 +51,14 @@ export function releaseId(sha: string, now = new Date()): string {
   return `${stamp}-${sha.slice(0, 12)}`;
 }
 
-// $1 repo, $2 mirror dir, $3 sha. Prints the full sha on success; exit 3 when not a commit.
-// Two releases from one repository at once (two apps of one repo, e.g. under `flight serve`)
-// would fetch into the same mirror and fail on git's ref locks: where flock(1) exists they
-// take turns on a lock file beside the mirror.
+/** Where the archive of a commit (its full sha) is kept in the cache folder. */
+const archivePath = (cache: string, full: string): string => `${cache}/archives/${full}.tar.gz`;
+
+// $1 repo, $2 mirror dir, $3 sha, $4 the archives folder (archivePath). Prints the full sha on
+// success, then `cached` when its archive is there (touched: this use marks it used); exit 3
+// when not a commit. Two releases from one repository at once (two apps of one repo, e.g. under
+// `flight serve`) would fetch into the same mirror and fail on git's ref locks: where flock(1)
+// exists they take turns on a lock file beside the mirror.
 const RESOLVE = `
 set -e
 repo=$1 mirror=$2 sha=$3
@@ -69,18 +74,17 @@ if ! full=$(git -C "$mirror" rev-parse --verify --quiet "$sha^{commit}"); then
 fi
 touch "$mirror"
 echo "$full"
+if [ -s "$4/$full.tar.gz" ]; then touch "$4/$full.tar.gz"; echo cached; fi
 `;
 
 // $1 mirror, $2 full sha, $3 archive path. Writes under a temp name so a crash leaves no half
-// archive; only a run that makes one prunes (releases of cached commits stay one quick call).
+// archive; only a run that makes one prunes (releases of cached commits never get here).
 // $4 the cache folder, $5 and $6 the days unused archives and mirrors are kept.
 const ARCHIVE = `
 set -e
-[ -s "$3" ] && { touch "$3"; echo cached; exit 0; }
 mkdir -p "$(dirname "$3")"
 git -C "$1" archive --format=tar.gz -o "$3.tmp.$$" "$2"
 mv "$3.tmp.$$" "$3"
-echo created
 find "$4/archives" -maxdepth 1 -type f -name '*.tar.gz*' -mtime +"$5" -delete 2>/dev/null || true
 for m in "$4"/mirrors/*.git; do
   [ -d "$m" ] && [ -n "$(find "$m" -maxdepth 0 -mtime +"$6")" ] || continue
@@ -92,29 +96,43 @@ for m in "$4"/mirrors/*.git; do
 done
 `;
 
+/** The commit, resolved in the mirror, and whether its archive is made already. */
+interface ArchiveFacts {
+  cache: string;
+  mirror: string;
+  full: string;
+  archive: string;
+  cached: boolean;
+}
+
 export const git_archive = defineModule<GitArchiveParams>({
   name: 'git_archive',
   schema,
-  async run(ctx, p) {
-    const sha = p.sha.toLowerCase();
-    if (!isSha(sha)) {
-      return { changed: false, failed: true, msg: `'${p.sha}' is not a commit sha (expected 4 to 40 hex characters)` };
-    }
-    const home = (await ctx.exec(script('printf %s "$HOME"'))).stdout;
-    const cache = p.cache_dir ?? `${home}/${CACHE_UNDER_HOME}`;
-    const mirror = mirrorDir(cache, p.repo);
-    const resolved = await ctx.exec(script(RESOLVE, p.repo, mirror, sha));
-    if (resolved.code === 3) return { changed: false, failed: true, msg: `${p.sha} is not a commit of ${p.repo}` };
-    if (resolved.code !== 0) return { changed: false, failed: true, msg: `cannot read ${p.repo}: ${resolved.stderr.trim().split('\n').pop()}` };
-    const full = resolved.stdout.trim();
-    const archive = `${cache}/archives/${full}.tar.gz`;
-    const data = { sha: full, short: full.slice(0, 12), archive, release_id: releaseId(full) };
-    if (ctx.check) {
-      const exists = await ctx.exec(argv('test', '-s', archive));
-      return { changed: exists.code !== 0, msg: `${full.slice(0, 12)} (archive ${exists.code === 0 ? 'cached' : 'would be created'})`, data };
-    }
-    const made = await ctx.exec(script(ARCHIVE, mirror, full, archive, cache, String(ARCHIVE_DAYS), String(MIRROR_DAYS)));
-    if (made.code !== 0) return { changed: false, failed: true, msg: `git archive ${full}: ${made.stderr.trim()}` };
-    return { changed: made.stdout.trim() === 'created', msg: `${full.slice(0, 12)} -> ${archive}`, data };
-  },
+  run: runOperation<GitArchiveParams, ArchiveFacts, { create: boolean; error?: never }>({
+    async read(ctx, p) {
+      const fail = (msg: string) => ({ result: { changed: false, failed: true, msg } });
+      const sha = p.sha.toLowerCase();
+      if (!isSha(sha)) return fail(`'${p.sha}' is not a commit sha (expected 4 to 40 hex characters)`);
+      const home = (await ctx.exec(script('printf %s "$HOME"'))).stdout;
+      const cache = p.cache_dir ?? `${home}/${CACHE_UNDER_HOME}`;
+      const mirror = mirrorDir(cache, p.repo);
+      const resolved = await ctx.exec(script(RESOLVE, p.repo, mirror, sha, `${cache}/archives`));
+      if (resolved.code === 3) return fail(`${p.sha} is not a commit of ${p.repo}`);
+      if (resolved.code !== 0) return fail(`cannot read ${p.repo}: ${resolved.stderr.trim().split('\n').pop()}`);
+      const [full = '', cached] = resolved.stdout.trim().split('\n');
+      return { cache, mirror, full, archive: archivePath(cache, full), cached: cached === 'cached' };
+    },
+    decide: (p, f) => ({ create: !f.cached }),
+    changed: (d) => d.create,
+    async apply(ctx, p, d, f) {
+      const made = await ctx.exec(script(ARCHIVE, f.mirror, f.full, f.archive, f.cache, String(ARCHIVE_DAYS), String(MIRROR_DAYS)));
+      return made.code === 0 ? undefined : `git archive ${f.full}: ${made.stderr.trim()}`;
+    },
+    result: (ctx, p, d, f, changed) => ({
+      changed,
+      // Wording only: a check says whether the archive would be made, a run where it is.
+      msg: ctx.check ? `${f.full.slice(0, 12)} (archive ${changed ? 'would be created' : 'cached'})` : `${f.full.slice(0, 12)} -> ${f.archive}`,
+      data: { sha: f.full, short: f.full.slice(0, 12), archive: f.archive, release_id: releaseId(f.full) },
+    }),
+  }),
 });

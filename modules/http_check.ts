@@ -6,6 +6,7 @@
 import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
 import { defineModule } from '../src/module-kit/contract.js';
+import { runAction } from '../src/module-kit/operation.js';
 
 const schema = {
   type: 'object',
@@ -33,16 +34,21 @@ while :; do
 done
 `;
 
+const target = (p: HttpCheckParams): string => `${p.url}${p.host_header ? ` (Host: ${p.host_header})` : ''}`;
+
 export const http_check = defineModule<HttpCheckParams>({
   name: 'http_check',
   schema,
-  async run(ctx, p) {
-    const want = p.status ?? 200;
-    const target = `${p.url}${p.host_header ? ` (Host: ${p.host_header})` : ''}`;
-    if (ctx.check) return { changed: false, skipped: true, msg: `would check ${target}` };
-    const res = await ctx.exec(script(CHECK, p.url, p.host_header ?? '', String(want), String(p.timeout ?? 10)));
-    const got = res.stdout.trim().split('\n').pop() ?? '';
-    if (res.code === 0) return { changed: false, msg: `${target}: ${got}`, data: { status: Number(got) } };
-    return { changed: false, failed: true, msg: `${target} answered ${got === '000' ? 'nothing' : got}, expected ${want}`, data: { status: Number(got) } };
-  },
+  run: runAction<HttpCheckParams>({
+    would: (p) => `check ${target(p)}`,
+    probe: true,
+    async act(ctx, p) {
+      const want = p.status ?? 200;
+      const shown = target(p);
+      const res = await ctx.exec(script(CHECK, p.url, p.host_header ?? '', String(want), String(p.timeout ?? 10)));
+      const got = res.stdout.trim().split('\n').pop() ?? '';
+      if (res.code === 0) return { changed: false, msg: `${shown}: ${got}`, data: { status: Number(got) } };
+      return { changed: false, failed: true, msg: `${shown} answered ${got === '000' ? 'nothing' : got}, expected ${want}`, data: { status: Number(got) } };
+    },
+  }),
 });

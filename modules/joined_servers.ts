@@ -17,7 +17,8 @@
  */
 import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
-import { defineModule } from '../src/module-kit/contract.js';
+import { defineModule, type ModuleResult } from '../src/module-kit/contract.js';
+import { runOperation } from '../src/module-kit/operation.js';
 import { pathSchema } from '../src/module-kit/schemas.js';
 
 export const LEFT_WINDOW_S = 3600;
@@ -100,26 +101,47 @@ export function updateMembership(records: Membership[], change: Membership, now:
 
 export const formatMembership = (records: Membership[]): string => records.map((r) => `${r.state}\t${r.name}\t${r.cluster}\t${r.at}\n`).join('');
 
+/** The record to write when `name` joins or leaves; none when it already stands so. */
+export interface MembershipPlan {
+  error?: string;
+  write?: Membership[];
+}
+
+/** Decide (pure) a change of `p.name` to `p.state`, stamped with the host's `now`. */
+export function planMembership(records: Membership[], p: { name: string; state?: 'joined' | 'left'; cluster?: string }, now: number): MembershipPlan {
+  if (!p.state) return { error: 'joined_servers: name needs state (joined or left)' };
+  if (records.find((r) => r.name === p.name)?.state === p.state) return {};
+  return { write: updateMembership(records, { state: p.state, name: p.name, cluster: p.cluster ?? '', at: now }, now) };
+}
+
+const fail = (msg: string): { result: ModuleResult } => ({ result: { changed: false, failed: true, msg } });
+
 export const joined_servers = defineModule<JoinedServersParams>({
   name: 'joined_servers',
   schema,
-  async run(ctx, p) {
-    if ((p.servers === undefined) === (p.name === undefined)) return { changed: false, failed: true, msg: 'joined_servers needs either servers (to check) or name and state (to record)' };
-    const read = await ctx.exec(script(READ, p.path));
-    if (read.code !== 0) return { changed: false, failed: true, msg: `reading ${p.path}: ${read.stderr.trim()}` };
-    const { records, now } = parseMembership(read.stdout);
-    if (p.servers) {
+  run: runOperation<JoinedServersParams, { records: Membership[]; now: number }, MembershipPlan>({
+    async read(ctx, p) {
+      if ((p.servers === undefined) === (p.name === undefined)) return fail('joined_servers needs either servers (to check) or name and state (to record)');
+      const read = await ctx.exec(script(READ, p.path));
+      if (read.code !== 0) return fail(`reading ${p.path}: ${read.stderr.trim()}`);
+      const { records, now } = parseMembership(read.stdout);
+      if (!p.servers) return { records, now };
+      // A check changes nothing: the read answers it.
       const problem = membershipProblem(records, p.servers, now);
       const data = { records: records as unknown as Record<string, unknown>[] };
-      return problem ? { changed: false, failed: true, msg: problem, data } : { changed: false, msg: `${records.filter((r) => r.state === 'joined').length} joined server(s), all listed`, data };
-    }
-    if (!p.state) return { changed: false, failed: true, msg: 'joined_servers: name needs state (joined or left)' };
-    const current = records.find((r) => r.name === p.name);
-    if (current?.state === p.state) return { changed: false, msg: `${p.name} already ${p.state}` };
-    if (ctx.check) return { changed: true, msg: `would record ${p.name} ${p.state}` };
-    const next = updateMembership(records, { state: p.state, name: p.name!, cluster: p.cluster ?? '', at: now }, now);
-    const write = await ctx.exec(script(WRITE, p.path), { stdin: formatMembership(next) });
-    if (write.code !== 0) return { changed: false, failed: true, msg: `writing ${p.path}: ${write.stderr.trim()}` };
-    return { changed: true, msg: `${p.name} ${p.state}` };
-  },
+      return { result: problem ? { changed: false, failed: true, msg: problem, data } : { changed: false, msg: `${records.filter((r) => r.state === 'joined').length} joined server(s), all listed`, data } };
+    },
+    decide: (p, f) => planMembership(f.records, { name: p.name!, state: p.state, cluster: p.cluster }, f.now),
+    changed: (d) => d.write !== undefined,
+    async apply(ctx, p, d) {
+      const write = await ctx.exec(script(WRITE, p.path), { stdin: formatMembership(d.write!) });
+      // Prefixed here, not in `failure`: a failure with nothing on stderr must not read as success.
+      return write.code === 0 ? undefined : `writing ${p.path}: ${write.stderr.trim()}`;
+    },
+    result(ctx, p, _d, _f, changed) {
+      if (!changed) return { changed: false, msg: `${p.name} already ${p.state}` };
+      // Check mode is read for the wording only: the decision is the same in both modes.
+      return { changed: true, msg: ctx.check ? `would record ${p.name} ${p.state}` : `${p.name} ${p.state}` };
+    },
+  }),
 });

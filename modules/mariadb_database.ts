@@ -15,7 +15,8 @@
 import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
 import { dbClientError, kind } from '../src/kinds.js';
-import { defineModule, type ModuleResult } from '../src/module-kit/contract.js';
+import { defineModule } from '../src/module-kit/contract.js';
+import { runOperation } from '../src/module-kit/operation.js';
 import { generatePassword, readPasswordFile, scrub, stagePasswordFile } from '../src/module-kit/password-file.js';
 
 /** Also an app's Linux user name (modules/user.ts), without the `-` SQL names would need quoting for. */
@@ -208,52 +209,93 @@ function mariadbError(host: string, what: string, code: number, stderr: string):
 /** A diff's side: one account host a line. */
 const lines = (hosts: readonly string[]): string => hosts.map((h) => `${h}\n`).join('');
 
+/** What a task reads on the database server; the password in it is a secret, never shown. */
+export interface DbFacts {
+  /** The wanted clients, as MariaDB stores them. */
+  clients: string[];
+  /** The file's password, or one generated for a file still to write. */
+  password: string;
+  /** The password was read from the file. */
+  stored: boolean;
+  state: DbState;
+  /** MariaDB is not installed or not running: the message saying so. */
+  unprovisioned?: string;
+  /**
+   * Check mode: the tasks before this one (provision) only said what they would do, so MariaDB
+   * may be missing for now. Only the read knows it runs in check mode: this fact carries it.
+   */
+  provisionPending: boolean;
+}
+
+export type DbDecision = DbPlan & { error?: string };
+
+const NOTHING: DbState = { passwordFile: false, database: false, accounts: [] };
+
+const said = (name: string, msg: string): string => `mariadb_database ${name}: ${msg}`;
+
+/** Decide (pure). A server not provisioned yet fails, except in a check, where everything would be made once provision has run. */
+export function decideDatabase(name: string, f: DbFacts): DbDecision {
+  if (f.unprovisioned) {
+    const all = planDatabase(f.clients, NOTHING);
+    return f.provisionPending ? all : { ...all, error: said(name, f.unprovisioned) };
+  }
+  // The file was read a moment ago: keep it whatever the second look said.
+  return planDatabase(f.clients, { ...f.state, passwordFile: f.state.passwordFile || f.stored });
+}
+
 export const mariadb_database = defineModule<MariadbDatabaseParams>({
   name: 'mariadb_database',
   schema,
-  async run(ctx, p) {
-    const fail = (msg: string): ModuleResult => ({ changed: false, failed: true, msg: `mariadb_database ${p.name}: ${msg}` });
-    if (!DB_NAME.test(p.name)) return fail(`invalid name (expected ${DB_NAME.source})`);
-    const clients = normalizeClients(p.clients);
-    const bad = clients.map(clientError).find((e) => e !== undefined);
-    if (bad) return fail(bad);
+  run: runOperation<MariadbDatabaseParams, DbFacts, DbDecision>({
+    async read(ctx, p) {
+      const fail = (msg: string) => ({ result: { changed: false, failed: true, msg: said(p.name, msg) } });
+      // The arguments first: nothing is read for a task that cannot run.
+      if (!DB_NAME.test(p.name)) return fail(`invalid name (expected ${DB_NAME.source})`);
+      const clients = normalizeClients(p.clients);
+      const bad = clients.map(clientError).find((e) => e !== undefined);
+      if (bad) return fail(bad);
 
-    // The password first: the state read compares each account's password with it in SQL.
-    const read0 = await readPasswordFile(ctx, p.password_file);
-    if ('invalid' in read0) return fail(read0.invalid);
-    const known = 'password' in read0 ? read0.password : undefined;
-    const unreadable = 'unreadable' in read0 ? read0.unreadable : undefined;
-    const password = known ?? generatePassword();
+      // The password first: the state read compares each account's password with it in SQL.
+      const file = await readPasswordFile(ctx, p.password_file);
+      if ('invalid' in file) return fail(file.invalid);
+      const password = 'password' in file ? file.password : generatePassword();
+      const facts = { clients, password, stored: 'password' in file, provisionPending: ctx.check };
 
-    const read = await ctx.exec(script(READ_SCRIPT, p.password_file), { stdin: stateSql(p.name, password) });
-    // A check of a server not provisioned yet (no MariaDB, or not started): everything would
-    // be made, once provision has run.
-    if (read.code !== 0 && ctx.check && (read.code === 127 || /ERROR 200[23]\b/.test(read.stderr))) {
-      return { changed: true, msg: `mariadb_database ${p.name}: would create the database, ${clients.length} account(s) and the password file (MariaDB is not running on ${ctx.hostName} yet)`, data: { password: '', database: p.name, user: p.name, clients } };
-    }
-    if (read.code !== 0) return fail(scrub(mariadbError(ctx.hostName, 'reading the mariadb state', read.code, read.stderr), [password]));
-    const st = parseState(read.stdout);
-    // A file that exists but could not be read (a directory, a permission) is not replaced.
-    if (st.passwordFile && known === undefined) return fail(`cannot read the password file: ${unreadable}`);
-    // The file was read a moment ago: keep it whatever the second look said.
-    if (known !== undefined) st.passwordFile = true;
-
-    const plan = planDatabase(clients, st);
-    const data = { password: known ?? (ctx.check ? '' : password), database: p.name, user: p.name, clients };
-    if (!planChanged(plan)) return { changed: false, msg: `mariadb_database ${p.name}: database and ${clients.length} account(s) up to date`, data };
-    const what = describePlan(plan, p.password_file, ctx.check);
-    const before = st.accounts.map((a) => a.host);
-    const diff = ctx.diff
-      ? [{ path: `mariadb accounts of ${p.name}`, before: lines(before), after: lines([...before.filter((h) => clients.includes(h)), ...plan.create]) }]
-      : undefined;
-    if (ctx.check) return { changed: true, msg: `mariadb_database ${p.name}: ${what}`, data, diff };
-
-    // Its errors (mkdir's, put's) name the path, never the content.
-    const tmp = plan.writePasswordFile ? await stagePasswordFile(ctx, p.password_file, password) : '';
-    const apply = await ctx.exec(script(APPLY_SCRIPT, tmp, p.password_file), { stdin: applySql(p.name, plan, password) });
-    if (apply.code !== 0) {
-      return { ...fail(scrub(mariadbError(ctx.hostName, 'changing mariadb', apply.code, apply.stderr), [password])), changed: plan.writePasswordFile };
-    }
-    return { changed: true, msg: `mariadb_database ${p.name}: ${what}`, data, diff };
-  },
+      const read = await ctx.exec(script(READ_SCRIPT, p.password_file), { stdin: stateSql(p.name, password) });
+      if (read.code !== 0) {
+        const err = scrub(mariadbError(ctx.hostName, 'reading the mariadb state', read.code, read.stderr), [password]);
+        if (read.code === 127 || /ERROR 200[23]\b/.test(read.stderr)) return { ...facts, state: NOTHING, unprovisioned: err };
+        return fail(err);
+      }
+      const state = parseState(read.stdout);
+      // A file that exists but could not be read (a directory, a permission) is not replaced.
+      if (state.passwordFile && 'unreadable' in file) return fail(`cannot read the password file: ${file.unreadable}`);
+      return { ...facts, state };
+    },
+    decide: (p, f) => decideDatabase(p.name, f),
+    changed: planChanged,
+    async apply(ctx, p, plan, f) {
+      // Its errors (mkdir's, put's) name the path, never the content.
+      const tmp = plan.writePasswordFile ? await stagePasswordFile(ctx, p.password_file, f.password) : '';
+      const apply = await ctx.exec(script(APPLY_SCRIPT, tmp, p.password_file), { stdin: applySql(p.name, plan, f.password) });
+      return apply.code === 0 ? undefined : scrub(mariadbError(ctx.hostName, 'changing mariadb', apply.code, apply.stderr), [f.password]);
+    },
+    // The password file may be in place already when the SQL fails.
+    failure: (p, err, plan) => ({ msg: said(p.name, err), changed: plan.writePasswordFile }),
+    result(ctx, p, plan, f, changed) {
+      // A password a check only imagined is no password: ''.
+      const data = { password: f.stored || !ctx.check ? f.password : '', database: p.name, user: p.name, clients: f.clients };
+      if (f.unprovisioned) {
+        // Only a check gets here (decideDatabase); no account holds any password yet.
+        return { changed, msg: said(p.name, `would create the database, ${f.clients.length} account(s) and the password file (MariaDB is not running on ${ctx.hostName} yet)`), data: { ...data, password: '' } };
+      }
+      if (!changed) return { changed, msg: said(p.name, `database and ${f.clients.length} account(s) up to date`), data };
+      const before = f.state.accounts.map((a) => a.host);
+      const diff = ctx.diff
+        ? [{ path: `mariadb accounts of ${p.name}`, before: lines(before), after: lines([...before.filter((h) => f.clients.includes(h)), ...plan.create]) }]
+        : undefined;
+      // Wording only: a check says what the run would do.
+      return { changed, msg: said(p.name, describePlan(plan, p.password_file, ctx.check)), data, diff };
+    },
+  }),
 });

@@ -11,6 +11,7 @@
 import type { FromSchema } from 'json-schema-to-ts';
 import { argv, script } from '../src/command.js';
 import { defineModule } from '../src/module-kit/contract.js';
+import { runAction } from '../src/module-kit/operation.js';
 import { awaitPrograms, PROGRAM_NAME } from '../src/module-kit/supervisor-wait.js';
 
 const schema = {
@@ -35,17 +36,18 @@ const PIDS = `for p; do supervisorctl status "$p:*" 2>/dev/null; done | sed -n '
 export const queue_restart = defineModule<QueueRestartParams>({
   name: 'queue_restart',
   schema,
-  async run(ctx, p) {
-    const what = `${p.programs.join(', ')} in ${p.dir}`;
-    if (ctx.check) return { changed: true, msg: `would restart ${what} (artisan queue:restart) and wait for them` };
-    const before = await ctx.exec(script(PIDS, ...p.programs));
-    const old = before.stdout.split('\n').filter(Boolean);
-    const restart = await ctx.exec(argv(p.php, 'artisan', 'queue:restart'), { cwd: p.dir, become: p.user });
-    if (restart.code !== 0) {
-      return { changed: false, failed: true, msg: `artisan queue:restart failed (rc=${restart.code}): ${(restart.stderr || restart.stdout).trim().split('\n').slice(-3).join('; ')}` };
-    }
-    const waited = await awaitPrograms(ctx, { programs: p.programs, want: 'running', dir: p.dir, replaced: old, timeout: p.timeout ?? 60 });
-    if (waited.error) return { changed: true, failed: true, msg: `${p.programs.join(', ')}: ${waited.error}` };
-    return { changed: true, msg: `${waited.processes} workers restarted, running ${p.dir}`, data: { processes: waited.processes } };
-  },
+  run: runAction<QueueRestartParams>({
+    would: (p) => `restart ${p.programs.join(', ')} in ${p.dir} (artisan queue:restart) and wait for them`,
+    async act(ctx, p) {
+      const before = await ctx.exec(script(PIDS, ...p.programs));
+      const old = before.stdout.split('\n').filter(Boolean);
+      const restart = await ctx.exec(argv(p.php, 'artisan', 'queue:restart'), { cwd: p.dir, become: p.user });
+      if (restart.code !== 0) {
+        return { changed: false, failed: true, msg: `artisan queue:restart failed (rc=${restart.code}): ${(restart.stderr || restart.stdout).trim().split('\n').slice(-3).join('; ')}` };
+      }
+      const waited = await awaitPrograms(ctx, { programs: p.programs, want: 'running', dir: p.dir, replaced: old, timeout: p.timeout ?? 60 });
+      if (waited.error) return { changed: true, failed: true, msg: `${p.programs.join(', ')}: ${waited.error}` };
+      return { changed: true, msg: `${waited.processes} workers restarted, running ${p.dir}`, data: { processes: waited.processes } };
+    },
+  }),
 });

@@ -23,7 +23,8 @@ import { script } from '../src/command.js';
 import { APP_NAME_PATTERN } from '../src/definitions/schemas/common.js';
 import { FlightError } from '../src/errors.js';
 import { kind } from '../src/kinds.js';
-import { defineModule, type ModuleContext, type ModuleResult } from '../src/module-kit/contract.js';
+import { defineModule, type ModuleContext } from '../src/module-kit/contract.js';
+import { runOperation } from '../src/module-kit/operation.js';
 import { generatePassword, readPasswordFile, scrub, stagePasswordFile, type PasswordRead } from '../src/module-kit/password-file.js';
 import { sha256, tempPathFor } from '../src/module-kit/write.js';
 
@@ -214,60 +215,81 @@ async function readText(ctx: ModuleContext, file: string): Promise<string | unde
   }
 }
 
+/** What a task reads: the passwords (read, or generated for files still to write: secrets), the ACL files, the running Redis. */
+export interface RedisFacts {
+  passwords: Map<string, string>;
+  /** Password files that are missing: their password is new. */
+  fresh: string[];
+  /** The ACL file's text; undefined when missing. */
+  current?: string;
+  wanted: string;
+  loaded: Loaded;
+}
+
+const said = (msg: string): string => `redis_users: ${msg}`;
+
 export const redis_users = defineModule<RedisUsersParams>({
   name: 'redis_users',
   schema,
-  async run(ctx, p) {
-    const fail = (msg: string, changed = false): ModuleResult => ({ changed, failed: true, msg: `redis_users: ${msg}` });
-    const bad = usersError(p.users, p.admin_password_file);
-    if (bad) return fail(bad);
-    if (p.password_of !== undefined && !p.users.some((u) => u.name === p.password_of)) return fail(`password_of: no user '${p.password_of}' among the users`);
+  run: runOperation<RedisUsersParams, RedisFacts, RedisPlan & { error?: never }>({
+    async read(ctx, p) {
+      const fail = (msg: string) => ({ result: { changed: false, failed: true, msg: said(msg) } });
+      // The arguments first: nothing is read for a task that cannot run.
+      const bad = usersError(p.users, p.admin_password_file);
+      if (bad) return fail(bad);
+      if (p.password_of !== undefined && !p.users.some((u) => u.name === p.password_of)) return fail(`password_of: no user '${p.password_of}' among the users`);
 
-    const files = [p.admin_password_file, ...p.users.map((u) => u.password_file)];
-    const [reads, current] = await Promise.all([readAll(ctx, files), readText(ctx, p.acl_file)]);
-    const invalid = [...reads.values()].find((r): r is { invalid: string } => 'invalid' in r);
-    if (invalid) return fail(invalid.invalid);
-    const passwords = new Map(files.map((f) => {
-      const r = reads.get(f)!;
-      return [f, 'password' in r ? r.password : generatePassword()];
-    }));
-    const fresh = files.filter((f) => !('password' in reads.get(f)!));
-    const secrets = [...passwords.values()];
+      const files = [p.admin_password_file, ...p.users.map((u) => u.password_file)];
+      const [reads, current] = await Promise.all([readAll(ctx, files), readText(ctx, p.acl_file)]);
+      const invalid = [...reads.values()].find((r): r is { invalid: string } => 'invalid' in r);
+      if (invalid) return fail(invalid.invalid);
+      const passwords = new Map(files.map((f) => {
+        const r = reads.get(f)!;
+        return [f, 'password' in r ? r.password : generatePassword()];
+      }));
+      const fresh = files.filter((f) => !('password' in reads.get(f)!));
 
-    const entries: AclEntry[] = [
-      { name: ADMIN_USER, password: passwords.get(p.admin_password_file)!, prefix: null },
-      ...p.users.map((u) => ({ name: u.name, password: passwords.get(u.password_file)!, prefix: u.prefix })),
-    ];
-    const wanted = aclFile(entries);
-    const unread = current === undefined ? [...fresh, p.acl_file] : fresh;
-    const read = await ctx.exec(script(READ_SCRIPT, p.load.host, String(p.load.port), p.admin_password_file, ...unread), { stdin: wanted });
-    if (read.code !== 0) return fail(scrub(`reading the state on ${ctx.hostName} failed: ${read.stderr.trim() || `exit code ${read.code}`}`, secrets));
-    const st = parseRead(read.stdout);
-    // A file that exists but could not be read (a directory, a permission) is not replaced.
-    const stuck = unread.filter((f) => st.exists.has(f));
-    if (stuck.length) return fail(`cannot read ${stuck.join(', ')} on ${ctx.hostName}: fix it, or remove it to have it made again`);
-
-    const plan = planUsers(fresh, current === wanted, st.loaded);
-    const note = loadedNote(st.loaded);
-    // `loaded`: the running Redis has these users (configure insists on it before the env names them).
-    const loaded = st.loaded === 'same' || st.loaded === 'differs';
-    const own = p.users.find((u) => u.name === p.password_of);
-    // A password a check only imagined is no password: ''.
-    const data = { loaded, ...(own ? { password: ctx.check && fresh.includes(own.password_file) ? '' : passwords.get(own.password_file)! } : {}) };
-    if (!planChanged(plan)) return { changed: false, msg: `redis_users: ${p.users.length} user(s) up to date${note}`, data };
-    const what = `${describeRedisPlan(plan, p.acl_file, ctx.check)}${note}`;
-    const diff = ctx.diff && plan.writeFile ? [{ path: p.acl_file, before: userNames(current ?? ''), after: userNames(wanted) }] : undefined;
-    if (ctx.check) return { changed: true, msg: `redis_users: ${what}`, data, diff };
-
-    // Staged first, renamed together: the ACL file never names a password not yet on disk.
-    const staged = await Promise.all(plan.passwords.map(async (f) => [await stagePasswordFile(ctx, f, passwords.get(f)!), f]));
-    if (plan.writeFile) {
-      const tmp = tempPathFor(p.acl_file);
-      await ctx.put(tmp, wanted, { mode: 0o640, owner: 'root', group: 'redis' });
-      staged.push([tmp, p.acl_file]);
-    }
-    const apply = await ctx.exec(script(APPLY_SCRIPT, p.load.host, String(p.load.port), p.admin_password_file, plan.load ? '1' : '0', ...staged.flat()));
-    if (apply.code !== 0) return fail(scrub(`applying on ${ctx.hostName} failed: ${apply.stderr.trim() || `exit code ${apply.code}`}`, secrets), staged.length > 0);
-    return { changed: true, msg: `redis_users: ${what}`, data, diff };
-  },
+      const entries: AclEntry[] = [
+        { name: ADMIN_USER, password: passwords.get(p.admin_password_file)!, prefix: null },
+        ...p.users.map((u) => ({ name: u.name, password: passwords.get(u.password_file)!, prefix: u.prefix })),
+      ];
+      const wanted = aclFile(entries);
+      const unread = current === undefined ? [...fresh, p.acl_file] : fresh;
+      const read = await ctx.exec(script(READ_SCRIPT, p.load.host, String(p.load.port), p.admin_password_file, ...unread), { stdin: wanted });
+      if (read.code !== 0) return fail(scrub(`reading the state on ${ctx.hostName} failed: ${read.stderr.trim() || `exit code ${read.code}`}`, [...passwords.values()]));
+      const st = parseRead(read.stdout);
+      // A file that exists but could not be read (a directory, a permission) is not replaced.
+      const stuck = unread.filter((f) => st.exists.has(f));
+      if (stuck.length) return fail(`cannot read ${stuck.join(', ')} on ${ctx.hostName}: fix it, or remove it to have it made again`);
+      return { passwords, fresh, current, wanted, loaded: st.loaded };
+    },
+    decide: (p, f) => planUsers(f.fresh, f.current === f.wanted, f.loaded),
+    changed: planChanged,
+    async apply(ctx, p, plan, f) {
+      // Staged first, renamed together: the ACL file never names a password not yet on disk.
+      const staged = await Promise.all(plan.passwords.map(async (file) => [await stagePasswordFile(ctx, file, f.passwords.get(file)!), file]));
+      if (plan.writeFile) {
+        const tmp = tempPathFor(p.acl_file);
+        await ctx.put(tmp, f.wanted, { mode: 0o640, owner: 'root', group: 'redis' });
+        staged.push([tmp, p.acl_file]);
+      }
+      const apply = await ctx.exec(script(APPLY_SCRIPT, p.load.host, String(p.load.port), p.admin_password_file, plan.load ? '1' : '0', ...staged.flat()));
+      if (apply.code === 0) return undefined;
+      return scrub(`applying on ${ctx.hostName} failed: ${apply.stderr.trim() || `exit code ${apply.code}`}`, [...f.passwords.values()]);
+    },
+    // Files may be staged (or renamed into place) already when loading fails.
+    failure: (_p, err, plan) => ({ msg: said(err), changed: plan.passwords.length > 0 || plan.writeFile }),
+    result(ctx, p, plan, f, changed) {
+      const note = loadedNote(f.loaded);
+      // `loaded`: the running Redis has these users (configure insists on it before the env names them).
+      const loaded = f.loaded === 'same' || f.loaded === 'differs';
+      const own = p.users.find((u) => u.name === p.password_of);
+      // A password a check only imagined is no password: ''.
+      const data = { loaded, ...(own ? { password: ctx.check && f.fresh.includes(own.password_file) ? '' : f.passwords.get(own.password_file)! } : {}) };
+      if (!changed) return { changed, msg: said(`${p.users.length} user(s) up to date${note}`), data };
+      const diff = ctx.diff && plan.writeFile ? [{ path: p.acl_file, before: userNames(f.current ?? ''), after: userNames(f.wanted) }] : undefined;
+      // Wording only: a check says what the run would do.
+      return { changed, msg: said(`${describeRedisPlan(plan, p.acl_file, ctx.check)}${note}`), data, diff };
+    },
+  }),
 });

@@ -11,6 +11,7 @@
 import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
 import { defineModule } from '../src/module-kit/contract.js';
+import { runOperation } from '../src/module-kit/operation.js';
 import { pathSchema } from '../src/module-kit/schemas.js';
 
 const schema = {
@@ -57,6 +58,38 @@ export function planLogPrune(logIds: string[], releases: string[], removed: stri
   return logIds.filter((id) => drop.has(id)).sort();
 }
 
+/** What READ found: the releases (complete or not), current's target, the ids of the logs. */
+export interface ReleaseFacts {
+  names: string[];
+  complete: Set<string>;
+  current?: string;
+  logIds: string[];
+}
+
+export interface ReleasePrunePlan {
+  error?: string;
+  remove: string[];
+  logs: string[];
+}
+
+/** READ's answer (pure). */
+export function parseReleaseFacts(stdout: string): ReleaseFacts {
+  const lines = stdout.split('\n');
+  const tagged = (tag: string) => lines.filter((l) => l.startsWith(tag)).map((l) => l.slice(2));
+  return {
+    names: lines.filter((l) => l.startsWith('r ') || l.startsWith('i ')).map((l) => l.slice(2)),
+    complete: new Set(tagged('r ')),
+    current: tagged('c ')[0],
+    logIds: tagged('l '),
+  };
+}
+
+/** Decide (pure) the releases and logs that go. Without a logs folder READ lists no logs, so none go. */
+export function planReleasePrune(f: ReleaseFacts, keep: number): ReleasePrunePlan {
+  const remove = planPrune(f.names, f.current, keep, f.complete);
+  return { remove, logs: planLogPrune(f.logIds, f.names, remove, keep) };
+}
+
 // $1 releases dir, $2 current link. Lists release names ("r" complete, "i" incomplete: no
 // REVISION yet), then the current target's name.
 // $3, when set, the logs folder: "l ID" per release-ID.log.
@@ -88,21 +121,19 @@ done
 export const release_prune = defineModule<ReleasePruneParams>({
   name: 'release_prune',
   schema,
-  async run(ctx, p) {
-    const read = await ctx.exec(script(READ, p.releases, p.current, p.logs ?? ''));
-    const lines = read.stdout.split('\n');
-    const tagged = (tag: string) => lines.filter((l) => l.startsWith(tag)).map((l) => l.slice(2));
-    const names = lines.filter((l) => l.startsWith('r ') || l.startsWith('i ')).map((l) => l.slice(2));
-    const complete = new Set(tagged('r '));
-    const current = tagged('c ')[0];
-    const remove = planPrune(names, current, p.keep, complete);
-    const logs = p.logs ? planLogPrune(tagged('l '), names, remove, p.keep) : [];
-    if ((remove.length || logs.length) && !ctx.check) {
-      const res = await ctx.exec(script(REMOVE, p.releases, p.logs ?? '', ...remove.map((n) => `r ${n}`), ...logs.map((n) => `l ${n}`)));
-      if (res.code !== 0) return { changed: false, failed: true, msg: `pruning releases: ${res.stderr.trim()}` };
-    }
-    const parts = [remove.length ? `removed ${remove.join(', ')}` : `${names.length} releases kept`];
-    if (logs.length) parts.push(`${logs.length} old release log${logs.length === 1 ? '' : 's'} removed`);
-    return { changed: remove.length + logs.length > 0, msg: parts.join('; '), data: { removed: remove, logs_removed: logs } };
-  },
+  run: runOperation<ReleasePruneParams, ReleaseFacts, ReleasePrunePlan>({
+    read: async (ctx, p) => parseReleaseFacts((await ctx.exec(script(READ, p.releases, p.current, p.logs ?? ''))).stdout),
+    decide: (p, f) => planReleasePrune(f, p.keep),
+    changed: (d) => d.remove.length + d.logs.length > 0,
+    async apply(ctx, p, d) {
+      const res = await ctx.exec(script(REMOVE, p.releases, p.logs ?? '', ...d.remove.map((n) => `r ${n}`), ...d.logs.map((n) => `l ${n}`)));
+      // Prefixed here, not in `failure`: a failure with nothing on stderr must not read as success.
+      return res.code === 0 ? undefined : `pruning releases: ${res.stderr.trim()}`;
+    },
+    result(_ctx, _p, d, f, changed) {
+      const parts = [d.remove.length ? `removed ${d.remove.join(', ')}` : `${f.names.length} releases kept`];
+      if (d.logs.length) parts.push(`${d.logs.length} old release log${d.logs.length === 1 ? '' : 's'} removed`);
+      return { changed, msg: parts.join('; '), data: { removed: d.remove, logs_removed: d.logs } };
+    },
+  }),
 });

@@ -5,10 +5,11 @@
  * run never restarts workers.
  */
 import type { FromSchema } from 'json-schema-to-ts';
-import { parseStatus, SUPERVISOR_PROBE, UP, type SupervisorStatus } from '../src/module-kit/facts/supervisor.js';
-import { defineModule, type ModuleContext, type ModuleResult } from '../src/module-kit/contract.js';
+import { readProgram, UP, type SupervisorStatus } from '../src/module-kit/facts/supervisor.js';
+import { defineModule, type ModuleContext } from '../src/module-kit/contract.js';
+import { runOperation } from '../src/module-kit/operation.js';
 import { script } from '../src/command.js';
-import { parseStatOutput, statCommand } from '../src/module-kit/facts/file.js';
+import type { PathState } from '../src/module-kit/facts/file.js';
 import { applyFilePlan, fileRequest, fileResult, planChanged, planFile, type FilePlan, type FileSpec } from '../src/module-kit/write.js';
 import { awaitPrograms, PROGRAM_NAME as NAME } from '../src/module-kit/supervisor-wait.js';
 
@@ -210,63 +211,89 @@ async function control(ctx: ModuleContext, p: SupervisorParams, c: ControlPlan):
   return waited.error && `${p.name}: ${waited.error}`;
 }
 
+export interface SupervisorFacts {
+  /** The program file as it must be (state: present), the one the read compared against. */
+  spec?: FileSpec;
+  state: PathState;
+  status: SupervisorStatus;
+}
+
+export interface SupervisorPlan {
+  error?: string;
+  /** Supervisor is missing and so is the program file: absent holds, nothing to do. */
+  notInstalled?: boolean;
+  file?: FilePlan;
+  control: ControlPlan;
+}
+
+/** Decide the file and what supervisord must do (pure). */
+export function planSupervisor(params: SupervisorParams, f: SupervisorFacts): SupervisorPlan {
+  const idle: ControlPlan = { startDaemon: false, update: false, remove: false };
+  if (!f.status.installed) {
+    // Nothing can run a program where supervisor is missing: absent already holds.
+    if (!f.spec && f.state.type === 'missing') return { notInstalled: true, control: idle };
+    return { error: 'supervisor is not installed on this host (install the supervisor package first)', control: idle };
+  }
+  const file = f.spec && planFile(f.state, f.spec);
+  if (file?.error) return { error: file.error, control: idle };
+  return { file, control: planControl(params, f.status, !!file?.content, f.state.type !== 'missing') };
+}
+
+export const supervisorChanged = (d: SupervisorPlan): boolean =>
+  (d.file ? planChanged(d.file) : false) || d.control.remove || d.control.startDaemon || d.control.update || d.control.action !== undefined;
+
+const programPath = (params: SupervisorParams): string => `${SUPERVISOR_DIR}/${params.name}.conf`;
+
 export const supervisor = defineModule<SupervisorParams>({
   name: 'supervisor',
   schema,
-  async run(ctx, params) {
-    if (!NAME.test(params.name)) return { changed: false, failed: true, msg: `invalid program name '${params.name}'` };
-    const present = (params.state ?? 'present') === 'present';
-    let spec: FileSpec | undefined;
-    if (present) {
-      const rendered = renderProgram(params);
-      if (rendered.error) return { changed: false, failed: true, msg: rendered.error };
-      spec = {
-        path: `${SUPERVISOR_DIR}/${params.name}.conf`, content: rendered.content!, mode: '0644', owner: 'root', group: 'root',
-        secret: params.secret, validate: ['python3', '-c', VALIDATOR, '%s', SUPERVISOR_DIR, `${params.name}.conf`],
-      };
-    }
-    const path = `${SUPERVISOR_DIR}/${params.name}.conf`;
-    const req = spec ? fileRequest(spec, ctx.diff) : { path };
-    const res = await ctx.exec(statCommand([req], SUPERVISOR_PROBE, [params.name]));
-    if (res.code !== 0) throw new Error(`reading supervisor state failed (rc=${res.code}): ${res.stderr.trim()}`);
-    const { states, rest } = parseStatOutput(res.stdout, [req]);
-    const state = states[0]!;
-    const status = parseStatus(rest, params.name);
-    if (!status.installed) {
-      // Nothing can run a program where supervisor is missing: absent already holds.
-      if (!present && state.type === 'missing') return { changed: false, msg: `${params.name}: absent (supervisor is not installed)` };
-      return { changed: false, failed: true, msg: 'supervisor is not installed on this host (install the supervisor package first)' };
-    }
-
-    let filePlan: FilePlan | undefined;
-    if (spec) {
-      filePlan = planFile(state, spec);
-      if (filePlan.error) return { changed: false, failed: true, msg: filePlan.error };
-    }
-    const c = planControl(params, status, !!filePlan?.content, state.type !== 'missing');
-    const changed = (filePlan ? planChanged(filePlan) : false) || c.remove || c.startDaemon || c.update || c.action !== undefined;
-
-    let error: string | undefined;
-    if (changed && !ctx.check) {
-      if (spec && filePlan && planChanged(filePlan)) error = await applyFilePlan(ctx, spec, filePlan, state);
-      if (!error && c.remove) {
-        const rm = await ctx.exec({ argv: ['rm', '-f', '--', path] });
-        if (rm.code !== 0) error = rm.stderr.trim();
+  run: runOperation<SupervisorParams, SupervisorFacts, SupervisorPlan>({
+    // The file is rendered before the read: the read asks for its checksum (and, for a diff, the
+    // old content only when it differs). A file that cannot be written ends the task unread.
+    async read(ctx, params) {
+      if (!NAME.test(params.name)) return { result: { changed: false, failed: true, msg: `invalid program name '${params.name}'` } };
+      const path = programPath(params);
+      let spec: FileSpec | undefined;
+      if ((params.state ?? 'present') === 'present') {
+        const rendered = renderProgram(params);
+        if (rendered.error) return { result: { changed: false, failed: true, msg: rendered.error } };
+        spec = {
+          path, content: rendered.content!, mode: '0644', owner: 'root', group: 'root',
+          secret: params.secret, validate: ['python3', '-c', VALIDATOR, '%s', SUPERVISOR_DIR, `${params.name}.conf`],
+        };
       }
-      if (!error) error = await control(ctx, params, c);
-    }
-    const data = { path, running: status.running, processes: status.processes };
-    if (!spec || !filePlan) {
-      if (error) return { changed: false, failed: true, msg: error };
-      const parts = describeControl(c);
-      return {
-        changed, data, msg: `${params.name}: ${parts.length ? parts.join(', ') : 'absent'}`,
-        diff: ctx.diff && c.remove ? [{ path, before: '(present)\n', after: '' }] : undefined,
-      };
-    }
-    const result: ModuleResult = fileResult(ctx, spec, state, filePlan, error);
-    if (result.failed) return result;
-    const parts = [...(planChanged(filePlan) ? [result.msg!] : []), ...describeControl(c)];
-    return { ...result, changed, data: { ...result.data, ...data }, msg: parts.length ? parts.join(', ') : `${params.name}: up to date, ${params.started ?? true ? 'running' : 'stopped'}` };
-  },
+      return { spec, ...(await readProgram(ctx, spec ? fileRequest(spec, ctx.diff) : { path }, params.name)) };
+    },
+    decide: planSupervisor,
+    changed: supervisorChanged,
+    async apply(ctx, params, d, f) {
+      const c = d.control;
+      if (f.spec && d.file && planChanged(d.file)) {
+        const error = await applyFilePlan(ctx, f.spec, d.file, f.state);
+        if (error) return error;
+      }
+      if (c.remove) {
+        const rm = await ctx.exec({ argv: ['rm', '-f', '--', programPath(params)] });
+        const error = rm.code === 0 ? undefined : rm.stderr.trim();
+        if (error) return error;
+      }
+      return control(ctx, params, c);
+    },
+    result(ctx, params, d, f, changed) {
+      if (d.notInstalled) return { changed: false, msg: `${params.name}: absent (supervisor is not installed)` };
+      const c = d.control;
+      const path = programPath(params);
+      const data = { path, running: f.status.running, processes: f.status.processes };
+      if (!f.spec || !d.file) {
+        const parts = describeControl(c);
+        return {
+          changed, data, msg: `${params.name}: ${parts.length ? parts.join(', ') : 'absent'}`,
+          diff: ctx.diff && c.remove ? [{ path, before: '(present)\n', after: '' }] : undefined,
+        };
+      }
+      const result = fileResult(ctx, f.spec, f.state, d.file);
+      const parts = [...(planChanged(d.file) ? [result.msg!] : []), ...describeControl(c)];
+      return { ...result, changed, data: { ...result.data, ...data }, msg: parts.length ? parts.join(', ') : `${params.name}: up to date, ${params.started ?? true ? 'running' : 'stopped'}` };
+    },
+  }),
 });

@@ -18,6 +18,7 @@ import type { FromSchema } from 'json-schema-to-ts';
 import { script } from '../src/command.js';
 import { normalizeMode } from '../src/module-kit/facts/file.js';
 import { defineModule } from '../src/module-kit/contract.js';
+import { runOperation } from '../src/module-kit/operation.js';
 import { modeSchema, ownerSchema, pathSchema } from '../src/module-kit/schemas.js';
 import { outputTail } from './command.js';
 
@@ -72,36 +73,54 @@ export function isTarGz(file: string): boolean {
   return /\.(tar\.gz|tgz)$/i.test(file);
 }
 
+/** The local archive's path and size. */
+interface UnarchiveFacts {
+  local: string;
+  size: number;
+}
+
 export const unarchive = defineModule<UnarchiveParams>({
   name: 'unarchive',
   schema,
-  async run(ctx, p) {
-    const local = ctx.localPath(p.src);
-    if (!isTarGz(local)) return { changed: false, failed: true, msg: `src must be a .tar.gz or .tgz archive: ${p.src}` };
-    let size: number;
-    try {
-      const s = await stat(local);
-      if (!s.isFile()) return { changed: false, failed: true, msg: `${local} is not a file` };
-      size = s.size;
-    } catch (err) {
-      return { changed: false, failed: true, msg: `cannot read ${local}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` };
-    }
-    const data = { dest: p.dest, src: local, size };
-
-    // The read is only worth a round trip when it can avoid the upload.
-    if (p.creates) {
-      const [created, dest] = await ctx.stat([{ path: p.creates }, { path: p.dest }]);
-      if (created!.type !== 'missing') return { changed: false, skipped: true, msg: `skipped: ${p.creates} exists`, data };
-      if (dest!.type !== 'missing' && dest!.type !== 'directory') return { changed: false, failed: true, msg: `${p.dest} exists and is not a directory`, data };
-    }
-    if (ctx.check) return { changed: true, msg: `would extract ${p.src} (${size} bytes) into ${p.dest}`, data };
-
-    const archive = await readFile(local);
-    const res = await ctx.exec(
-      script(EXTRACT_SCRIPT, p.dest, ownerSpec(p.owner, p.group), p.mode ? normalizeMode(p.mode) : '', ...(p.extra_opts ?? [])),
-      { stdin: archive },
-    );
-    if (res.code !== 0) return { changed: true, failed: true, msg: `extracting ${p.src} into ${p.dest} failed (rc=${res.code}): ${outputTail(res)}`, data };
-    return { changed: true, msg: `extracted ${p.src} (${size} bytes) into ${p.dest}`, data };
-  },
+  run: runOperation<UnarchiveParams, UnarchiveFacts, { error?: string }>({
+    async read(ctx, p) {
+      const local = ctx.localPath(p.src);
+      const fail = (msg: string, data?: Record<string, unknown>) => ({ result: { changed: false, failed: true, msg, data } });
+      if (!isTarGz(local)) return fail(`src must be a .tar.gz or .tgz archive: ${p.src}`);
+      let size: number;
+      try {
+        const s = await stat(local);
+        if (!s.isFile()) return fail(`${local} is not a file`);
+        size = s.size;
+      } catch (err) {
+        return fail(`cannot read ${local}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+      // The read is only worth a round trip when it can avoid the upload.
+      if (p.creates) {
+        const data = { dest: p.dest, src: local, size };
+        const [created, dest] = await ctx.stat([{ path: p.creates }, { path: p.dest }]);
+        if (created!.type !== 'missing') return { result: { changed: false, skipped: true, msg: `skipped: ${p.creates} exists`, data } };
+        if (dest!.type !== 'missing' && dest!.type !== 'directory') return fail(`${p.dest} exists and is not a directory`, data);
+      }
+      return { local, size };
+    },
+    // Without `creates` there is nothing to compare: every run extracts.
+    decide: () => ({}),
+    changed: () => true,
+    async apply(ctx, p, _d, f) {
+      const res = await ctx.exec(
+        script(EXTRACT_SCRIPT, p.dest, ownerSpec(p.owner, p.group), p.mode ? normalizeMode(p.mode) : '', ...(p.extra_opts ?? [])),
+        { stdin: await readFile(f.local) },
+      );
+      return res.code === 0 ? undefined : `extracting ${p.src} into ${p.dest} failed (rc=${res.code}): ${outputTail(res)}`;
+    },
+    // Some files may be out already when tar stops.
+    failure: (p, err, _d, f) => ({ msg: err, changed: true, data: { dest: p.dest, src: f.local, size: f.size } }),
+    result: (ctx, p, _d, f, changed) => ({
+      changed,
+      // Wording only: a check says what the run would do.
+      msg: `${ctx.check ? 'would extract' : 'extracted'} ${p.src} (${f.size} bytes) into ${p.dest}`,
+      data: { dest: p.dest, src: f.local, size: f.size },
+    }),
+  }),
 });

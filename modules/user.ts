@@ -20,6 +20,7 @@ import { script } from '../src/command.js';
 import { normalizeMode } from '../src/module-kit/facts/file.js';
 import { kind, KINDS } from '../src/kinds.js';
 import { defineModule } from '../src/module-kit/contract.js';
+import { runOperation } from '../src/module-kit/operation.js';
 import { runSequence } from '../src/module-kit/batch.js';
 import { modeSchema } from '../src/module-kit/schemas.js';
 import { outputTail } from './command.js';
@@ -225,31 +226,61 @@ export function planUser(p: UserParams, st: UserState): UserPlan {
   return { commands, changes };
 }
 
+/** What a user task reads: the user's state, and how to take a wanted group that does not exist. */
+export interface UserFacts {
+  state: UserState;
+  /**
+   * Check mode: the tasks before this one only said what they would do, so a wanted group
+   * missing now may be one of them creates (an app user's own group). Only the read knows it
+   * runs in check mode: this fact carries it to the decision.
+   */
+  groupsMayBePending: boolean;
+}
+
+export interface UserDecision extends UserPlan {
+  /** Missing groups taken as ones an earlier task would create (check mode only). */
+  pendingGroups?: string[];
+}
+
+/** Decide (pure): planUser, except that a group an earlier task would create is no failure. */
+export function decideUser(p: UserParams, f: UserFacts): UserDecision {
+  const missing = f.state.missingGroups;
+  if (f.groupsMayBePending && missing.length && p.state !== 'absent') {
+    // Joining such a group is a change the real run would make, not a failure.
+    const pending = planUser(p, { ...f.state, missingGroups: [] });
+    if (!pending.error) return { ...pending, pendingGroups: missing };
+  }
+  return planUser(p, f.state);
+}
+
+/** What `register:` sees of the user. */
+const userData = (p: UserParams, st: UserState) => ({ name: p.name, uid: st.uid, home: p.home ?? st.home, shell: p.shell ?? st.shell });
+
 export const user = defineModule<UserParams>({
   name: 'user',
   schema,
-  async run(ctx, p) {
-    const read = await ctx.exec(script(READ_SCRIPT, p.name, p.home ?? '', ...(p.groups ?? [])));
-    if (read.code !== 0) return { changed: false, failed: true, msg: `cannot read user ${p.name}: ${outputTail(read)}` };
-    const st = parseUserState(read.stdout);
-    if (ctx.check && st.missingGroups.length && p.state !== 'absent') {
-      // In check mode a group an earlier task would create (an app user's own group) is
-      // missing: joining it is a change the real run would make, not a failure.
-      const pending = planUser(p, { ...st, missingGroups: [] });
-      if (!pending.error) {
-        const note = `group${st.missingGroups.length > 1 ? 's' : ''} ${st.missingGroups.join(', ')} not created yet`;
-        return { changed: true, msg: `would ${st.exists ? 'change' : 'create'} user ${p.name}: ${pending.changes.join(', ')} (${note})` };
-      }
-    }
-    const plan = planUser(p, st);
-    if (plan.error) return { changed: false, failed: true, msg: plan.error };
-    const data = { name: p.name, uid: st.uid, home: p.home ?? st.home, shell: p.shell ?? st.shell };
-    if (plan.commands.length === 0) return { changed: false, msg: p.state === 'absent' ? `no user ${p.name}` : `user ${p.name} up to date`, data };
-    const what = `user ${p.name}: ${plan.changes.join(', ')}`;
-    const verb = p.state === 'absent' ? 'remove' : st.exists ? 'change' : 'create';
-    if (ctx.check) return { changed: true, msg: `would ${verb} ${what}`, data };
-    const error = await runSequence(ctx, plan.commands);
-    if (error) return { changed: true, failed: true, msg: `user ${p.name}: ${error}`, data };
-    return { changed: true, msg: p.state === 'absent' ? what : `${st.exists ? 'changed' : 'created'} ${what}`, data };
-  },
+  run: runOperation<UserParams, UserFacts, UserDecision>({
+    async read(ctx, p) {
+      const read = await ctx.exec(script(READ_SCRIPT, p.name, p.home ?? '', ...(p.groups ?? [])));
+      if (read.code !== 0) return { result: { changed: false, failed: true, msg: `cannot read user ${p.name}: ${outputTail(read)}` } };
+      return { state: parseUserState(read.stdout), groupsMayBePending: ctx.check };
+    },
+    decide: decideUser,
+    changed: (plan) => plan.commands.length > 0,
+    apply: (ctx, p, plan) => runSequence(ctx, plan.commands),
+    // A command of the sequence may have run before one failed.
+    failure: (p, err, _plan, { state: st }) => ({ msg: `user ${p.name}: ${err}`, changed: true, data: userData(p, st) }),
+    result(ctx, p, plan, { state: st }, changed) {
+      const data = userData(p, st);
+      if (!changed) return { changed, msg: p.state === 'absent' ? `no user ${p.name}` : `user ${p.name} up to date`, data };
+      const what = `user ${p.name}: ${plan.changes.join(', ')}`;
+      // Wording only: a check says what the run would do.
+      if (!ctx.check) return { changed, msg: p.state === 'absent' ? what : `${st.exists ? 'changed' : 'created'} ${what}`, data };
+      const msg = `would ${p.state === 'absent' ? 'remove' : st.exists ? 'change' : 'create'} ${what}`;
+      if (!plan.pendingGroups) return { changed, msg, data };
+      // No data: it would describe a user that can only be made once the groups are.
+      const n = plan.pendingGroups.length;
+      return { changed, msg: `${msg} (group${n > 1 ? 's' : ''} ${plan.pendingGroups.join(', ')} not created yet)` };
+    },
+  }),
 });

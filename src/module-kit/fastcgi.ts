@@ -4,7 +4,7 @@
  * STDERR, END_REQUEST), then split the CGI headers from the body.
  *
  * The bytes are built here, on the control machine, so the part that runs on the server is a
- * byte relay between the SSH channel and the pool's unix socket (see fpm_opcache): nothing of
+ * byte relay between the SSH channel and the pool's unix socket (see fpm-pool.ts): nothing of
  * the protocol has to exist on the server, and this file is pure and unit-tested.
  *
  * Spec: the FastCGI 1.0 specification (Open Market, 1996), sections 3 (records), 3.4

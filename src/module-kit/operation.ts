@@ -16,8 +16,18 @@ export interface Operation<P, F, D extends { error?: string }> {
   apply(ctx: ModuleContext, p: P, d: D, facts: F): Promise<string | undefined>;
   /** The task's result once decided (and, outside check mode, applied). */
   result(ctx: ModuleContext, p: P, d: D, facts: F, changed: boolean): ModuleResult;
-  /** The failure message for an apply error (default: the error itself). */
-  failure?(p: P, error: string): string;
+  /**
+   * The failure for an apply error: its message (default: the error itself), or the message with
+   * what the failed apply had changed already (a password file written before the SQL failed).
+   */
+  failure?(p: P, error: string, d: D, facts: F): string | ApplyFailure;
+}
+
+/** An apply that failed part-way: what a `register:` of the task sees. */
+export interface ApplyFailure {
+  msg: string;
+  changed: boolean;
+  data?: Record<string, unknown>;
 }
 
 export function runOperation<P, F, D extends { error?: string }>(op: Operation<P, F, D>): (ctx: ModuleContext, p: P) => Promise<ModuleResult> {
@@ -29,7 +39,10 @@ export function runOperation<P, F, D extends { error?: string }>(op: Operation<P
     const changed = op.changed(d);
     if (changed && !ctx.check) {
       const err = await op.apply(ctx, p, d, facts as F);
-      if (err) return { changed: false, failed: true, msg: op.failure ? op.failure(p, err) : err };
+      if (err) {
+        const f = op.failure ? op.failure(p, err, d, facts as F) : err;
+        return typeof f === 'string' ? { changed: false, failed: true, msg: f } : { ...f, failed: true };
+      }
     }
     return op.result(ctx, p, d, facts as F, changed);
   };

@@ -14,7 +14,8 @@ import { ConnectionPool, LocalConnection, SshConnection, openConnection } from '
 import type { Connection } from '../../src/connection/types.js';
 import { FlightError } from '../../src/errors.js';
 import type { Host } from '../../src/inventory/types.js';
-import { ensureLab, labHosts, labSkipReason, sshRun, type LabServer } from '../support/lab.js';
+import { labHosts, sshRun, type LabServer } from '../../lab-kit/ssh.js';
+import { ensureLab, labSkipReason } from '../support/lab.js';
 
 const servers = await ensureLab();
 const skip = servers ? false : (labSkipReason() ?? 'the lab is not available');

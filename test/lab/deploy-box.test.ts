@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { makeDefs, ROOT, type TempDefs } from '../support/flight.js';
+import { ROOT } from '../../lab-kit/cli.js';
+import { makeDefs, type TempDefs } from '../../lab-kit/defs.js';
 import { ensureLab, labSkipReason } from '../support/lab.js';
 
 const servers = await ensureLab();

@@ -26,8 +26,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { describeRun, failures, fetchPage, flight, privateLab, waitFor, type FlightRun } from '../support/flight.js';
-import { labSkipReason, onHost, type LabServer } from '../support/lab.js';
+import { describeRun, failures, flight, type FlightRun } from '../../lab-kit/cli.js';
+import { fetchPage, waitFor } from '../../lab-kit/http.js';
+import type { LabServer } from '../../lab-kit/ssh.js';
+import { privateLab } from '../support/flight.js';
+import { labSkipReason, onHost } from '../support/lab.js';
 
 const skip = labSkipReason() ?? false;
 

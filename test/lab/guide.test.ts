@@ -18,8 +18,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { quote } from '../../src/command.js';
-import { FLIGHT_BIN, ROOT, httpGet, privateLab } from '../support/flight.js';
-import { labSkipReason, sshRun, type LabServer } from '../support/lab.js';
+import { FLIGHT_BIN, ROOT } from '../../lab-kit/cli.js';
+import { httpGet } from '../../lab-kit/http.js';
+import { sshRun, type LabServer } from '../../lab-kit/ssh.js';
+import { privateLab } from '../support/flight.js';
+import { labSkipReason } from '../support/lab.js';
 
 const skip = labSkipReason() ?? false;
 const GUIDE = path.join(ROOT, 'docs', 'servers.md');

@@ -13,8 +13,10 @@ import { TEMPLATES_DIR } from '../../src/paths.js';
 import { renderFile } from '../../src/templating.js';
 import { quote } from '../../src/command.js';
 import { renderProgram } from '../../modules/supervisor.js';
-import { flight, makeDefs, describeRun, type TempDefs } from '../support/flight.js';
-import { ensureLab, labSkipReason, sshRun, type LabServer } from '../support/lab.js';
+import { flight, describeRun } from '../../lab-kit/cli.js';
+import { makeDefs, type TempDefs } from '../../lab-kit/defs.js';
+import { sshRun, type LabServer } from '../../lab-kit/ssh.js';
+import { ensureLab, labSkipReason } from '../support/lab.js';
 
 const servers = await ensureLab();
 const skip = servers ? false : (labSkipReason() ?? 'the lab is not available');

@@ -12,7 +12,8 @@ import { labDown, labPaths, labStart, labStatus, labStop, labUp, type LabServerI
 import { serverAddresses } from '../../src/lab/addresses.js';
 import { isWeb, renderClusterFile } from '../../src/lab/cluster-file.js';
 import { labSources, parseDeb822, parseOneLine, renderDeb822 } from '../../src/lab/sources.js';
-import { labSkipReason, sshRun, type LabServer } from '../support/lab.js';
+import { sshRun, type LabServer } from '../../lab-kit/ssh.js';
+import { labSkipReason } from '../support/lab.js';
 
 describe('lab: pure parts', () => {
   test('addresses count up from the first and stay in 127.0.0.0/8', () => {

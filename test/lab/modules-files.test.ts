@@ -17,7 +17,8 @@ import type { Module, ModuleResult } from '../../src/module-kit/contract.js';
 import { createModuleContext } from '../../src/module-kit/context.js';
 import { modules } from '../../modules/index.js';
 import { counting } from '../support/counting.js';
-import { ensureLab, labHosts, labSkipReason, onHost, sshRun, type LabServer } from '../support/lab.js';
+import { labHosts, sshRun, type LabServer } from '../../lab-kit/ssh.js';
+import { ensureLab, labSkipReason, onHost } from '../support/lab.js';
 
 const servers = await ensureLab();
 const skip = servers ? false : (labSkipReason() ?? 'the lab is not available');

@@ -18,20 +18,13 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  assertOk,
-  describeRun,
-  failures,
-  fetchPage,
-  flight,
-  hostResults,
-  makeDefs,
-  makeFixtureRepo,
-  type FixtureRepo,
-  type FlightRun,
-  type TempDefs,
-} from '../support/flight.js';
-import { ensureLab, labSkipReason, onHost, type LabServer } from '../support/lab.js';
+import { describeRun, failures, flight, hostResults, type FlightRun } from '../../lab-kit/cli.js';
+import { makeDefs, type TempDefs } from '../../lab-kit/defs.js';
+import { fetchPage } from '../../lab-kit/http.js';
+import { makeFixtureRepo, type FixtureRepo } from '../../lab-kit/repos.js';
+import type { LabServer } from '../../lab-kit/ssh.js';
+import { assertOk } from '../support/flight.js';
+import { ensureLab, labSkipReason, onHost } from '../support/lab.js';
 
 const servers = await ensureLab();
 const skip = servers ? false : (labSkipReason() ?? 'the lab is not available');

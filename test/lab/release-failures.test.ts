@@ -27,22 +27,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import {
-  assertOk,
-  describeRun,
-  fetchPage,
-  FIXTURE_APP,
-  flight,
-  hostResults,
-  makeDefs,
-  makeFixtureRepo,
-  type FixtureRepo,
-  type FlightOptions,
-  type FlightRun,
-  type TempDefs,
-} from '../support/flight.js';
-import { ensureLab, labSkipReason, onHost, sshRun, type LabServer } from '../support/lab.js';
-import { formatReport, isError, isMixed, now, report, startLoad } from '../support/load.js';
+import { describeRun, flight, hostResults, type FlightOptions, type FlightRun } from '../../lab-kit/cli.js';
+import { makeDefs, type TempDefs } from '../../lab-kit/defs.js';
+import { fetchPage } from '../../lab-kit/http.js';
+import { formatReport, isError, isMixed, now, report, startLoad } from '../../lab-kit/load.js';
+import { FIXTURE_APP, makeFixtureRepo, type FixtureRepo } from '../../lab-kit/repos.js';
+import { sshRun, type LabServer } from '../../lab-kit/ssh.js';
+import { assertOk } from '../support/flight.js';
+import { ensureLab, labSkipReason, onHost } from '../support/lab.js';
 import {
   appYaml,
   checksumCount,

@@ -24,25 +24,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import {
-  assertOk,
   changedPerHost,
   changedTasks,
   describeRun,
   failures,
-  fetchPage,
   flight,
-  httpGet,
   hostResults,
-  makeDefs,
-  privateLab,
-  makeLaravelRepo,
   recapHosts,
   serverResults,
-  visitor,
-  waitFor,
   type FlightRun,
-} from '../support/flight.js';
-import { ensureLab, labSkipReason, onHost, sshRun, type LabServer } from '../support/lab.js';
+} from '../../lab-kit/cli.js';
+import { makeDefs } from '../../lab-kit/defs.js';
+import { fetchPage, httpGet, visitor, waitFor } from '../../lab-kit/http.js';
+import { makeLaravelRepo } from '../../lab-kit/repos.js';
+import { sshRun, type LabServer } from '../../lab-kit/ssh.js';
+import { assertOk, privateLab } from '../support/flight.js';
+import { ensureLab, labSkipReason, onHost } from '../support/lab.js';
 import { forgetApp } from '../support/release-lab.js';
 
 const servers = await ensureLab();

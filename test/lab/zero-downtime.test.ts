@@ -19,9 +19,14 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, test } from 'node:test';
-import { assertOk, describeRun, fetchPage, flight, makeDefs, makeLaravelRepo, type FixtureRepo, type FlightRun, type TempDefs } from '../support/flight.js';
-import { ensureLab, labSkipReason, type LabServer } from '../support/lab.js';
-import { formatReport, isError, isMixed, now, report, startLoad } from '../support/load.js';
+import { describeRun, flight, type FlightRun } from '../../lab-kit/cli.js';
+import { makeDefs, type TempDefs } from '../../lab-kit/defs.js';
+import { fetchPage } from '../../lab-kit/http.js';
+import { formatReport, isError, isMixed, now, report, startLoad } from '../../lab-kit/load.js';
+import { makeLaravelRepo, type FixtureRepo } from '../../lab-kit/repos.js';
+import type { LabServer } from '../../lab-kit/ssh.js';
+import { assertOk } from '../support/flight.js';
+import { ensureLab, labSkipReason } from '../support/lab.js';
 import { appYaml, checksumCount, currents, seedShared, sharedChecksums } from '../support/release-lab.js';
 
 const servers = await ensureLab();

@@ -1,15 +1,10 @@
 /**
- * Shared helpers for every test that runs against the local lab: bring the default lab up once,
- * describe its servers as inventory hosts, and check server state with the system ssh client.
+ * Whether lab tests can run here, and the default lab they share, brought up once per test
+ * process; plus an ssh check that fails the test when the command does not succeed.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import type { Host } from '../../src/inventory/types.js';
 import { labUp } from '../../src/lab/index.js';
-import type { LabServerInfo } from '../../src/lab/types.js';
-
-/** A lab server as tests see it: how to reach it, and whether it is a web server. */
-export type LabServer = Pick<LabServerInfo, 'name' | 'address' | 'port' | 'user' | 'key' | 'knownHosts' | 'web'>;
+import { sshRun, type LabServer } from '../../lab-kit/ssh.js';
 
 let pending: Promise<LabServer[] | null> | undefined;
 
@@ -51,67 +46,9 @@ export async function ensureLab(): Promise<LabServer[] | null> {
   return servers;
 }
 
-/** The lab servers as inventory Hosts (connection 'ssh', hostKeyPolicy 'strict', connectTimeout 10, vars {}, groups ['all']). */
-export function labHosts(servers: LabServer[]): Host[] {
-  return servers.map((s) => ({
-    name: s.name,
-    address: s.address,
-    connection: 'ssh' as const,
-    ssh: {
-      user: s.user,
-      port: s.port,
-      key: s.key,
-      knownHosts: s.knownHosts,
-      hostKeyPolicy: 'strict' as const,
-      connectTimeout: 10,
-    },
-    vars: {},
-    groups: ['all'],
-  }));
-}
-
-/** ssh options that check the server's host key against the lab's known_hosts and ignore any user config. */
-export function sshArgs(server: LabServer): string[] {
-  return [
-    '-F', 'none',
-    '-i', server.key,
-    '-p', String(server.port),
-    '-o', 'IdentitiesOnly=yes',
-    '-o', 'BatchMode=yes',
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', `UserKnownHostsFile=${server.knownHosts}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'ConnectTimeout=10',
-    '-o', 'LogLevel=ERROR',
-    `${server.user}@${server.address}`,
-  ];
-}
-
 /** Run on a server with the system ssh client and insist it worked; returns stdout. */
 export async function onHost(s: LabServer, command: string): Promise<string> {
   const r = await sshRun(s, command);
   assert.equal(r.code, 0, `${s.name}: ${command}\n${r.stderr}`);
   return r.stdout;
-}
-
-/**
- * Run a command on a lab server with the system ssh client (for verifying state independently of
- * Flight's own connection code). Returns {code, stdout, stderr}.
- */
-export async function sshRun(server: LabServer, command: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('ssh', [...sshArgs(server), '--', command], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (code, signal) =>
-      resolve({
-        code: code ?? (signal ? 128 : 255),
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-      }),
-    );
-  });
 }

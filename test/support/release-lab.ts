@@ -13,8 +13,9 @@ import fs from 'node:fs';
 import { script, toShell } from '../../src/command.js';
 import { labStatus } from '../../src/lab/index.js';
 import { REMOVE_SCRIPT } from '../../modules/user.js';
-import type { FlightRun } from './flight.js';
-import { onHost, sshRun, type LabServer } from './lab.js';
+import type { FlightRun } from '../../lab-kit/cli.js';
+import { sshRun, type LabServer } from '../../lab-kit/ssh.js';
+import { onHost } from './lab.js';
 
 export interface AppSpec {
   name: string;

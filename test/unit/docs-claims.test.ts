@@ -146,7 +146,7 @@ test('every file of the project the docs name exists', () => {
   let checked = 0;
   for (const doc of DOCS) {
     const text = fs.readFileSync(path.join(ROOT, doc), 'utf8');
-    for (const m of text.matchAll(/(?<![\w/.-])((?:src|modules|playbooks|templates|test|bench|scripts|docs|examples|inventory)\/[\w./-]*\w)/g)) {
+    for (const m of text.matchAll(/(?<![\w/.-])((?:src|modules|playbooks|templates|test|bench|lab-kit|scripts|docs|examples|inventory)\/[\w./-]*\w)/g)) {
       const p = m[1]!;
       // Placeholders (`apps/APP.yml`) and globs are not files.
       if (/[A-Z]{2,}|\*/.test(p)) continue;

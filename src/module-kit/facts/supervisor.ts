@@ -1,8 +1,10 @@
 /**
  * Facts about supervisord on a host: whether it is installed and answering, and the state of
- * one program group's processes. Read by the supervisor module; shell text and a parser only,
- * so the read joins the program file's own in one command.
+ * one program group's processes. Read by the supervisor module together with its program
+ * file's state, in one command.
  */
+import type { ModuleContext } from '../contract.js';
+import { parseStatOutput, statCommand, type PathState, type StatRequest } from './file.js';
 
 export interface SupervisorStatus {
   installed: boolean;
@@ -52,7 +54,7 @@ export function parseStatus(text: string, group: string): SupervisorStatus {
  * status is asked of supervisord's XML-RPC socket with curl when it answers there (the usual
  * socket paths, no auth), and of supervisorctl only otherwise (daemon down, auth, no curl).
  */
-export const SUPERVISOR_PROBE = `
+const SUPERVISOR_PROBE = `
 if ! command -v supervisorctl >/dev/null 2>&1; then echo installed=0; exit 0; fi
 echo installed=1
 if command -v curl >/dev/null 2>&1; then
@@ -68,3 +70,11 @@ echo via=ctl
 supervisorctl status "$1:*" 2>&1
 exit 0
 `;
+
+/** A program file's state and its group's, in one command; throws when the read itself fails. */
+export async function readProgram(ctx: Pick<ModuleContext, 'exec'>, file: StatRequest, group: string): Promise<{ state: PathState; status: SupervisorStatus }> {
+  const res = await ctx.exec(statCommand([file], SUPERVISOR_PROBE, [group]));
+  if (res.code !== 0) throw new Error(`reading supervisor state failed (rc=${res.code}): ${res.stderr.trim()}`);
+  const { states, rest } = parseStatOutput(res.stdout, [file]);
+  return { state: states[0]!, status: parseStatus(rest, group) };
+}

@@ -1,10 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { toShell } from '../../../src/command.js';
-import { parseStatOutput, statCommand } from '../../../src/module-kit/facts/file.js';
+import { toShell, type Command } from '../../../src/command.js';
+import type { ModuleContext } from '../../../src/module-kit/contract.js';
+import { parseStatOutput, statCommand, type PathState } from '../../../src/module-kit/facts/file.js';
+import { sha256 } from '../../../src/module-kit/write.js';
 import { createAjv } from '../../../src/json-schema.js';
-import { apt, deb822, installArgs, keyPath, packageNames, planApt, validate, type AptParams } from '../../../modules/apt.js';
+import { apt, aptChanged, aptSteps, decideApt, deb822, keyPath, packageNames, planApt, validate, type AptFacts, type AptParams } from '../../../modules/apt.js';
+import { installArgs } from '../../../src/module-kit/apt-commands.js';
 import { PROBE, parsePolicy, parseProbe, type AptState } from '../../../src/module-kit/facts/packages.js';
 
 const KEY = '-----BEGIN PGP PUBLIC KEY BLOCK-----\nabc\n-----END PGP PUBLIC KEY BLOCK-----\n';
@@ -94,6 +97,68 @@ test('planApt: what to install and when to refresh the lists', () => {
     assert.equal(plan.updateCache, update, what);
     if (reason) assert.match(plan.updateReason ?? '', reason, what);
   }
+});
+
+test('decideApt: the repository files decide the refresh; a key by URL is downloaded once', () => {
+  const packages: AptState = { installed: new Set(['tree']), now: 10_000, cacheTime: 9_000, haveLists: true };
+  const none = decideApt({ name: ['tree'] }, { states: [], packages });
+  assert.equal(aptChanged(none), false);
+  assert.deepEqual(aptSteps(none, undefined), []);
+
+  const repository = { name: 'sury', url: 'https://packages.sury.org/php/', key_url: 'https://packages.sury.org/php/apt.gpg' };
+  const sources = { path: '/etc/apt/sources.list.d/sury.sources', content: deb822(repository, 'bookworm'), mode: '0644', owner: 'root', group: 'root' };
+  const repo = { sources, keyPath: '/etc/apt/keyrings/sury.gpg' };
+  const missing = (path: string, parentIsDir = true): PathState => ({ path, type: 'missing', parentIsDir });
+  const fresh: AptFacts = { repo, states: [missing(sources.path), missing(repo.keyPath, false)], packages };
+  const d = decideApt({ name: ['tree', 'jq'], repository }, fresh);
+  assert.deepEqual([d.sourcesChanged, d.keyChanged, d.keyDownload, d.makeKeyDir], [true, true, true, true]);
+  assert.deepEqual(d.plan, { toInstall: ['jq'], updateCache: true, updateReason: 'repository changed' });
+  assert.deepEqual(aptSteps(d, repo), [
+    ['write /etc/apt/keyrings/sury.gpg', 'wrote /etc/apt/keyrings/sury.gpg'],
+    ['write /etc/apt/sources.list.d/sury.sources', 'wrote /etc/apt/sources.list.d/sury.sources'],
+    ['update the package lists (repository changed)', 'updated the package lists (repository changed)'],
+  ]);
+
+  const file = (path: string, sha256: string): PathState => ({ path, type: 'file', parentIsDir: true, mode: '0644', owner: 'root', group: 'root', uid: 0, gid: 0, sha256 });
+  const known = decideApt({ name: ['tree'], repository }, { repo, states: [file(sources.path, sha256(sources.content)), file(repo.keyPath, 'any')], packages });
+  assert.deepEqual([known.keyDownload, known.keyChanged, aptChanged(known)], [false, false, false], 'a downloaded key is kept as it is');
+
+  const blocked = decideApt({ name: ['tree'], repository }, { repo, states: [{ ...missing(sources.path), type: 'directory' }, missing(repo.keyPath)], packages });
+  assert.match(blocked.error ?? '', /is a directory/);
+});
+
+/** A host where jq is missing and apt knows it; records what it is sent. */
+function host(check: boolean) {
+  const sent: Command[] = [];
+  const answers = [
+    `stat-end\0\0end\0\nnow=10000\ncache=9000\nlists=1\npkg=tree\tamd64\tinstall ok installed\n`,
+    'step=policy\njq:\n  Installed: (none)\n  Candidate: 1.6\n',
+    '',
+  ];
+  const ctx = {
+    check, diff: false, facts: { codename: 'bookworm' },
+    async exec(cmd: Command) {
+      sent.push(cmd);
+      return { code: 0, stdout: answers[sent.length - 1] ?? '', stderr: '' };
+    },
+  } as unknown as ModuleContext;
+  return { ctx, sent };
+}
+
+test('apt: check mode asks apt about the missing packages from the current lists and installs nothing', async () => {
+  const dry = host(true);
+  assert.deepEqual(await apt.run(dry.ctx, { name: ['tree', 'jq'], update_cache: true }), {
+    changed: true, msg: 'would update the package lists (update_cache), install jq', diff: undefined, data: { installed: [], cache_updated: false },
+  });
+  assert.equal(dry.sent.length, 2, 'the read, then the question to apt');
+  assert.deepEqual((dry.sent[1] as { args?: readonly string[] }).args, ['', '', '0', 'jq'], 'no download, no refresh');
+
+  const real = host(false);
+  assert.deepEqual(await apt.run(real.ctx, { name: ['tree', 'jq'], update_cache: true }), {
+    changed: true, msg: 'updated the package lists (update_cache), installed jq', diff: undefined, data: { installed: ['jq'], cache_updated: true },
+  });
+  assert.deepEqual((real.sent[1] as { args?: readonly string[] }).args, ['', '', '1', 'jq'], 'the refresh, then the question');
+  assert.equal(real.sent.length, 3, 'read, refresh and ask, install');
 });
 
 test('parsePolicy: a candidate means apt can install it; unknown and virtual names have none', () => {

@@ -4,9 +4,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { toShell } from '../../../src/command.js';
+import { toShell, type Command } from '../../../src/command.js';
+import type { ModuleContext } from '../../../src/module-kit/contract.js';
 import { createAjv } from '../../../src/json-schema.js';
-import { command, commandArgv, outputTail, shellSyntax, shortArgv, wrapCommand } from '../../../modules/command.js';
+import { command, commandArgv, outputTail, runArgv, shellSyntax, shortArgv, wrapCommand } from '../../../modules/command.js';
 
 test('command schema: argv or cmd, known options only', () => {
   const v = createAjv().compile(command.schema);
@@ -99,4 +100,32 @@ test('a hostile argv survives the real local shell through toShell', () => {
   const words = ['$(id)', "a'b", 'c;d', 'e\nf'];
   const out = execFileSync('sh', ['-c', toShell(wrapCommand(['printf', '%s\\0', ...words], { nonce: 'n', dry: false }))]).toString('utf8');
   assert.deepEqual(out.split('\0').slice(0, -1), words);
+});
+
+/** A host whose wrapper always answers with `marker` (after the call's nonce); records what it is sent. */
+function host(check: boolean, marker: string) {
+  const sent: Command[] = [];
+  const ctx = {
+    check,
+    async exec(cmd: Command) {
+      sent.push(cmd);
+      const nonce = (cmd as { args?: readonly string[] }).args?.[0];
+      return { code: 0, stdout: `${nonce} ${marker}\n`, stderr: '' };
+    },
+  } as unknown as ModuleContext;
+  return { ctx, sent };
+}
+
+test('check mode: without creates/removes nothing is asked; with them the wrapper decides, dry', async () => {
+  const plain = host(true, 'would-run');
+  assert.deepEqual(await runArgv(plain.ctx, ['php', 'artisan', 'migrate'], {}), { changed: true, msg: 'would run: php artisan migrate' });
+  assert.equal(plain.sent.length, 0);
+
+  const guarded = host(true, 'skip-creates');
+  assert.deepEqual(await runArgv(guarded.ctx, ['php', 'artisan', 'migrate'], { creates: '/done' }), { changed: false, skipped: true, msg: 'skipped: /done exists' });
+  assert.equal((guarded.sent[0] as { args?: readonly string[] }).args?.[1], '1', 'the wrapper runs dry');
+
+  const real = host(false, 'skip-removes');
+  assert.deepEqual(await runArgv(real.ctx, ['true'], { removes: '/gone' }), { changed: false, skipped: true, msg: 'skipped: /gone does not exist' });
+  assert.equal((real.sent[0] as { args?: readonly string[] }).args?.[1], '0', 'a real run is not dry');
 });

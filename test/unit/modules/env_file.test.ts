@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createAjv } from '../../../src/json-schema.js';
 import { BLOCK_END, BLOCK_START, composeEnv, keyChanges, quoteEnvValue, renderBlock, splitEnv } from '../../../src/module-kit/env-block.js';
-import { describeEnvChanges, env_file, envChanges, envDiff } from '../../../modules/env_file.js';
+import { describeEnvChanges, env_file, envChanges, envDiff, planEnvFile } from '../../../modules/env_file.js';
 import { fetch } from '../../../modules/fetch.js';
 import { DOTENV_AUTOLOAD, DOTENV_PHP, HOSTILE_VALUES } from '../../support/dotenv.js';
 
@@ -164,4 +164,27 @@ test('phpdotenv (Laravel 8 loading) reads the block back exactly, and the block 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('env_file decides from the bytes: the part a task does not set is kept from the host', () => {
+  const user = b('APP_KEY=k\n');
+  const file = composeEnv({ user, block });
+  // Setting only the block, or only the user part, to what the host has: nothing to write.
+  assert.deepEqual(planEnvFile(file, { setBlock: true, block }), {});
+  assert.deepEqual(planEnvFile(file, { user, setBlock: false }), {});
+  // A new user part keeps the host's block.
+  const w = planEnvFile(file, { user: b('APP_KEY=other\n'), setBlock: false }).write!;
+  assert.equal(w.bytes.toString(), composeEnv({ user: b('APP_KEY=other\n'), block }).toString());
+  assert.deepEqual({ user: w.changes.user, created: w.changes.created, added: w.changes.added }, { user: true, created: false, added: [] });
+  // An empty `managed` removes the block and keeps the user part.
+  assert.equal(planEnvFile(file, { setBlock: true }).write!.bytes.toString(), user.toString());
+  assert.deepEqual(planEnvFile(file, { setBlock: true }).write!.changes.removed, ['DB_HOST', 'DB_PASSWORD']);
+  // No file yet: created from what the task gives.
+  const created = planEnvFile(undefined, { setBlock: true, block }).write!;
+  assert.equal(created.before, undefined);
+  assert.equal(created.bytes.toString(), block.toString());
+  assert.equal(created.changes.created, true);
+  // A user part that would not come back (it ends with a block) is refused, given or found on the host.
+  assert.match(planEnvFile(undefined, { user: file, setBlock: false }).error!, /own part ends with a Flight block/);
+  assert.match(planEnvFile(b(`A=1\n${block}${block}`), { setBlock: true, block }).error!, /own part ends with a Flight block/);
 });

@@ -12,18 +12,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import {
-  askPool,
   budgetStop,
+  fpm_opcache,
   describeWarmup,
   MB,
   opcacheUsage,
   reloadDecision,
-  WORKER_FILE,
   type BudgetState,
   type OpcacheNumbers,
   type WarmupReport,
 } from '../../../modules/fpm_opcache.js';
+import { askPool, WORKER_FILE } from '../../../src/module-kit/fpm-pool.js';
 import { LocalConnection } from '../../../src/connection/local.js';
+import type { ModuleContext } from '../../../src/module-kit/contract.js';
 import { decodeNameValuePairs, decodeRecords, encodeRecord, FCGI } from '../../../src/module-kit/fastcgi.js';
 
 function numbers(over: Partial<OpcacheNumbers> = {}): OpcacheNumbers {
@@ -152,6 +153,19 @@ test('the worker script: valid PHP that does nothing on the command line; releas
 const report = (over: Partial<WarmupReport> = {}): WarmupReport => ({
   ok: true, candidates: 500, compiled: 412, already_cached: 0, not_cached: 0, failed: 0, left: 0, stopped: null,
   bytes: 5.25 * MB, ms: 870, errors: [], status: numbers(), ...over,
+});
+
+test('the warm-up is an action: refused without a release, in check mode only said, never sent', async () => {
+  let sent = 0;
+  const ctx = (check: boolean) => ({ check, exec: async () => (sent++, { code: 3, stdout: '', stderr: 'no pool' }) }) as unknown as ModuleContext;
+  const p = { action: 'warmup', socket: '/run/php/shop.sock', php: '8.2', dir: '/home/shop/.flight', group: 'shop' } as const;
+  assert.deepEqual(await fpm_opcache.run(ctx(false), p), { changed: false, failed: true, msg: 'action warmup needs `release` (the release folder)' });
+  assert.deepEqual(await fpm_opcache.run(ctx(true), { ...p, release: '/home/shop/releases/2', budget_mb: 16 }), {
+    changed: true, msg: 'would compile the PHP files of /home/shop/releases/2 into OPcache through /run/php/shop.sock (at most 16 MB, keeping 32 MB free)',
+  });
+  assert.equal(sent, 0);
+  assert.deepEqual(await fpm_opcache.run(ctx(false), { ...p, release: '/home/shop/releases/2' }), { changed: false, failed: true, msg: '/run/php/shop.sock: no pool' });
+  assert.equal(sent, 1, 'a real run asks the pool');
 });
 
 test('the warm-up message: files compiled and memory used first, then anything unusual', () => {

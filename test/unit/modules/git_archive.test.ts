@@ -56,6 +56,9 @@ test('git_archive: archives a commit once, refuses a sha that is not one, and pr
 
     const dry = await git_archive.run(localContext(true), { repo, sha: sha.slice(0, 8), cache_dir: cache });
     assert.equal(dry.changed, true, 'check mode says the archive would be made');
+    assert.equal(dry.msg, `${sha.slice(0, 12)} (archive would be created)`);
+    assert.equal(dry.data!.sha, sha);
+    assert.ok(!fs.existsSync(path.join(cache, 'archives', `${sha}.tar.gz`)), 'check mode makes no archive');
     assert.ok(fs.existsSync(stale), 'check mode prunes nothing');
 
     const first = await git_archive.run(localContext(), { repo, sha: sha.slice(0, 8), cache_dir: cache });
@@ -63,6 +66,7 @@ test('git_archive: archives a commit once, refuses a sha that is not one, and pr
     assert.equal(first.changed, true);
     assert.equal(first.data!.sha, sha);
     const archive = path.join(cache, 'archives', `${sha}.tar.gz`);
+    assert.equal(first.msg, `${sha.slice(0, 12)} -> ${archive}`);
     assert.match(execFileSync('tar', ['-tzf', archive], { encoding: 'utf8' }), /index\.php/);
     assert.ok(!fs.existsSync(stale), `an archive unused for ${ARCHIVE_DAYS}+ days is deleted`);
     assert.ok(fs.existsSync(recent), 'an archive used lately stays');
@@ -74,6 +78,8 @@ test('git_archive: archives a commit once, refuses a sha that is not one, and pr
     const again = await git_archive.run(localContext(), { repo, sha, cache_dir: cache });
     assert.equal(again.changed, false, 'a cached archive is used as it is');
     assert.ok(fs.statSync(archive).mtimeMs > Date.now() - 60_000, 'using an archive marks it used');
+    const cachedDry = await git_archive.run(localContext(true), { repo, sha, cache_dir: cache });
+    assert.deepEqual([cachedDry.changed, cachedDry.msg], [false, `${sha.slice(0, 12)} (archive cached)`]);
 
     const bad = await git_archive.run(localContext(), { repo, sha: 'deadbeef', cache_dir: cache });
     assert.equal(bad.failed, true);

@@ -1,7 +1,7 @@
 /** joined_servers: the record beside an app's deploy lock, and the check releases make with it. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatMembership, LEFT_WINDOW_S, membershipProblem, parseMembership, updateMembership } from '../../../modules/joined_servers.js';
+import { formatMembership, LEFT_WINDOW_S, membershipProblem, parseMembership, planMembership, updateMembership } from '../../../modules/joined_servers.js';
 
 test('the record round-trips; the host time comes last; junk lines are dropped', () => {
   const records = [
@@ -32,4 +32,14 @@ test('one line per server; old left lines are dropped when the record is written
     { state: 'left', name: 'web-3', cluster: 'prod', at: now },
   ]);
   assert.deepEqual(updateMembership([], { state: 'joined', name: 'web-5', cluster: 'prod', at: 3 }, 3), [{ state: 'joined', name: 'web-5', cluster: 'prod', at: 3 }]);
+});
+
+test('recording a server: nothing when it already stands so; state is required', () => {
+  const records = [{ state: 'joined' as const, name: 'web-3', cluster: 'prod', at: 1000 }];
+  assert.deepEqual(planMembership(records, { name: 'web-3', state: 'joined' }, 2000), {});
+  assert.deepEqual(planMembership(records, { name: 'web-3', state: 'left', cluster: 'prod' }, 2000), { write: [{ state: 'left', name: 'web-3', cluster: 'prod', at: 2000 }] });
+  assert.deepEqual(planMembership(records, { name: 'web-5', state: 'joined' }, 2000), {
+    write: [...records, { state: 'joined', name: 'web-5', cluster: '', at: 2000 }],
+  });
+  assert.match(planMembership(records, { name: 'web-5' }, 2000).error!, /name needs state/);
 });

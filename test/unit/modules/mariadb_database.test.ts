@@ -10,7 +10,7 @@ import { createAjv } from '../../../src/json-schema.js';
 import type { ModuleContext } from '../../../src/module-kit/contract.js';
 import { checkArgs } from '../../../src/runner/args.js';
 import {
-  applySql, describePlan, grantPattern, mariadb_database, normalizeClients,
+  applySql, decideDatabase, describePlan, grantPattern, mariadb_database, normalizeClients,
   parseState, planChanged, planDatabase, sqlIdent, sqlString, stateSql, type DbState,
 } from '../../../modules/mariadb_database.js';
 
@@ -67,6 +67,21 @@ test('planDatabase: everything on a fresh server, nothing when settled, each dri
   const lost = planDatabase(['10.0.0.11'], { passwordFile: false, database: true, accounts: [{ host: '10.0.0.11', password: false, granted: true }] });
   assert.equal(lost.writePasswordFile, true);
   assert.deepEqual(lost.setPassword, ['10.0.0.11']);
+});
+
+test('decideDatabase: a server without MariaDB fails, except in a check, where everything would be made; a file just read is kept', () => {
+  const clients = ['10.0.0.11', '10.0.0.12'];
+  const facts = { clients, password: 'pw', stored: false, state: settled, provisionPending: false };
+  assert.deepEqual(decideDatabase('shop', facts), planDatabase(clients, settled));
+  const down = { ...facts, state: empty, unprovisioned: 'mariadb is not running on db-1 (ERROR 2002): start it' };
+  assert.deepEqual(decideDatabase('shop', down), { ...planDatabase(clients, empty), error: 'mariadb_database shop: mariadb is not running on db-1 (ERROR 2002): start it' });
+  const pending = decideDatabase('shop', { ...down, provisionPending: true });
+  assert.equal(pending.error, undefined);
+  assert.deepEqual(pending, planDatabase(clients, empty), 'the password file, the database and every account');
+  // The state read said no file, but the file was read a moment before: no new password.
+  const raced = decideDatabase('shop', { ...facts, stored: true, state: { ...settled, passwordFile: false } });
+  assert.equal(raced.writePasswordFile, false);
+  assert.equal(planChanged(raced), false);
 });
 
 test('applySql: one statement per change, the password only inside a literal', () => {

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { toShell } from '../../../src/command.js';
+import { failed } from '../../../src/errors.js';
 import { createAjv } from '../../../src/json-schema.js';
+import type { ModuleContext } from '../../../src/module-kit/contract.js';
 import { sha256 } from '../../../src/module-kit/write.js';
 import {
   aclFile, aclLine, describeRedisPlan, loadedNote, parseRead, planChanged, planUsers, redis_users, usersError, type RedisUser,
@@ -56,4 +59,48 @@ test('parseRead and planUsers: load only when the running Redis differs; a stopp
   assert.equal(describeRedisPlan(planUsers(['/p'], false, 'differs'), '/etc/redis/users.acl', true), 'would generate a password into /p, write /etc/redis/users.acl, load the users into Redis');
   assert.match(loadedNote('noauth'), /does not know the flight user/);
   assert.equal(loadedNote('same'), '');
+});
+
+/** A Redis server with no files yet, whose running Redis differs; `sent` records every call. */
+function freshServer(check: boolean, sent: string[], puts: Map<string, string>): ModuleContext {
+  return {
+    hostName: 'cache-1', check, diff: true, loginUser: 'root',
+    exec: async (cmd) => {
+      const line = toShell(cmd);
+      sent.push(`exec ${line.slice(0, 40)}`);
+      return { code: 0, stdout: line.includes('ACL LIST') ? 'loaded\tdiffers\n' : '', stderr: '' };
+    },
+    get: async (p): Promise<Buffer> => {
+      sent.push(`get ${p}`);
+      throw failed(`cache-1: get ${p} failed: No such file or directory`);
+    },
+    put: async (p, data) => {
+      sent.push(`put ${p}`);
+      puts.set(p, String(data));
+    },
+  } as ModuleContext;
+}
+
+test('redis_users: a check changes nothing and shows no password; the run stages every file and loads them', async () => {
+  const params = { users: users('shop'), acl_file: '/etc/redis/users.acl', admin_password_file: ADMIN, load: { host: '10.0.0.3', port: 6379 }, password_of: 'shop' };
+  const sent: string[] = [];
+  const puts = new Map<string, string>();
+  const check = await redis_users.run(freshServer(true, sent, puts), params);
+  assert.equal(check.changed, true);
+  assert.equal(check.msg, `redis_users: would generate a password into ${ADMIN}, generate a password into /etc/flight/redis/shop.password, write /etc/redis/users.acl, load the users into Redis`);
+  assert.deepEqual(check.data, { loaded: true, password: '' }, 'a password the check only imagined is no password');
+  assert.equal(sent.filter((c) => !c.startsWith('get')).length, 1, 'the state read only');
+  assert.equal(puts.size, 0);
+
+  sent.length = 0;
+  const run = await redis_users.run(freshServer(false, sent, puts), params);
+  assert.equal(run.changed, true);
+  assert.match(run.msg!, /^redis_users: generated a password into .*, wrote \/etc\/redis\/users\.acl, loaded the users into Redis$/);
+  const password = run.data?.password as string;
+  assert.match(password, /^[A-Za-z0-9]{32}$/);
+  assert.deepEqual([...puts.values()].filter((v) => v === password).length, 1, 'the password is put into its file');
+  assert.ok(![run.msg, JSON.stringify(run.diff), ...sent].join('\n').includes(password), 'no message, diff or command holds it');
+  assert.match(run.diff![0]!.after, /^user shop on #\(hash\)/m);
+  // gets of the 3 files, the read, 2 stagings (mkdir, put) and the ACL file's put, the apply.
+  assert.equal(sent.length, 3 + 1 + 2 * 2 + 1 + 1);
 });

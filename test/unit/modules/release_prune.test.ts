@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planLogPrune, planPrune } from '../../../modules/release_prune.js';
+import { parseReleaseFacts, planLogPrune, planPrune, planReleasePrune } from '../../../modules/release_prune.js';
 
 const R = (n: number) => `2026010${n}T000000Z-aaaaaaaaaaaa`;
 
@@ -32,4 +32,17 @@ test('release logs go with their releases; logs of releases that are gone keep o
   assert.deepEqual(planLogPrune(logs, rel, ['20261101'], 2), ['20261101', 'f1', 'f2']);
   assert.deepEqual(planLogPrune(['20261104'], rel, [], 2), [], 'a live release keeps its log');
   assert.deepEqual(planLogPrune([], rel, ['20261101'], 2), []);
+});
+
+test('release_prune: the read names releases (complete or not), current and logs; the plan prunes both', () => {
+  const facts = parseReleaseFacts(['l f1', 'l f2', 'l f3', `l ${R(1)}`, ...[1, 2, 3, 4, 5, 6].map((i) => `${i === 5 ? 'i' : 'r'} ${R(i)}`), `c ${R(6)}`, ''].join('\n'));
+  assert.deepEqual(facts.names, [1, 2, 3, 4, 5, 6].map(R));
+  assert.deepEqual([...facts.complete], [1, 2, 3, 4, 6].map(R));
+  assert.equal(facts.current, R(6));
+  assert.deepEqual(facts.logIds, ['f1', 'f2', 'f3', R(1)]);
+  // R(5) is half-made; with keep 2, R(1)'s log goes with it and the newest two of the three orphan logs stay.
+  assert.deepEqual(planReleasePrune(facts, 2), { remove: [R(1), R(2), R(3), R(5)], logs: [R(1), 'f1'] });
+  // No current link and no logs folder: nothing but the oldest beyond keep goes.
+  assert.deepEqual(planReleasePrune(parseReleaseFacts(`r ${R(1)}\nr ${R(2)}\nr ${R(3)}\n`), 2), { remove: [R(1)], logs: [] });
+  assert.deepEqual(planReleasePrune(parseReleaseFacts(''), 2), { remove: [], logs: [] });
 });

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { script, toShell } from '../../../src/command.js';
 import { createAjv } from '../../../src/json-schema.js';
-import { READ_SCRIPT, REMOVE_SCRIPT, parseUserState, planUser, user, type UserParams, type UserState } from '../../../modules/user.js';
+import type { ModuleContext } from '../../../src/module-kit/contract.js';
+import { READ_SCRIPT, REMOVE_SCRIPT, decideUser, parseUserState, planUser, user, type UserParams, type UserState } from '../../../modules/user.js';
 
 test('user schema validates the name', () => {
   const v = createAjv().compile(user.schema);
@@ -103,4 +104,49 @@ test('the read script, run locally, describes root and names missing groups', ()
   assert.match(st.homeMode ?? '', /^0[0-7]{3}$/, 'the home folder named in passwd is read');
   assert.deepEqual(st.missingGroups, ['flight-no-such-group']);
   assert.equal(parseUserState(execFileSync('sh', ['-c', toShell(script(READ_SCRIPT, 'flight-no-such-user', ''))]).toString('utf8')).exists, false);
+});
+
+test('decideUser: a missing group is a failure, unless it may be one an earlier task would create (check mode)', () => {
+  const absent: UserState = { exists: false, groups: [], missingGroups: ['shop'] };
+  const p: UserParams = { name: 'shop', groups: ['shop', 'www-data'] };
+  assert.deepEqual(decideUser(p, { state: absent, groupsMayBePending: false }), planUser(p, absent));
+  assert.match(decideUser(p, { state: absent, groupsMayBePending: false }).error ?? '', /group shop does not exist/);
+  const pending = decideUser(p, { state: absent, groupsMayBePending: true });
+  assert.equal(pending.error, undefined);
+  assert.deepEqual(pending.pendingGroups, ['shop']);
+  assert.deepEqual(pending.commands, [['useradd', '--home-dir', '/home/shop', '--groups', 'shop,www-data', '--create-home', '--', 'shop']]);
+  // Any other refusal still fails, and with the missing group named first, as a run would.
+  const other: UserState = { exists: true, uid: 1000, comment: 'Shop Owner', home: '/home/shop', groups: ['users'], primaryGroup: 'users', homeMode: '0750', missingGroups: ['shop'] };
+  assert.match(decideUser({ ...p, mark: 'Flight app' }, { state: other, groupsMayBePending: true }).error ?? '', /group shop does not exist/);
+  // Removing a user needs no group.
+  const removing = decideUser({ ...p, state: 'absent' }, { state: { ...other, comment: 'Flight app' }, groupsMayBePending: true });
+  assert.equal(removing.pendingGroups, undefined);
+  assert.deepEqual(removing.changes, ['removed']);
+});
+
+/** A host that answers the read with `stdout` and records every command sent. */
+function fakeHost(check: boolean, stdout: string, sent: string[]): ModuleContext {
+  return {
+    hostName: 'web-1', check, diff: false, loginUser: 'root',
+    exec: async (cmd) => {
+      sent.push(toShell(cmd));
+      return { code: 0, stdout: sent.length === 1 ? stdout : '', stderr: '' };
+    },
+  } as ModuleContext;
+}
+
+test('user: a check joins a group not created yet as a change; a run fails on it; nothing but the read is sent', async () => {
+  const p: UserParams = { name: 'shop', groups: ['shop'] };
+  for (const check of [true, false]) {
+    const sent: string[] = [];
+    const r = await user.run(fakeHost(check, 'nogroup=shop\n', sent), p);
+    assert.equal(sent.length, 1, 'one read, no change');
+    assert.deepEqual(r, check
+      ? { changed: true, msg: 'would create user shop: new user, home /home/shop (group shop not created yet)' }
+      : { changed: false, failed: true, msg: 'group shop does not exist' });
+  }
+  const sent: string[] = [];
+  const made = await user.run(fakeHost(false, '', sent), p);
+  assert.deepEqual([made.changed, made.msg, sent.length], [true, 'created user shop: new user, home /home/shop', 2]);
+  assert.match(sent[1]!, /useradd/);
 });

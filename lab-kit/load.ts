@@ -1,9 +1,10 @@
 /**
- * A small HTTP load generator for the zero-downtime tests: a fixed number of loops, each sending
- * the next request as soon as the previous one ends, over keep-alive connections (as browsers and
- * load balancers do, so a request is not slowed by a TCP handshake), to the fixture page on the
- * lab's nginx. Every response is kept as a sample (times, status, the two revision reads), so a
- * test can check each one and split latencies by what Flight was doing at the time.
+ * A small HTTP load generator for the zero-downtime tests and the benchmarks: a fixed number of
+ * loops, each sending the next request as soon as the previous one ends, over keep-alive
+ * connections (as browsers and load balancers do, so a request is not slowed by a TCP
+ * handshake), to the fixture page on the lab's nginx. Every response is kept as a sample (times,
+ * status, the two revision reads), so a test can check each one and split latencies by what
+ * Flight was doing at the time.
  *
  * Only loopback addresses are accepted.
  */
