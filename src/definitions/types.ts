@@ -5,28 +5,13 @@
  */
 import type { FromSchema } from 'json-schema-to-ts';
 import type { AppLayout } from './layout.js';
-import type { appServer, queue as queueSchema, web as webSchema } from './schemas/app.js';
-import type { HostKeyPolicy } from '../inventory/types.js';
+import type { appServer, autoRollback as autoRollbackSchema, healthCheck as healthCheckSchema, opcacheWarmupSettings, queue as queueSchema, web as webSchema } from './schemas/app.js';
+import type { jump as jumpSchema, ssh as sshSchema } from './schemas/common.js';
 
-/** The `ssh` mapping of flight.yml and of a server. Paths are absolute once loaded. */
-export interface SshOptions {
-  user?: string;
-  port?: number;
-  key?: string;
-  known_hosts?: string;
-  host_key_policy?: HostKeyPolicy;
-  /** `false` cancels an inherited jump host. */
-  jump?: JumpOptions | false;
-  /** Seconds. */
-  connect_timeout?: number;
-}
+/** The `ssh` mapping of flight.yml and of a server (`jump: false` cancels an inherited jump host). Paths are absolute once loaded. */
+export type SshOptions = FromSchema<typeof sshSchema>;
 
-export interface JumpOptions {
-  host: string;
-  port?: number;
-  user?: string;
-  key?: string;
-}
+export type JumpOptions = FromSchema<typeof jumpSchema>;
 
 export interface FlightConfig {
   ssh: SshOptions;
@@ -112,24 +97,16 @@ export type Queue = FromSchema<typeof queueSchema>;
 /** An app's settings for one server of its cluster. */
 export type AppServer = FromSchema<typeof appServer>;
 
-export interface HealthCheck {
-  path: string;
-  status: number;
-  /** Seconds. */
-  timeout: number;
-}
+/** Defaults filled in; timeout in seconds. */
+export type HealthCheck = FromSchema<typeof healthCheckSchema>;
 
 export type ReleaseStrategy = 'releases' | 'alternate';
 
-/** Compile the new release into PHP-FPM's OPcache before the switch (fpm_opcache warmup). */
-export interface OpcacheWarmup {
-  /** MB of OPcache memory the warm-up may use. */
-  budget_mb: number;
-  /** MB of OPcache memory the warm-up leaves free. */
-  min_free_mb: number;
-  /** Seconds. */
-  timeout: number;
-}
+/**
+ * Compile the new release into PHP-FPM's OPcache before the switch (fpm_opcache warmup): MB the
+ * warm-up may use, MB it leaves free, seconds. Every setting filled in (toApp).
+ */
+export type OpcacheWarmup = Required<FromSchema<typeof opcacheWarmupSettings>>;
 
 /** An app's database or Redis user: named after the app, on a server of its cluster that runs the service. */
 export interface AppService {
@@ -137,15 +114,12 @@ export interface AppService {
   server: string | null;
 }
 
-/** When `flight serve` rolls a release back on an error-rate signal from monitoring. */
-export interface AutoRollback {
-  /** A signal above this fraction of failing requests (0 < x <= 1) rolls the release back. */
-  error_rate: number;
-  /** Seconds after a release ends during which signals can roll it back. */
-  window: number;
-  /** Signals covering fewer requests are not acted on (0: any). */
-  min_requests: number;
-}
+/**
+ * When `flight serve` rolls a release back on an error-rate signal from monitoring: above
+ * `error_rate` of failing requests, within `window` seconds of a release, for signals covering at
+ * least `min_requests` requests. Defaults filled in.
+ */
+export type AutoRollback = FromSchema<typeof autoRollbackSchema>;
 
 export interface App {
   /** From the file name: apps/<name>.yml. Also the app's Linux user. */

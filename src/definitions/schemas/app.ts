@@ -59,20 +59,40 @@ export const DEFAULT_AUTO_ROLLBACK = { window: 900, min_requests: 0 } as const;
 
 export const DEFAULT_OPCACHE_WARMUP = { budget_mb: 64, min_free_mb: 32, timeout: 20 } as const;
 
-const opcacheWarmup = {
-  anyOf: [
-    { type: 'boolean', expected: 'true or false' },
-    {
-      type: 'object',
-      additionalProperties: false,
-      expected: 'a mapping with budget_mb, min_free_mb, timeout',
-      properties: {
-        budget_mb: { type: 'integer', minimum: 1, expected: 'MB of OPcache memory the warm-up may use (integer >= 1)' },
-        min_free_mb: { type: 'integer', minimum: 0, expected: 'MB of OPcache memory to leave free (integer >= 0)' },
-        timeout: { type: 'number', exclusiveMinimum: 0, expected: 'a number of seconds > 0' },
-      },
-    },
-  ],
+/** The warm-up's settings when given as a mapping (toApp fills what is left out). */
+export const opcacheWarmupSettings = {
+  type: 'object',
+  additionalProperties: false,
+  expected: 'a mapping with budget_mb, min_free_mb, timeout',
+  properties: {
+    budget_mb: { type: 'integer', minimum: 1, expected: 'MB of OPcache memory the warm-up may use (integer >= 1)' },
+    min_free_mb: { type: 'integer', minimum: 0, expected: 'MB of OPcache memory to leave free (integer >= 0)' },
+    timeout: { type: 'number', exclusiveMinimum: 0, expected: 'a number of seconds > 0' },
+  },
+} as const;
+
+const opcacheWarmup = { anyOf: [{ type: 'boolean', expected: 'true or false' }, opcacheWarmupSettings] } as const;
+
+export const healthCheck = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    path: { ...kind('url-path'), default: '/' },
+    status: { type: 'integer', minimum: 100, maximum: 599, default: 200 },
+    timeout: { type: 'number', exclusiveMinimum: 0, default: 10, expected: 'a number of seconds > 0' },
+  },
+} as const;
+
+export const autoRollback = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['error_rate'],
+  expected: 'a mapping with error_rate, window, min_requests',
+  properties: {
+    error_rate: { type: 'number', exclusiveMinimum: 0, maximum: 1, expected: 'the fraction of failing requests that triggers a rollback, > 0 and <= 1 (0.05 for 5%)' },
+    window: { type: 'integer', minimum: 1, default: DEFAULT_AUTO_ROLLBACK.window, expected: 'seconds after a release during which signals can roll it back (integer >= 1)' },
+    min_requests: { type: 'integer', minimum: 0, default: DEFAULT_AUTO_ROLLBACK.min_requests, expected: 'the fewest requests a signal must cover to count (integer >= 0)' },
+  },
 } as const;
 
 /** `database:` and `redis:`: `true` (the cluster's only such server) or the server to use. */
@@ -99,26 +119,8 @@ export const appSchema = {
     keep_releases: { type: 'integer', minimum: 2 },
     release_strategy: { enum: ['releases', 'alternate'], default: 'releases' },
     opcache_warmup: opcacheWarmup,
-    health_check: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        path: { ...kind('url-path'), default: '/' },
-        status: { type: 'integer', minimum: 100, maximum: 599, default: 200 },
-        timeout: { type: 'number', exclusiveMinimum: 0, default: 10, expected: 'a number of seconds > 0' },
-      },
-    },
-    auto_rollback: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['error_rate'],
-      expected: 'a mapping with error_rate, window, min_requests',
-      properties: {
-        error_rate: { type: 'number', exclusiveMinimum: 0, maximum: 1, expected: 'the fraction of failing requests that triggers a rollback, > 0 and <= 1 (0.05 for 5%)' },
-        window: { type: 'integer', minimum: 1, default: DEFAULT_AUTO_ROLLBACK.window, expected: 'seconds after a release during which signals can roll it back (integer >= 1)' },
-        min_requests: { type: 'integer', minimum: 0, default: DEFAULT_AUTO_ROLLBACK.min_requests, expected: 'the fewest requests a signal must cover to count (integer >= 0)' },
-      },
-    },
+    health_check: healthCheck,
+    auto_rollback: autoRollback,
     database: serviceUse("true (a database on the cluster's database server) or false"),
     redis: serviceUse("true (a Redis user on the cluster's Redis server) or false"),
     servers: { type: 'array', minItems: 1, items: appServer },

@@ -16,7 +16,7 @@ export const commandList = {
   default: [],
 } as const;
 
-const jump = {
+export const jump = {
   type: 'object',
   additionalProperties: false,
   required: ['host'],
