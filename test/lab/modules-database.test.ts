@@ -10,15 +10,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { quote } from '../../src/command.js';
-import { openConnection } from '../../src/connection/index.js';
-import type { Connection } from '../../src/connection/types.js';
-import { gatherFacts, type Facts } from '../../src/module-kit/facts/host.js';
-import type { Module, ModuleResult } from '../../src/module-kit/contract.js';
+import type { Module } from '../../src/module-kit/contract.js';
 import { checkArgs } from '../../src/runner/args.js';
 import { createModuleContext } from '../../src/module-kit/context.js';
 import { modules } from '../../modules/index.js';
-import { counting } from '../support/counting.js';
-import { labHosts, sshRun, type LabServer } from '../../lab-kit/ssh.js';
+import { sshRun, type LabServer } from '../../lab-kit/ssh.js';
+import { ModuleHost, type ModuleRunOptions } from '../support/module-host.js';
 import { ensureLab, labSkipReason, onHost } from '../support/lab.js';
 
 const servers = await ensureLab();
@@ -42,9 +39,7 @@ const INSTALL = 'command -v mariadbd >/dev/null || { apt-get -o DPkg::Lock::Time
 
 describe('mariadb_database (lab)', { skip }, () => {
   let server: LabServer;
-  let conn: Connection;
-  let facts: Facts;
-  let execs = 0;
+  let host: ModuleHost;
   /** Whether this file started mariadb (and so stops it again). */
   let started = false;
 
@@ -58,25 +53,11 @@ describe('mariadb_database (lab)', { skip }, () => {
   const login = (password: string, query = 'SELECT CURRENT_USER()') =>
     sshRun(server, `MYSQL_PWD=${quote(password)} mariadb --batch --skip-column-names -h ${server.address} -u ${NAME} ${NAME} -e ${quote(query)}`);
 
-  async function run(params: object, opts: { check?: boolean; log?: (line: string) => void } = {}) {
-    const mod = modules.mariadb_database as Module<any>;
-    const args = structuredClone(params) as Record<string, unknown>;
-    const bad = checkArgs(mod, args);
-    assert.equal(bad, undefined, `arguments: ${bad}`);
-    const ctx = createModuleContext({ conn, facts, check: opts.check, vars: {}, log: opts.log });
-    const start = execs;
-    const result: ModuleResult = await mod.run(ctx, args);
-    return { result, execs: execs - start };
-  }
+  const run = (params: object, opts?: ModuleRunOptions) => host.run('mariadb_database', params, opts);
   const spec = (clients = CLIENTS) => ({ name: NAME, clients, password_file: FILE });
 
-  async function assertUnchanged(params: object) {
-    const again = await run(params);
-    assert.equal(again.result.failed, undefined, again.result.msg);
-    assert.equal(again.result.changed, false, `second run: ${again.result.msg}`);
-    assert.equal(again.execs, 2, 'a no-change run: one get (the password), one read');
-    return again.result;
-  }
+  /** A no-change run: one get (the password), one read. */
+  const assertUnchanged = (params: object) => host.assertUnchanged('mariadb_database', params, { execs: 2 });
 
   before(async () => {
     server = servers!.at(-1)!;
@@ -88,8 +69,7 @@ describe('mariadb_database (lab)', { skip }, () => {
       await onHost(server, 'service mariadb start >/dev/null');
       started = true;
     }
-    conn = counting(await openConnection(labHosts([server])[0]!), () => execs++);
-    facts = await gatherFacts(conn);
+    host = await ModuleHost.open(server);
     await onHost(server, `rm -rf -- ${ROOT}`);
   });
 
@@ -102,7 +82,7 @@ describe('mariadb_database (lab)', { skip }, () => {
       `rm -rf -- ${ROOT}`,
       'true',
     ].join('; '));
-    await conn?.close();
+    await host?.close();
   });
 
   it('check mode on a fresh server changes nothing and says a password would be generated', async () => {
@@ -215,18 +195,18 @@ describe('mariadb_database (lab)', { skip }, () => {
 
   it('hostile clients and names are refused before anything runs', async () => {
     const mod = modules.mariadb_database as Module<any>;
-    const start = execs;
+    const start = host.execs;
     for (const client of [`x'; DROP DATABASE ${NAME}; --`, '-e', `${LOGIN_CLIENT}\n::1`, 'a\nb', '%', `'; SELECT 1; --`]) {
       assert.match(checkArgs(mod, spec([client])) ?? '', /clients\.0: must be an address MariaDB lets an app in from/, JSON.stringify(client));
       // Even past the schema (the module called directly), nothing reaches the host.
-      const direct = await mod.run(createModuleContext({ conn, facts, vars: {} }), spec([client]));
+      const direct = await mod.run(createModuleContext({ conn: host.conn, facts: host.facts, vars: {} }), spec([client]));
       assert.equal(direct.failed, true);
     }
     assert.match(checkArgs(mod, { ...spec(), name: `x'; DROP DATABASE ${NAME}; --` }) ?? '', /name: must match pattern/);
     assert.match(checkArgs(mod, { ...spec(), name: '-e' }) ?? '', /name: must match pattern/);
-    const direct = await mod.run(createModuleContext({ conn, facts, vars: {} }), { ...spec(), name: `x'; DROP DATABASE ${NAME}; --` });
+    const direct = await mod.run(createModuleContext({ conn: host.conn, facts: host.facts, vars: {} }), { ...spec(), name: `x'; DROP DATABASE ${NAME}; --` });
     assert.equal(direct.failed, true);
-    assert.equal(execs, start, 'not one round trip');
+    assert.equal(host.execs, start, 'not one round trip');
     assert.equal(await databaseExists(), true, 'the database is still there');
   });
 

@@ -13,15 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { quote } from '../../src/command.js';
-import { openConnection } from '../../src/connection/index.js';
-import type { Connection } from '../../src/connection/types.js';
-import { gatherFacts, type Facts } from '../../src/module-kit/facts/host.js';
-import type { Module, ModuleResult } from '../../src/module-kit/contract.js';
-import { createModuleContext } from '../../src/module-kit/context.js';
-import { modules } from '../../modules/index.js';
-import { counting } from '../support/counting.js';
 import { DOTENV_PHP, HOSTILE_VALUES } from '../support/dotenv.js';
-import { labHosts, sshRun, type LabServer } from '../../lab-kit/ssh.js';
+import { sshRun, type LabServer } from '../../lab-kit/ssh.js';
+import { ModuleHost, type ModuleRunOptions } from '../support/module-host.js';
 import { ensureLab, labSkipReason, onHost } from '../support/lab.js';
 
 const servers = await ensureLab();
@@ -46,9 +40,7 @@ const blockText = (pw: string) => `${HEADER}\nDB_HOST="${HOST}"\nDB_PASSWORD="${
 
 describe('env_file and fetch env: true (lab)', { skip }, () => {
   let server: LabServer;
-  let conn: Connection;
-  let facts: Facts;
-  let execs = 0;
+  let host: ModuleHost;
   let localDir: string;
   /** Every -vv line and every result of every run, searched for values at the end. */
   const seen: string[] = [];
@@ -60,37 +52,21 @@ describe('env_file and fetch env: true (lab)', { skip }, () => {
   const setFile = (p: string, text: string) =>
     onHost(server, `printf %s ${q(Buffer.from(text).toString('base64'))} | base64 -d > ${q(p)}`);
 
-  /** Run a module with -vv logging collected; returns its result and how many round trips it cost. */
-  async function run(name: string, params: object, opts: { check?: boolean; become?: string } = {}) {
-    const ctx = createModuleContext({
-      conn, facts, check: opts.check, diff: true, vars: {}, baseDir: localDir, become: opts.become, log: (line) => seen.push(line),
-    });
-    const start = execs;
-    const result: ModuleResult = await (modules[name] as Module<any>).run(ctx, params);
-    seen.push(JSON.stringify(result));
-    return { result, execs: execs - start };
-  }
-
-  async function assertUnchanged(name: string, params: object) {
-    const again = await run(name, params);
-    assert.equal(again.result.failed, undefined, again.result.msg);
-    assert.equal(again.result.changed, false, `${name} second run: ${again.result.msg}`);
-    assert.equal(again.execs, 1, `${name}: a no-change run costs one round trip`);
-    assert.equal(again.result.diff, undefined);
-  }
+  /** Run a module with --diff, its -vv lines and result collected in `seen`. */
+  const run = (name: string, params: object, opts?: ModuleRunOptions) => host.run(name, params, opts);
+  const assertUnchanged = (name: string, params: object) => host.assertUnchanged(name, params);
 
   before(async () => {
     server = servers!.at(-1)!;
-    conn = counting(await openConnection(labHosts([server])[0]!), () => execs++);
-    facts = await gatherFacts(conn);
     localDir = mkdtempSync(path.join(os.tmpdir(), 'flight-env-'));
+    host = await ModuleHost.open(server, { baseDir: localDir, defaults: { diff: true }, record: seen });
     await onHost(server, `rm -rf -- ${q(ROOT)} && mkdir -p -- ${q(SHARED)}`);
   });
 
   after(async () => {
     if (!server) return;
     await sshRun(server, `rm -rf -- ${q(ROOT)}`);
-    await conn?.close();
+    await host?.close();
     if (localDir) rmSync(localDir, { recursive: true, force: true });
   });
 
