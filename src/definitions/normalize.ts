@@ -5,7 +5,9 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { DEFAULT_OPCACHE_WARMUP } from './schemas/app.js';
+import type { FromSchema } from 'json-schema-to-ts';
+import { DEFAULT_OPCACHE_WARMUP, type appSchema } from './schemas/app.js';
+import type { clusterSchema } from './schemas/cluster.js';
 import { appLayout } from './layout.js';
 import type { App, AppServer, AppService, AutoRollback, Cluster, DatabaseServer, FlightConfig, RedisServer, HealthCheck, OpcacheWarmup, ReleaseStrategy, Server, SshOptions } from './types.js';
 
@@ -48,19 +50,8 @@ export function toConfig(data: Record<string, unknown> | undefined, dir: string)
   };
 }
 
-interface ClusterData {
-  php: string[];
-  request_duration: number;
-  request_payload: number;
-  request_memory: number;
-  php_repository?: string;
-  servers: (Omit<Server, 'listen' | 'ssh' | 'database' | 'redis'> & {
-    listen?: string;
-    ssh?: SshOptions;
-    database?: boolean | Partial<DatabaseServer>;
-    redis?: boolean | Partial<RedisServer>;
-  })[];
-}
+/** A cluster file as ajv leaves it: schema-valid, schema defaults filled in. */
+type ClusterData = FromSchema<typeof clusterSchema>;
 
 export function toCluster(name: string, file: string, data: unknown, dir: string): Cluster {
   const d = data as ClusterData;
@@ -87,24 +78,8 @@ export function toCluster(name: string, file: string, data: unknown, dir: string
   };
 }
 
-interface AppData {
-  repo: string;
-  branch?: string;
-  php: string;
-  domain: string;
-  cluster: string;
-  composer_command: string;
-  release_commands: string[];
-  shared: string[];
-  keep_releases?: number;
-  release_strategy: ReleaseStrategy;
-  health_check?: HealthCheck;
-  opcache_warmup?: boolean | Partial<OpcacheWarmup>;
-  auto_rollback?: AutoRollback;
-  database?: boolean | { server: string };
-  redis?: boolean | { server: string };
-  servers: AppServer[];
-}
+/** An app file as ajv leaves it: schema-valid, schema defaults filled in. */
+type AppData = FromSchema<typeof appSchema>;
 
 /** `true` or a mapping turns the warm-up on (defaults for what the mapping leaves out); absent or `false`, off. */
 export function toOpcacheWarmup(v: boolean | Partial<OpcacheWarmup> | undefined): OpcacheWarmup | null {
@@ -134,6 +109,7 @@ export function toApp(name: string, file: string, data: unknown, config: FlightC
     shared: [...d.shared],
     keep_releases: d.keep_releases ?? config.keep_releases,
     release_strategy: d.release_strategy,
+    release_nice: d.release_nice,
     health_check: d.health_check ? { ...d.health_check } : null,
     opcache_warmup: toOpcacheWarmup(d.opcache_warmup),
     auto_rollback: d.auto_rollback ? { ...d.auto_rollback } : null,
