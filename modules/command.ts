@@ -27,6 +27,10 @@ export const commonProperties = {
     propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
     additionalProperties: { type: 'string' },
   },
+  nice: {
+    type: 'integer', minimum: 0, maximum: 19,
+    description: 'Run below the CPU priority of the services on the host by this much (nice), and above 0 also at the lowest best-effort IO priority (ionice), so that work such as a release\'s composer and artisan yields to nginx and PHP-FPM serving traffic.',
+  },
 } as const;
 
 const schema = {
@@ -119,6 +123,13 @@ export interface WrapOptions {
   /** Append the command line and its output (stdout and stderr together) to this file. */
   log?: string;
   env?: Record<string, string>;
+  /** Lower CPU (and IO) priority: see the `nice` argument. */
+  nice?: number;
+}
+
+/** The program run below the services' CPU and IO priority (`nice` above 0), or as it is. */
+export function yielding(argv: readonly string[], nice: number | undefined): readonly string[] {
+  return nice ? ['nice', '-n', String(nice), 'ionice', '-c', '2', '-n', '7', ...argv] : argv;
 }
 
 export function wrapCommand(argv: readonly string[], o: WrapOptions): Command {
@@ -134,7 +145,7 @@ export function wrapCommand(argv: readonly string[], o: WrapOptions): Command {
     o.log ?? '',
     String(env.length),
     ...env.map(([k, v]) => `${k}=${v}`),
-    ...argv,
+    ...yielding(argv, o.nice),
   );
 }
 
@@ -164,7 +175,7 @@ async function runWrapped(ctx: ModuleContext, t: ArgvTask, dry: boolean): Promis
   const nonce = `flight-${randomBytes(8).toString('hex')}`;
   let cmd: Command;
   try {
-    cmd = wrapCommand(argv, { nonce, dry, creates: p.creates, removes: p.removes, chdir: p.chdir, log: p.log, env: p.env });
+    cmd = wrapCommand(argv, { nonce, dry, creates: p.creates, removes: p.removes, chdir: p.chdir, log: p.log, env: p.env, nice: p.nice });
   } catch (err) {
     return { changed: false, failed: true, msg: (err as Error).message };
   }

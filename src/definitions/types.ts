@@ -144,6 +144,12 @@ export interface App {
   /** The app's own, or flight.yml's. */
   keep_releases: number;
   release_strategy: ReleaseStrategy;
+  /**
+   * How far below nginx and PHP-FPM the release's work (composer, release and deploy commands,
+   * the alternate strategy's copy) runs on a server: its CPU niceness, with the lowest
+   * best-effort IO priority when above 0, so that pages stay fast while a release prepares.
+   */
+  release_nice: number;
   health_check: HealthCheck | null;
   /** null: no warm-up. */
   opcache_warmup: OpcacheWarmup | null;

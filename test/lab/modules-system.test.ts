@@ -13,15 +13,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { quote } from '../../src/command.js';
-import { openConnection } from '../../src/connection/index.js';
-import type { Connection } from '../../src/connection/types.js';
-import { gatherFacts, type Facts } from '../../src/module-kit/facts/host.js';
-import type { Module, ModuleResult } from '../../src/module-kit/contract.js';
 import { checkArgs } from '../../src/runner/args.js';
-import { createModuleContext } from '../../src/module-kit/context.js';
 import { modules } from '../../modules/index.js';
-import { counting } from '../support/counting.js';
-import { labHosts, sshRun, type LabServer } from '../../lab-kit/ssh.js';
+import { sshRun, type LabServer } from '../../lab-kit/ssh.js';
+import { ModuleHost, type ModuleRunOptions } from '../support/module-host.js';
 import { ensureLab, labSkipReason, onHost } from '../support/lab.js';
 
 const servers = await ensureLab();
@@ -42,9 +37,7 @@ const PURGE = 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q -o DPkg::Lock:
 
 describe('system modules (lab)', { skip }, () => {
   let server: LabServer;
-  let conn: Connection;
-  let facts: Facts;
-  let execs = 0;
+  let host: ModuleHost;
   let localDir: string;
 
   const q = quote;
@@ -53,32 +46,13 @@ describe('system modules (lab)', { skip }, () => {
   const noInjection = async () => assert.equal(await exists(PWNED), false, 'nothing was injected');
 
   /** Validate like the runner does (defaults filled), run through a fresh context, count round trips. */
-  async function run(name: string, params: object, opts: { check?: boolean; diff?: boolean; become?: string } = {}) {
-    const mod = modules[name] as Module<any>;
-    const args = structuredClone(params) as Record<string, unknown>;
-    const bad = checkArgs(mod, args);
-    assert.equal(bad, undefined, `${name} arguments: ${bad}`);
-    const ctx = createModuleContext({ conn, facts, check: opts.check, diff: opts.diff, become: opts.become, vars: {}, baseDir: localDir });
-    const start = execs;
-    const result: ModuleResult = await mod.run(ctx, args);
-    return { result, execs: execs - start };
-  }
-
-  async function assertUnchanged(name: string, params: object) {
-    const again = await run(name, params);
-    assert.equal(again.result.failed, undefined, again.result.msg);
-    assert.equal(again.result.changed, false, `${name} second run: ${again.result.msg}`);
-    assert.equal(again.execs, 1, `${name} no-change run costs one round trip`);
-    return again.result;
-  }
+  const run = (name: string, params: object, opts?: ModuleRunOptions) => host.run(name, params, opts);
+  const assertUnchanged = (name: string, params: object) => host.assertUnchanged(name, params);
 
   before(async () => {
     server = servers![1] ?? servers![0]!;
-    const real = await openConnection(labHosts([server])[0]!);
-    // Count round trips: every exec/put/get is one.
-    conn = counting(real, () => execs++);
-    facts = await gatherFacts(conn);
     localDir = mkdtempSync(path.join(os.tmpdir(), 'flight-sys-'));
+    host = await ModuleHost.open(server, { baseDir: localDir });
     await onHost(server, `rm -rf -- ${q(ROOT)} && mkdir -p -- ${q(ROOT)}`);
   });
 
@@ -94,7 +68,7 @@ describe('system modules (lab)', { skip }, () => {
       `rm -rf -- ${q(ROOT)}`,
       'true',
     ].join('; '));
-    await conn?.close();
+    await host?.close();
     if (localDir) rmSync(localDir, { recursive: true, force: true });
   });
 
@@ -180,6 +154,15 @@ describe('system modules (lab)', { skip }, () => {
     assert.equal(hidden.result.skipped, undefined, 'nobody cannot see the file, so the command runs');
   });
 
+  it('command: nice runs the program below the services\' CPU and IO priority, as an unprivileged user too', async () => {
+    const probe = ['sh', '-c', 'echo "$(nice) $(ionice)"'];
+    const plain = await run('command', { argv: probe, become_user: 'nobody' });
+    assert.equal(plain.result.data?.stdout, '0 none: prio 0', 'without nice: the default priorities');
+    const low = await run('command', { argv: probe, become_user: 'nobody', nice: 10 });
+    assert.equal(low.result.failed, undefined, low.result.msg);
+    assert.equal(low.result.data?.stdout, '10 best-effort: prio 7');
+  });
+
   it('shell: pipes, env for values, creates, check mode, executable', async () => {
     const pipe = await run('shell', { cmd: 'printf "a\\nb\\nc\\n" | wc -l' });
     assert.equal(String(pipe.result.data?.stdout).trim(), '3');
@@ -244,7 +227,7 @@ describe('system modules (lab)', { skip }, () => {
   });
 
   it('service_reload: started/stopped idempotent, reload starts a stopped service, config test refuses', async () => {
-    assert.equal(facts.initSystem, 'sysv', 'the lab has no systemd: service(8) is used');
+    assert.equal(host.facts.initSystem, 'sysv', 'the lab has no systemd: service(8) is used');
     // A small LSB-style service of our own, so no other test's service is touched. Its log
     // tells which action ran; its pid tells restart from reload.
     const init = `#!/bin/sh
@@ -325,7 +308,7 @@ esac
   });
 
   it('service_reload: php-fpm -t, the default test for php-fpm, catches a broken config', async (t) => {
-    const php = facts.php.at(-1);
+    const php = host.facts.php.at(-1);
     if (!php || (await sshRun(server, `command -v php-fpm${php}`)).code !== 0) {
       t.skip('php-fpm is not installed on this server');
       return;

@@ -28,6 +28,7 @@ function demoApp(): HostApp {
     shared: ['storage/logs', '.env'],
     keep_releases: 5,
     release_strategy: 'releases',
+    release_nice: 10,
     health_check: null,
     opcache_warmup: null,
     auto_rollback: null,

@@ -118,6 +118,7 @@ export const appSchema = {
     shared: { type: 'array', uniqueItems: true, items: sharedPath, default: [] },
     keep_releases: { type: 'integer', minimum: 2 },
     release_strategy: { enum: ['releases', 'alternate'], default: 'releases' },
+    release_nice: { type: 'integer', minimum: 0, maximum: 19, default: 10, expected: "how far below nginx and PHP-FPM the release's work runs on a server (nice, 0 to 19; 0: at their priority)" },
     opcache_warmup: opcacheWarmup,
     health_check: healthCheck,
     auto_rollback: autoRollback,

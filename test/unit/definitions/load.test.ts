@@ -50,6 +50,7 @@ test('a good definitions folder loads, with defaults applied', async () => {
       shared: [],
       keep_releases: 10,
       release_strategy: 'alternate',
+      release_nice: 10,
       health_check: null,
       opcache_warmup: null,
       auto_rollback: null,
@@ -153,7 +154,7 @@ const WEB_ORDER = 'php-fpm needs min_spare_workers <= initial_workers <= max_spa
 /** Each folder under fixtures/defs/bad, with every problem it must report, in order. */
 const BAD: Record<string, string[]> = {
   'unknown-key': [
-    "apps/myapp.yml:4:1: unknown key 'domian' (expected one of: repo, branch, php, domain, cluster, composer_command, release_commands, shared, keep_releases, release_strategy, opcache_warmup, health_check, auto_rollback, database, redis, servers); did you mean 'domain'?",
+    "apps/myapp.yml:4:1: unknown key 'domian' (expected one of: repo, branch, php, domain, cluster, composer_command, release_commands, shared, keep_releases, release_strategy, release_nice, opcache_warmup, health_check, auto_rollback, database, redis, servers); did you mean 'domain'?",
     "apps/myapp.yml:9:7: servers[0].web: unknown key 'max_worker' (expected one of: max_workers, min_spare_workers, initial_workers, max_spare_workers); did you mean 'max_workers'?",
     "apps/myapp.yml:10:5: servers[0]: unknown key 'sheduler' (expected one of: name, web, deploy_commands, queues, scheduler); did you mean 'scheduler'?",
   ],

@@ -103,6 +103,7 @@ test('host variables: cluster settings, the server, and each app with this host\
       shared: ['storage/app/public', '.env'],
       keep_releases: 4,
       release_strategy: 'releases',
+      release_nice: 10,
       opcache_warmup: null,
       auto_rollback: null,
       database: null,

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { toShell, type Command } from '../../../src/command.js';
 import type { ModuleContext } from '../../../src/module-kit/contract.js';
 import { createAjv } from '../../../src/json-schema.js';
-import { command, commandArgv, outputTail, runArgv, shellSyntax, shortArgv, wrapCommand } from '../../../modules/command.js';
+import { command, commandArgv, outputTail, runArgv, shellSyntax, shortArgv, wrapCommand, yielding } from '../../../modules/command.js';
 
 test('command schema: argv or cmd, known options only', () => {
   const v = createAjv().compile(command.schema);
@@ -128,4 +128,13 @@ test('check mode: without creates/removes nothing is asked; with them the wrappe
   const real = host(false, 'skip-removes');
   assert.deepEqual(await runArgv(real.ctx, ['true'], { removes: '/gone' }), { changed: false, skipped: true, msg: 'skipped: /gone does not exist' });
   assert.equal((real.sent[0] as { args?: readonly string[] }).args?.[1], '0', 'a real run is not dry');
+});
+
+test('nice: the program runs below the services\' CPU and IO priority, and only the program', () => {
+  assert.deepEqual(yielding(['composer', 'install'], 10), ['nice', '-n', '10', 'ionice', '-c', '2', '-n', '7', 'composer', 'install']);
+  assert.deepEqual(yielding(['composer', 'install'], 0), ['composer', 'install'], '0: at the services\' priority');
+  assert.deepEqual(yielding(['composer', 'install'], undefined), ['composer', 'install']);
+  const cmd = wrapCommand(['composer', 'install'], { nonce: 'n', dry: false, nice: 5 });
+  assert.ok('script' in cmd);
+  assert.deepEqual(cmd.args!.slice(-10), ['nice', '-n', '5', 'ionice', '-c', '2', '-n', '7', 'composer', 'install'], 'after the wrapper\'s own arguments: the creates/removes decision and chdir are not slowed');
 });
