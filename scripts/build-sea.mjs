@@ -4,36 +4,33 @@
  * Node.js or npm (Node's single executable applications, on the node that runs this script).
  *
  * Node 20's SEA runs one CommonJS script and carries no files, so:
- *   1. the compiled ESM (dist/) is bundled into one CommonJS file with esbuild, with
- *      `import.meta.url` pointed at a global the entry sets (src/sea/main.ts);
- *   2. the built-in playbooks, templates and example inventory ride in the bundle as data and
- *      are unpacked once per version into ~/.cache/flight (src/sea/assets.ts);
- *   3. ssh2's optional native addons stay out: it falls back to its pure-JavaScript crypto;
- *   4. `node --experimental-sea-config` makes the blob, and postject injects it into a copy of
+ *   1. the script is the bundled CLI, dist/flight.cjs (scripts/bundle.mjs), the same file npm
+ *      installs, with one line in front of it: the built-in playbooks, templates and example
+ *      inventory as data, unpacked once per version into ~/.cache/flight (src/sea/assets.ts,
+ *      src/cli/entry.ts);
+ *   2. `node --experimental-sea-config` makes the blob, and postject injects it into a copy of
  *      the node binary.
- * Run after `npm run build` (the script does not compile TypeScript itself).
+ * Run after `npm run build`, which makes dist/flight.cjs.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { BUNDLE, ROOT as root } from './bundle.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const out = path.join(root, 'build', 'sea');
 const exe = path.join(root, 'build', process.platform === 'win32' ? 'flight.exe' : 'flight');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 const step = (s) => process.stderr.write(`build:sea: ${s}\n`);
 
-if (!fs.existsSync(path.join(root, 'dist', 'src', 'sea', 'main.js'))) {
-  console.error('build:sea: dist/src/sea/main.js is missing: run npm run build first');
+if (!fs.existsSync(BUNDLE)) {
+  console.error('build:sea: dist/flight.cjs is missing: run npm run build first');
   process.exit(5);
 }
 fs.rmSync(out, { recursive: true, force: true });
 fs.mkdirSync(out, { recursive: true });
 
 // 1. The built-in content, as the npm package ships it (package.json "files"), minus the
-//    lab's generated cluster file.
+//    lab's generated cluster file, in front of the bundle.
 const files = {};
 const skip = new Set(['inventory/clusters/lab.yml']);
 function add(rel) {
@@ -44,36 +41,13 @@ function add(rel) {
 }
 for (const dir of ['playbooks', 'templates', 'inventory']) add(dir);
 files['package.json'] = [0o644, Buffer.from(JSON.stringify({ name: pkg.name, version: pkg.version, type: 'module' }, null, 2) + '\n').toString('base64')];
-fs.writeFileSync(path.join(out, 'assets.mjs'), `globalThis.__flightSeaAssets = ${JSON.stringify({ version: pkg.version, files })};\n`);
-// ESM evaluates imports in order: the assets are in place before the entry runs.
-fs.writeFileSync(path.join(out, 'entry.mjs'), `import './assets.mjs';\nimport '../../dist/src/sea/main.js';\n`);
-step(`${Object.keys(files).length} built-in files`);
-
-// 2. One CommonJS file.
 const bundle = path.join(out, 'flight.cjs');
-await build({
-  entryPoints: [path.join(out, 'entry.mjs')],
-  outfile: bundle,
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  define: { 'import.meta.url': 'globalThis.__flightSeaUrl' },
-  // ssh2's optional native addons (each required inside a try; without them it uses its JS
-  // crypto) become modules that throw: a SEA's require() would print a warning on every run.
-  plugins: [{
-    name: 'no-native-addons',
-    setup(b) {
-      b.onResolve({ filter: /\.node$|^cpu-features$/ }, (a) => ({ path: a.path, namespace: 'no-native' }));
-      b.onLoad({ filter: /.*/, namespace: 'no-native' }, (a) => ({ contents: `throw new Error(${JSON.stringify(`${a.path}: native addon left out of the single executable`)});`, loader: 'js' }));
-    },
-  }],
-  logLevel: 'warning',
-  legalComments: 'none',
-});
-step(`bundle ${(fs.statSync(bundle).size / 1024).toFixed(0)} KiB`);
+// The bundle's first line is its #! line: a script given to the SEA must not start with one.
+const code = fs.readFileSync(BUNDLE, 'utf8').replace(/^#!.*\n/, '');
+fs.writeFileSync(bundle, `globalThis.__flightSeaAssets = ${JSON.stringify({ version: pkg.version, files })};\n${code}`);
+step(`${Object.keys(files).length} built-in files, bundle ${(fs.statSync(bundle).size / 1024).toFixed(0)} KiB`);
 
-// 3. The blob, and a node binary carrying it.
+// 2. The blob, and a node binary carrying it.
 const blob = path.join(out, 'flight.blob');
 const config = path.join(out, 'sea-config.json');
 fs.writeFileSync(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true }));
@@ -86,7 +60,7 @@ const args = [postject, exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA
 if (process.platform === 'darwin') args.push('--macho-segment-name', 'NODE_SEA');
 execFileSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
 
-// 4. It runs.
+// 3. It runs.
 const version = execFileSync(exe, ['--version'], { encoding: 'utf8' }).trim();
 if (version !== `flight ${pkg.version}`) throw new Error(`build/flight --version said '${version}'`);
 step(`${path.relative(root, exe)} (${(fs.statSync(exe).size / 1048576).toFixed(0)} MiB): ${version}`);

@@ -5,7 +5,6 @@ import { runMain } from './main.js';
 import { optionsHelp } from './args.js';
 import { EXIT_CODES_HELP } from './main.js';
 import { parsePlayOptions, PLAY_OPTIONS } from './options.js';
-import { playCommand } from './play.js';
 import { VERSION } from '../version.js';
 
 export const PLAY_HELP = `Usage: flight-play PLAYBOOK [options]
@@ -29,5 +28,6 @@ runMain(async () => {
     return 0;
   }
   if (o.positional.length !== 1) throw invalid(`expected one playbook, got ${o.positional.length ? o.positional.join(' ') : 'none'} (see flight-play --help)`);
-  return playCommand(o.positional[0]!, o);
+  // The engine loads only now: --help and --version answer without it.
+  return (await import('./play.js')).playCommand(o.positional[0]!, o);
 });

@@ -5,19 +5,12 @@
  * before anything connects.
  */
 import path from 'node:path';
-import { loadDefinitions, type Definitions } from '../definitions/index.js';
+import type { Definitions } from '../definitions/index.js';
 import { invalid } from '../errors.js';
 import { kindError } from '../kinds.js';
-import { buildInventory } from '../inventory/index.js';
-import { serverCommand } from './servers.js';
-import { labCommand } from './lab.js';
-import { serveCommand, tokenCommand } from './serve.js';
 import { VERSION } from '../version.js';
 import { optionsHelp, type OptionSpec, type OptionValue } from './args.js';
 import { parsePlayOptions, PLAY_OPTIONS } from './options.js';
-import { withHostKeyPolicy } from '../engine/inventory.js';
-import { playCommand } from './play.js';
-import { listReleases } from './releases.js';
 
 export const HELP = `Usage: flight VERB [arguments] [options]
 
@@ -201,10 +194,12 @@ export async function runFlight(argv: string[]): Promise<number> {
     process.stdout.write(`flight ${VERSION}\n`);
     return 0;
   }
-  if (verb === 'lab') return labCommand(rest);
-  if (verb === 'server:add' || verb === 'server:remove') return serverCommand(verb, rest);
-  if (verb === 'serve') return serveCommand(rest);
-  if (verb === 'token:create' || verb === 'token:revoke') return tokenCommand(verb, rest);
+  // A command loads what it runs when it runs (the engine, ssh, the deploy server): help,
+  // --version and a mistyped word answer without loading any of it.
+  if (verb === 'lab') return (await import('./lab.js')).labCommand(rest);
+  if (verb === 'server:add' || verb === 'server:remove') return (await import('./servers.js')).serverCommand(verb, rest);
+  if (verb === 'serve') return (await import('./serve.js')).serveCommand(rest);
+  if (verb === 'token:create' || verb === 'token:revoke') return (await import('./serve.js')).tokenCommand(verb, rest);
   const spec = VERBS[verb];
   if (!spec && verb !== 'app:releases') unknownVerb(verb);
   const usage = spec?.usage ?? 'app:releases APP';
@@ -214,10 +209,9 @@ export async function runFlight(argv: string[]): Promise<number> {
     return 0;
   }
   checkArgCount(verb, usage, o.positional, spec?.args ?? [1, 1]);
-  const defs = await loadDefinitions(o.defs);
-  const inventory = withHostKeyPolicy(buildInventory(defs), o.hostKeyPolicy);
-  if (!spec) return listReleases(knownApp(o.positional[0], defs), defs, inventory, o.output === 'json');
+  const { defs, inventory } = await (await import('../engine/inventory.js')).loadFleet(o.defs, o.hostKeyPolicy);
+  if (!spec) return (await import('./releases.js')).listReleases(knownApp(o.positional[0], defs), defs, inventory, o.output === 'json');
   const vars = spec.vars(o.positional, o.raw, defs);
   // Precedence: the flag, then flight.yml, then the default.
-  return playCommand(spec.playbook, { ...o, forks: o.forks ?? defs.config.forks, extraVars: { ...o.extraVars, ...vars } }, inventory);
+  return (await import('./play.js')).playCommand(spec.playbook, { ...o, forks: o.forks ?? defs.config.forks, extraVars: { ...o.extraVars, ...vars } }, inventory);
 }
