@@ -27,15 +27,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import minimist from 'minimist';
-import { randomBytes } from 'node:crypto';
-import os from 'node:os';
-import { describeRun, flight, hostResults, type FlightRun } from '../lab-kit/cli.js';
-import { labServers, makeDefs, makeLab } from '../lab-kit/defs.js';
+import { describeRun, flight, hostResults } from '../lab-kit/cli.js';
 import { httpGet, parsePage } from '../lab-kit/http.js';
-import { now, percentile, startLoad, isError, type LoadSample } from '../lab-kit/load.js';
-import { makeLaravelRepo } from '../lab-kit/repos.js';
-import { sshRun, type LabServer } from '../lab-kit/ssh.js';
-import http from 'node:http';
+import { now, pacedLoad, startLoad, stats, type LatencyStats } from '../lab-kit/load.js';
+import { sshRun } from '../lab-kit/ssh.js';
+import { laravelLab, type LaravelLab } from './lib/laravel-lab.js';
+import { median } from './lib/stats.js';
 
 const args = minimist(process.argv.slice(2), {
   string: ['first', 'out', 'repeats', 'loops', 'seconds', 'lab', 'rate'],
@@ -60,139 +57,29 @@ const log = (line: string) => process.stderr.write(`# ${new Date().toISOString()
 // ---------------------------------------------------------------------------------------------
 // Measurements
 
-interface Stats {
-  requests: number;
-  errors: number;
-  p50: number;
-  p99: number;
-  max: number;
-}
-
-function stats(samples: LoadSample[]): Stats {
-  const ms = samples.map((s) => s.end - s.start).sort((a, b) => a - b);
-  return { requests: samples.length, errors: samples.filter(isError).length, p50: percentile(ms, 50), p99: percentile(ms, 99), max: ms.at(-1) ?? NaN };
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].filter(Number.isFinite).sort((a, b) => a - b);
-  if (!s.length) return NaN;
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
-/**
- * An open-loop load: one request every 1000/rate ms on keep-alive connections, sent on time
- * even while earlier ones are still waiting, so a slow moment shows as latency (and as more
- * requests in flight), not as fewer requests. Samples in the load generator's shape.
- */
-function pacedLoad(address: string, host: string, rate: number, maxMs: number): { samples: LoadSample[]; stop(): Promise<LoadSample[]> } {
-  if (!address.startsWith('127.')) throw new Error(`refusing to send load to ${address}`);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-  const samples: LoadSample[] = [];
-  const pending = new Set<Promise<void>>();
-  const one = (): Promise<void> =>
-    new Promise((resolve) => {
-      const start = now();
-      const done = (status: number, body: string, error?: string) => {
-        const field = (k: string) => new RegExp(`^${k}: (.*)$`, 'm').exec(body)?.[1]?.trim();
-        samples.push({ target: address, start, end: now(), status, delayed: false, sha: field('sha'), marker: field('marker'), ...(error ? { error } : {}) });
-        resolve();
-      };
-      const req = http.request({ host: address, port: 80, path: '/', headers: { Host: host }, agent }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (b: Buffer) => chunks.push(b));
-        res.on('end', () => done(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8')));
-        res.on('error', (e) => done(res.statusCode ?? 0, '', e.message));
-      });
-      req.setTimeout(30_000, () => req.destroy(new Error('timed out after 30 s')));
-      req.on('error', (e) => done(0, '', e.message));
-      req.end();
-    });
-  const t0 = now();
-  let sent = 0;
-  let stopped = false;
-  const tick = () => {
-    if (stopped) return;
-    if (now() - t0 > maxMs) return void (stopped = true);
-    // Catch up on schedule after a timer ran late, so the rate holds.
-    while (sent < ((now() - t0) * rate) / 1000) {
-      sent++;
-      const p = one();
-      pending.add(p);
-      void p.then(() => pending.delete(p));
-    }
-    setTimeout(tick, Math.max(1, 1000 / rate / 2));
-  };
-  tick();
-  return {
-    samples,
-    async stop() {
-      stopped = true;
-      await Promise.all([...pending]);
-      agent.destroy();
-      return samples;
-    },
-  };
-}
-
 interface SwitchRun {
-  baseline: Stats;
-  after: Stats;
+  baseline: LatencyStats;
+  after: LatencyStats;
   /** The first second after the switch, where a cold cache shows. */
-  firstSecond: Stats;
+  firstSecond: LatencyStats;
   warmup?: string;
 }
 
-interface Context {
-  server: LabServer;
-  defs: string;
-  appFile: string;
-  commit: (label: string) => string;
+/** The app's settings under test: the release strategy, and the OPcache warm-up on or off. */
+function appSettings(strategy: 'releases' | 'alternate', warmup: boolean): string[] {
+  // The warm-up's time limit up to the pool's own (request_duration 30 s): a busy machine compiles slowly.
+  return [`release_strategy: ${strategy}`, `opcache_warmup: ${warmup ? '{ timeout: 30 }' : 'false'}`];
 }
 
-function writeApp(ctx: Context, strategy: 'releases' | 'alternate', warmup: boolean): void {
-  fs.writeFileSync(
-    ctx.appFile,
-    [
-      `repo: ${JSON.stringify(repoDir)}`,
-      'cluster: lab',
-      'php: "8.2"',
-      `domain: ${DOMAIN}`,
-      'release_commands: [artisan config:cache, artisan route:cache, artisan event:cache, artisan view:cache]',
-      'shared: [storage/framework/cache, storage/framework/sessions, storage/logs, .env]',
-      `release_strategy: ${strategy}`,
-      // The time limit up to the pool's own (request_duration 30 s): a busy machine compiles slowly.
-      `opcache_warmup: ${warmup ? '{ timeout: 30 }' : 'false'}`,
-      'servers:',
-      '  - name: lab-1',
-      '',
-    ].join('\n'),
-  );
-}
-
-let repoDir = '';
-
-async function release(ctx: Context, label: string, onSwitch?: (t: number) => void): Promise<FlightRun> {
-  const sha = ctx.commit(label);
-  // --force-unlock: the lab is the bench's own, and a bench stopped mid-release leaves its lock.
-  const run = await flight(['app:release', APP, sha, '--defs', ctx.defs, '--force-unlock'], {
-    onEvent: (e) => {
-      if (e.event === 'host_result' && e.task === 'Switch to the new release' && e.status === 'changed') onSwitch?.(now());
-    },
-  });
-  if (run.code !== 0) throw new Error(`release failed:\n${describeRun(run)}`);
-  return run;
-}
-
-const target = (ctx: Context) => [{ name: 'lab-1', address: ctx.server.address, host: DOMAIN }];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One release under load: the requests before it, and those in the window after the switch. */
-async function measureSwitch(ctx: Context, label: string): Promise<SwitchRun> {
-  const load = pacedLoad(ctx.server.address, DOMAIN, RATE, 5 * 60_000);
+async function measureSwitch(ctx: LaravelLab, label: string): Promise<SwitchRun> {
+  const load = pacedLoad(ctx.targets, RATE, 5 * 60_000);
   await sleep(5000);
   const releaseStart = now();
   let switched = NaN;
-  const run = await release(ctx, label, (t) => (switched = t));
+  const run = await ctx.release(label, (t) => (switched = t));
   if (!Number.isFinite(switched)) throw new Error('no switch seen');
   const wait = switched + WINDOW_MS + 500 - now();
   if (wait > 0) await sleep(wait);
@@ -214,7 +101,7 @@ interface PoolNumbers {
   free: number;
 }
 
-async function poolNumbers(ctx: Context): Promise<PoolNumbers> {
+async function poolNumbers(ctx: LaravelLab): Promise<PoolNumbers> {
   const file = path.join(ctx.defs, 'opcb-status.yml');
   fs.writeFileSync(
     file,
@@ -235,13 +122,13 @@ async function poolNumbers(ctx: Context): Promise<PoolNumbers> {
   return JSON.parse(shown.msg) as PoolNumbers;
 }
 
-async function onHost(ctx: Context, cmd: string): Promise<string> {
-  const r = await sshRun(ctx.server, cmd);
+async function onHost(ctx: LaravelLab, cmd: string): Promise<string> {
+  const r = await sshRun(ctx.servers[0]!, cmd);
   if (r.code !== 0) throw new Error(`${cmd}: ${r.stderr}`);
   return r.stdout;
 }
 
-async function reloadFpm(ctx: Context): Promise<void> {
+async function reloadFpm(ctx: LaravelLab): Promise<void> {
   const run = await flight(['opcache-reload', '-e', 'threshold=0', '--defs', ctx.defs], { bin: 'flight-play' });
   if (run.code !== 0) throw new Error(`opcache-reload failed:\n${describeRun(run)}`);
 }
@@ -250,10 +137,10 @@ async function reloadFpm(ctx: Context): Promise<void> {
 let pageFiles = NaN;
 
 /** The page's own boot time, measured in PHP (microseconds), over n requests. */
-async function bootTimes(ctx: Context, n: number): Promise<number[]> {
+async function bootTimes(ctx: LaravelLab, n: number): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
-    const res = await httpGet(ctx.server.address, DOMAIN, '/');
+    const res = await httpGet(ctx.servers[0]!.address, DOMAIN, '/');
     if (res.status !== 200) throw new Error(`page: ${res.status}`);
     const page = parsePage(res.body);
     out.push(Number(page.boot_us));
@@ -262,18 +149,8 @@ async function bootTimes(ctx: Context, n: number): Promise<number[]> {
   return out;
 }
 
-/**
- * The app's env: no database or Redis here (the page says so and goes on). Sessions and the cache
- * in memory: the load sends no cookie, so file sessions would pile up one file per request and
- * Laravel's session lottery (2 requests in 100) would scan them all, a latency spike of its own
- * that would hide the one this measures.
- */
-function benchEnv(): string {
-  return `APP_NAME=${APP}\nAPP_ENV=production\nAPP_DEBUG=false\nAPP_KEY=base64:${randomBytes(32).toString('base64')}\nLOG_CHANNEL=single\nCACHE_DRIVER=array\nSESSION_DRIVER=array\nQUEUE_CONNECTION=sync\nDB_CONNECTION=sqlite\nDB_DATABASE=:memory:\n`;
-}
-
-async function throughput(ctx: Context, ms: number): Promise<{ rps: number; p50: number; errors: number }> {
-  const load = startLoad({ targets: target(ctx), loopsPerTarget: LOOPS, delayEvery: 0, maxMs: ms });
+async function throughput(ctx: LaravelLab, ms: number): Promise<{ rps: number; p50: number; errors: number }> {
+  const load = startLoad({ targets: ctx.targets, loopsPerTarget: LOOPS, delayEvery: 0, maxMs: ms });
   const samples = await load.done;
   const s = stats(samples);
   return { rps: samples.length / (ms / 1000), p50: s.p50, errors: s.errors };
@@ -288,31 +165,9 @@ const mb = (b: number) => (b / 1048576).toFixed(1);
 async function main(): Promise<void> {
   const t0 = Date.now();
   log(`lab at ${FIRST} (1 web server), the Laravel example app, ${RATE} requests/s, ${REPEATS} repeats`);
-  const repo = makeLaravelRepo();
-  repoDir = repo.dir;
-  let counter = 0;
-  const lab = args.lab
-    ? await (async () => {
-        const labDir = String(args.lab);
-        const defs = await makeDefs({ labDir, first: FIRST, servers: 1 });
-        return { labDir, defs, servers: await labServers(labDir), down: async () => (defs.cleanup(), { code: 0 } as FlightRun) };
-      })()
-    : await makeLab({ first: FIRST, servers: 1 });
+  const ctx = await laravelLab({ first: FIRST, servers: 1, app: APP, domain: DOMAIN, labDir: args.lab ? String(args.lab) : undefined, keep: args.keep, log });
   const results: Record<string, unknown> = { app: 'examples/laravel', loops: LOOPS, repeats: REPEATS, window_s: WINDOW_MS / 1000 };
   try {
-    for (const f of fs.readdirSync(path.join(lab.defs.dir, 'apps'))) fs.rmSync(path.join(lab.defs.dir, 'apps', f));
-    const ctx: Context = { server: lab.servers[0]!, defs: lab.defs.dir, appFile: lab.defs.appFile(APP), commit: (label) => repo.commit(`${label}-${++counter}`) };
-    log('provision');
-    const prov = await flight(['provision', 'lab', '--defs', ctx.defs], { timeoutMs: 30 * 60_000 });
-    if (prov.code !== 0) throw new Error(describeRun(prov));
-    writeApp(ctx, 'releases', false);
-    const conf = await flight(['app:configure', APP, '--defs', ctx.defs]);
-    if (conf.code !== 0) throw new Error(describeRun(conf));
-    const envFile = path.join(os.tmpdir(), `flight-bench-${process.pid}.env`);
-    fs.writeFileSync(envFile, benchEnv(), { mode: 0o600 });
-    const push = await flight(['env:push', APP, envFile, '--defs', ctx.defs]);
-    fs.rmSync(envFile, { force: true });
-    if (push.code !== 0) throw new Error(describeRun(push));
     const ini = await onHost(ctx, 'grep -h "^opcache\\." /etc/php/8.2/fpm/conf.d/90-flight.ini');
     results.opcache_ini = ini.trim().split('\n');
 
@@ -332,9 +187,9 @@ async function main(): Promise<void> {
     for (let r = 0; r < REPEATS; r++) {
       await reloadFpm(ctx);
       for (const [i, c] of cases.entries()) {
-        writeApp(ctx, c.strategy, c.warmup);
+        ctx.writeApp(appSettings(c.strategy, c.warmup));
         for (let p = 0; p < c.primes; p++) {
-          await release(ctx, `${c.strategy}-prime`);
+          await ctx.release(`${c.strategy}-prime`);
           await bootTimes(ctx, 3);
         }
         log(`switch: ${c.strategy}, warm-up ${c.warmup ? 'on' : 'off'}, round ${r + 1}/${REPEATS}`);
@@ -348,15 +203,15 @@ async function main(): Promise<void> {
     // 2. OPcache memory after 10 releases, from a fresh cache, traffic on every release.
     const memRows: Array<{ strategy: string; scripts: number; appBytes: number; used: number; wasted: number; dirs: number }> = [];
     for (const strategy of ['releases', 'alternate'] as const) {
-      writeApp(ctx, strategy, true);
-      await release(ctx, `${strategy}-mem-prime`);
+      ctx.writeApp(appSettings(strategy, true));
+      await ctx.release(`${strategy}-mem-prime`);
       await reloadFpm(ctx);
       await bootTimes(ctx, 3);
       const start = await poolNumbers(ctx);
-      const load = pacedLoad(ctx.server.address, DOMAIN, 2, 15 * 60_000);
+      const load = pacedLoad(ctx.targets, 2, 15 * 60_000);
       for (let i = 0; i < 10; i++) {
         log(`memory: ${strategy}, release ${i + 1}/10`);
-        await release(ctx, `${strategy}-mem`);
+        await ctx.release(`${strategy}-mem`);
         await sleep(1000);
       }
       await load.stop();
@@ -426,12 +281,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${table}\n`);
     if (args.out) fs.writeFileSync(String(args.out), JSON.stringify({ ...results, table }, null, 2));
   } finally {
-    repo.cleanup();
-    if (args.keep || args.lab) log(`lab kept: flight lab down --dir ${lab.labDir} --purge (definitions: ${lab.defs.dir})`);
-    else {
-      const down = await lab.down();
-      if (down.code !== 0) log(`lab down failed: ${describeRun(down)}`);
-    }
+    await ctx.close();
   }
 }
 

@@ -1,10 +1,11 @@
 /**
- * A small HTTP load generator for the zero-downtime tests and the benchmarks: a fixed number of
- * loops, each sending the next request as soon as the previous one ends, over keep-alive
+ * Small HTTP load generators for the zero-downtime tests and the benchmarks. startLoad: a fixed
+ * number of loops, each sending the next request as soon as the previous one ends, over keep-alive
  * connections (as browsers and load balancers do, so a request is not slowed by a TCP
  * handshake), to the fixture page on the lab's nginx. Every response is kept as a sample (times,
  * status, the two revision reads), so a test can check each one and split latencies by what
- * Flight was doing at the time.
+ * Flight was doing at the time. pacedLoad: a steady rate, sent on schedule whatever the answers
+ * take (for latency under load).
  *
  * Only loopback addresses are accepted.
  */
@@ -161,6 +162,61 @@ export function startLoad(opts: LoadOptions): Load {
     stop() {
       stopping = true;
       return done;
+    },
+  };
+}
+
+/**
+ * An open-loop load: `rate` requests per second in all, to the targets in turn, on keep-alive
+ * connections, each sent on schedule even while earlier ones are still waiting (as visitors
+ * do), so a slow moment shows as latency and as more requests in flight, not as fewer requests.
+ * Stops by itself after `maxMs`.
+ */
+export function pacedLoad(targets: LoadTarget[], rate: number, maxMs: number): { samples: LoadSample[]; stop(): Promise<LoadSample[]> } {
+  for (const t of targets) if (!t.address.startsWith('127.')) throw new Error(`refusing to send load to ${t.address}`);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const samples: LoadSample[] = [];
+  const pending = new Set<Promise<void>>();
+  const one = (t: LoadTarget): Promise<void> =>
+    new Promise((resolve) => {
+      const start = now();
+      const done = (status: number, body: string, error?: string) => {
+        samples.push({ target: t.name, start, end: now(), status, delayed: false, sha: field(body, 'sha'), marker: field(body, 'marker'), ...(error ? { error } : {}) });
+        resolve();
+      };
+      const req = http.request({ host: t.address, port: t.port ?? 80, path: '/', headers: { Host: t.host }, agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (b: Buffer) => chunks.push(b));
+        res.on('end', () => done(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8')));
+        res.on('error', (e) => done(res.statusCode ?? 0, '', e.message));
+      });
+      req.setTimeout(30_000, () => req.destroy(new Error('timed out after 30 s')));
+      req.on('error', (e) => done(0, '', e.message));
+      req.end();
+    });
+  const t0 = now();
+  let sent = 0;
+  let stopped = false;
+  const tick = () => {
+    if (stopped) return;
+    if (now() - t0 > maxMs) return void (stopped = true);
+    // Catch up on schedule after a timer ran late, so the rate holds.
+    while (sent < ((now() - t0) * rate) / 1000) {
+      const p = one(targets[sent % targets.length]!);
+      sent++;
+      pending.add(p);
+      void p.then(() => pending.delete(p));
+    }
+    setTimeout(tick, Math.max(1, 1000 / rate / 2));
+  };
+  tick();
+  return {
+    samples,
+    async stop() {
+      stopped = true;
+      await Promise.all([...pending]);
+      agent.destroy();
+      return samples;
     },
   };
 }
