@@ -128,10 +128,6 @@ async function onHost(ctx: LaravelLab, cmd: string): Promise<string> {
   return r.stdout;
 }
 
-async function reloadFpm(ctx: LaravelLab): Promise<void> {
-  const run = await flight(['opcache-reload', '-e', 'threshold=0', '--defs', ctx.defs], { bin: 'flight-play' });
-  if (run.code !== 0) throw new Error(`opcache-reload failed:\n${describeRun(run)}`);
-}
 
 /** PHP files a page loads, as the page counts them. */
 let pageFiles = NaN;
@@ -185,7 +181,7 @@ async function main(): Promise<void> {
     ] as const;
     const switchRows = cases.map((c) => ({ strategy: c.strategy, warmup: c.warmup, runs: [] as SwitchRun[] }));
     for (let r = 0; r < REPEATS; r++) {
-      await reloadFpm(ctx);
+      await ctx.freshOpcache();
       for (const [i, c] of cases.entries()) {
         ctx.writeApp(appSettings(c.strategy, c.warmup));
         for (let p = 0; p < c.primes; p++) {
@@ -205,7 +201,7 @@ async function main(): Promise<void> {
     for (const strategy of ['releases', 'alternate'] as const) {
       ctx.writeApp(appSettings(strategy, true));
       await ctx.release(`${strategy}-mem-prime`);
-      await reloadFpm(ctx);
+      await ctx.freshOpcache();
       await bootTimes(ctx, 3);
       const start = await poolNumbers(ctx);
       const load = pacedLoad(ctx.targets, 2, 15 * 60_000);

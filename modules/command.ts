@@ -29,7 +29,7 @@ export const commonProperties = {
   },
   nice: {
     type: 'integer', minimum: 0, maximum: 19,
-    description: 'Run below the CPU priority of the services on the host by this much (nice), and above 0 also at the lowest best-effort IO priority (ionice), so that work such as a release\'s composer and artisan yields to nginx and PHP-FPM serving traffic.',
+    description: 'Run below the CPU priority of the services on the host by this much (nice, in a session of its own whose scheduling group is lowered as well), and above 0 also at the lowest best-effort IO priority (ionice), so that work such as a release\'s composer and artisan yields to nginx and PHP-FPM serving traffic.',
   },
 } as const;
 
@@ -91,23 +91,41 @@ export function commandArgv(p: CommandParams): string[] | string {
 }
 
 /**
+ * Run "$2..." below the services' priority by $1 (1-19): CPU niceness and the lowest best-effort
+ * IO class. Started in a session of its own (setsid) whose scheduling group is niced as a whole:
+ * with autogroup scheduling (Debian's kernels), the scheduler first shares the CPU between
+ * sessions, so `nice` alone only ranks processes within one session, and PHP-FPM runs in
+ * another. The kernel accepts an unprivileged autogroup change ten times a second at most, over
+ * all processes: a busy moment is waited out for up to a second, then the command runs anyway.
+ * No single quote in it: the wrapper carries it in one.
+ */
+const LOWER = `n=$1; shift; i=0
+until echo "$n" 2>/dev/null > /proc/self/autogroup || [ ! -e /proc/self/autogroup ] || [ $i -ge 20 ]; do sleep 0.05; i=$((i+1)); done
+exec nice -n "$n" ionice -c 2 -n 7 "$@"`;
+
+/**
  * The wrapper: decides creates/removes on the host, then changes directory, exports the
  * environment and execs the program. Every input is a positional argument. In dry mode (check
  * mode) it stops after the creates/removes decision. Markers carry a per-call nonce so that a
  * program's own output can never be mistaken for them.
  */
-const WRAPPER = `nonce=$1 dry=$2 creates=$3 removes=$4 chdir=$5 log=$6 nenv=$7
-shift 7
+const WRAPPER = `nonce=$1 dry=$2 creates=$3 removes=$4 chdir=$5 log=$6 nice=$7 nenv=$8
+shift 8
 if [ -n "$creates" ] && [ -e "$creates" ]; then echo "$nonce skip-creates"; exit 0; fi
 if [ -n "$removes" ] && [ ! -e "$removes" ]; then echo "$nonce skip-removes"; exit 0; fi
 if [ "$dry" = 1 ]; then echo "$nonce would-run"; exit 0; fi
 if [ -n "$chdir" ]; then cd "$chdir" 2>/dev/null || { echo "$nonce no-chdir"; exit 1; }; fi
 while [ "$nenv" -gt 0 ]; do export "$1"; shift; nenv=$((nenv - 1)); done
+shown=$(printf ' %s' "$@")
+if [ "$nice" -gt 0 ]; then
+  shown="$shown (at nice $nice)"
+  set -- setsid -w sh -c '${LOWER}' flight-nice "$nice" "$@"
+fi
 if [ -n "$log" ]; then
   out=$(mktemp) || exit 1
   "$@" > "$out" 2>&1
   rc=$?
-  { printf '$'; printf ' %s' "$@"; printf '\\n'; cat "$out"; } >> "$log"
+  { printf '$%s\\n' "$shown"; cat "$out"; } >> "$log"
   cat "$out"
   rm -f "$out"
   exit $rc
@@ -127,11 +145,6 @@ export interface WrapOptions {
   nice?: number;
 }
 
-/** The program run below the services' CPU and IO priority (`nice` above 0), or as it is. */
-export function yielding(argv: readonly string[], nice: number | undefined): readonly string[] {
-  return nice ? ['nice', '-n', String(nice), 'ionice', '-c', '2', '-n', '7', ...argv] : argv;
-}
-
 export function wrapCommand(argv: readonly string[], o: WrapOptions): Command {
   const env = Object.entries(o.env ?? {});
   for (const [k] of env) if (!ENV_NAME.test(k)) throw new Error(`invalid environment variable name '${k}'`);
@@ -143,9 +156,10 @@ export function wrapCommand(argv: readonly string[], o: WrapOptions): Command {
     o.removes ?? '',
     o.chdir ?? '',
     o.log ?? '',
+    String(o.nice ?? 0),
     String(env.length),
     ...env.map(([k, v]) => `${k}=${v}`),
-    ...yielding(argv, o.nice),
+    ...argv,
   );
 }
 

@@ -21,10 +21,15 @@ export interface LaravelLab {
   defs: string;
   app: string;
   domain: string;
-  /** The load's targets: every server's nginx, with the app's domain. */
+  /** The load's targets: every web server's nginx, with the app's domain. */
   targets: LoadTarget[];
   /** Rewrite the app's definition: the shared settings, then `extra` lines (e.g. `release_nice: 0`). */
   writeApp(extra: string[]): void;
+  /**
+   * Reload PHP-FPM with an empty OPcache (the opcache-reload playbook): a cache that earlier
+   * releases filled would restart, or stop caching, in the middle of a measurement.
+   */
+  freshOpcache(): Promise<void>;
   /** Release a new commit; `onSwitch` gets the time (now()) the first server switched. */
   release(label: string, onSwitch?: (t: number) => void): Promise<FlightRun>;
   /** Tear the lab down (or keep it, as asked), and the app's repository. */
@@ -113,8 +118,11 @@ export async function laravelLab(o: LaravelLabOptions): Promise<LaravelLab> {
     defs,
     app: o.app,
     domain: o.domain,
-    targets: lab.servers.map((s) => ({ name: s.name, address: s.address, host: o.domain })),
+    targets: lab.servers.filter((s) => s.web).map((s) => ({ name: s.name, address: s.address, host: o.domain })),
     writeApp,
+    async freshOpcache() {
+      ok(await flight(['opcache-reload', '-e', 'threshold=0', '--defs', defs], { bin: 'flight-play' }), 'opcache-reload');
+    },
     async release(label, onSwitch) {
       const sha = repo.commit(`${label}-${++counter}`);
       let switched = false;

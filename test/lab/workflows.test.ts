@@ -250,7 +250,7 @@ test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (
       const migrated = (await onHost(s, `grep -c 'artisan migrate' /home/demo/.flight/release-${releaseB}.log || true`)).trim();
       assert.equal(migrated, s.name === WORKER ? '1' : '0', `${s.name}: migrate ran ${s.name === WORKER ? 'once' : 'not at all'} in release ${releaseB}`);
       // The release's work ran below nginx and PHP-FPM (release_nice, default 10).
-      assert.match(await onHost(s, `cat /home/demo/.flight/release-${releaseB}.log`), /^\$ nice -n 10 ionice -c 2 -n 7 composer /m, `${s.name}: composer ran at a lower priority`);
+      assert.match(await onHost(s, `cat /home/demo/.flight/release-${releaseB}.log`), /^\$ composer .* \(at nice 10\)$/m, `${s.name}: composer ran at a lower priority`);
     }
     assert.equal((await v.page(lab1)).counter, '2', 'the session outlived the release');
     const ran = await waitFor(async () => (await jobsByTag(lab1)).get(`${RUN}-queued-before-b`), { timeoutMs: 20_000, intervalMs: 500 });

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { toShell, type Command } from '../../../src/command.js';
 import type { ModuleContext } from '../../../src/module-kit/contract.js';
 import { createAjv } from '../../../src/json-schema.js';
-import { command, commandArgv, outputTail, runArgv, shellSyntax, shortArgv, wrapCommand, yielding } from '../../../modules/command.js';
+import { command, commandArgv, outputTail, runArgv, shellSyntax, shortArgv, wrapCommand } from '../../../modules/command.js';
 
 test('command schema: argv or cmd, known options only', () => {
   const v = createAjv().compile(command.schema);
@@ -52,7 +52,7 @@ test('wrapCommand: every value is an argument, none is script text', () => {
   const cmd = wrapCommand(['printf', '%s', hostile], { nonce: 'n', dry: false, creates: hostile, chdir: hostile, log: hostile, env: { X: hostile } });
   assert.ok('script' in cmd);
   assert.ok(!cmd.script.includes('pwned'));
-  assert.deepEqual(cmd.args, ['n', '0', hostile, '', hostile, hostile, '1', `X=${hostile}`, 'printf', '%s', hostile]);
+  assert.deepEqual(cmd.args, ['n', '0', hostile, '', hostile, hostile, '0', '1', `X=${hostile}`, 'printf', '%s', hostile]);
   assert.throws(() => wrapCommand(['true'], { nonce: 'n', dry: false, env: { 'A B': '1' } }), /invalid environment variable/);
 });
 
@@ -130,11 +130,21 @@ test('check mode: without creates/removes nothing is asked; with them the wrappe
   assert.equal((real.sent[0] as { args?: readonly string[] }).args?.[1], '0', 'a real run is not dry');
 });
 
-test('nice: the program runs below the services\' CPU and IO priority, and only the program', () => {
-  assert.deepEqual(yielding(['composer', 'install'], 10), ['nice', '-n', '10', 'ionice', '-c', '2', '-n', '7', 'composer', 'install']);
-  assert.deepEqual(yielding(['composer', 'install'], 0), ['composer', 'install'], '0: at the services\' priority');
-  assert.deepEqual(yielding(['composer', 'install'], undefined), ['composer', 'install']);
-  const cmd = wrapCommand(['composer', 'install'], { nonce: 'n', dry: false, nice: 5 });
-  assert.ok('script' in cmd);
-  assert.deepEqual(cmd.args!.slice(-10), ['nice', '-n', '5', 'ionice', '-c', '2', '-n', '7', 'composer', 'install'], 'after the wrapper\'s own arguments: the creates/removes decision and chdir are not slowed');
+// Run with the local sh: the program's own niceness, IO class and session scheduling group.
+test('nice: the program alone runs below the services, in a session whose scheduling group is lowered; the log shows it', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'flight-unit-nice-'));
+  try {
+    const log = path.join(dir, 'release.log');
+    const probe = ['sh', '-c', 'echo "$(nice) $(ionice)"; cat /proc/self/autogroup 2>/dev/null || true'];
+    const r = spawnSync('sh', ['-c', toShell(wrapCommand(probe, { nonce: 'N', dry: false, nice: 7, log }))], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const [levels, group] = r.stdout.split('\n');
+    assert.equal(levels, '7 best-effort: prio 7');
+    if (group) assert.match(group, /nice 7$/, 'the session\'s autogroup is lowered too');
+    assert.match(readFileSync(log, 'utf8'), /^\$ sh -c .* \(at nice 7\)\n/, 'the log shows the command as given, and its priority');
+    const plain = spawnSync('sh', ['-c', toShell(wrapCommand(['nice'], { nonce: 'N', dry: false, nice: 0 }))], { encoding: 'utf8' });
+    assert.equal(plain.stdout, `${spawnSync('nice', { encoding: 'utf8' }).stdout}`, '0: at the caller\'s priority');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
