@@ -27,6 +27,7 @@ const FOREIGN: Record<string, string[]> = {
   git: ['upload-pack'],
   rsync: ['delete', 'checksum'],
   useradd: ['create-home', 'shell'],
+  'systemd-run': ['scope'],
   artisan: ['force', 'sleep', 'timeout', 'tries', 'queue', 'show'],
   // npm run bench / bench:opcache (bench/run.ts, bench/opcache.ts).
   bench: ['runs', 'ansible-runs', 'large-runs', 'only', 'quick', 'keep', 'merge', 'budget', 'repeats', 'rate', 'first', 'out', 'lab', 'seconds', 'loops'],
