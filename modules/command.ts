@@ -116,7 +116,8 @@ if [ -n "$removes" ] && [ ! -e "$removes" ]; then echo "$nonce skip-removes"; ex
 if [ "$dry" = 1 ]; then echo "$nonce would-run"; exit 0; fi
 if [ -n "$chdir" ]; then cd "$chdir" 2>/dev/null || { echo "$nonce no-chdir"; exit 1; }; fi
 while [ "$nenv" -gt 0 ]; do export "$1"; shift; nenv=$((nenv - 1)); done
-shown=$(printf ' %s' "$@")
+# The command line as given, for the log only: a command substitution costs a fork.
+[ -z "$log" ] || shown=$(printf ' %s' "$@")
 if [ "$nice" -gt 0 ]; then
   shown="$shown (at nice $nice)"
   set -- setsid -w sh -c '${LOWER}' flight-nice "$nice" "$@"
