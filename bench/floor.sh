@@ -7,7 +7,8 @@
 # With FLOOR_APP_STEPS=1 the same one ssh per server also runs the app's own release steps in the
 # new folder before the switch, as root: `composer install` with Flight's default flags and the
 # two artisan commands Flight and Capistrano run. That is the least any tool can do for this app,
-# so Flight's time over it is Flight's own overhead.
+# so Flight's time over it is Flight's own overhead. FLOOR_ARTISAN lists the artisan commands
+# (default: "config:cache route:cache"; the Laravel release runs the four cache commands).
 #
 #   [FLOOR_APP_STEPS=1] floor.sh REPO SHA DEPLOY_TO KEY KNOWN_HOSTS HOST:PORT...
 set -euo pipefail
@@ -16,7 +17,8 @@ shift 5
 id=$(date -u +%Y%m%d%H%M%S%N)
 steps=
 if [ "${FLOOR_APP_STEPS:-}" = 1 ]; then
-  steps='cd $r; COMPOSER_ALLOW_SUPERUSER=1 composer install --prefer-dist --no-progress --no-interaction --no-dev --optimize-autoloader --quiet; php8.2 artisan config:cache >/dev/null; php8.2 artisan route:cache >/dev/null;'
+  steps='cd $r; COMPOSER_ALLOW_SUPERUSER=1 composer install --prefer-dist --no-progress --no-interaction --no-dev --optimize-autoloader --quiet;'
+  for c in ${FLOOR_ARTISAN:-config:cache route:cache}; do steps="$steps php8.2 artisan $c >/dev/null;"; done
 fi
 archive=$(mktemp --suffix=.tar.gz)
 trap 'rm -f "$archive"' EXIT

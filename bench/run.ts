@@ -7,7 +7,8 @@
  *                     fan-out curve and the release keep --runs
  *   --large-runs N    the same for the 25- and 50-server no-change points (default 2: Ansible
  *                     takes minutes per run there on 2 cores)
- *   --only LIST       some of: no-change,change,release,fan-out (no-change and fan-out share a lab)
+ *   --only LIST       some of: start,no-change,change,release,laravel-release,many-apps,fan-out
+ *                     (no-change and fan-out share a lab, laravel-release and many-apps another)
  *   --quick           a short trial: fewer sizes and runs
  *   --keep            leave the bench labs running afterwards
  *   --profile N,M     server counts for the Flight profile (default 10,50)
@@ -31,11 +32,13 @@ import { profileRun, profileText, type Profile } from './lib/profile.js';
 import { sessionCost, sessionCostText, type SessionCost } from './lib/session-cost.js';
 import { killRunning, ROOT, stageFlight } from './lib/proc.js';
 import {
-  checkTargets, extrasOf, fanOutSvg, markdownTable, targetsMarkdown, targetsText, textTable, toRow, type Measurement,
+  checkTargets, extrasOf, fanOutSvg, markdownTable, targetsMarkdown, targetsText, textTable, toRow, SCENARIOS, type Measurement,
 } from './lib/report.js';
-import { changeRun, fanOutCurve, FLIGHT_PLAYBOOK, noChangeLab, noChangePoint, releaseRun } from './lib/scenarios.js';
+import { laravelReleaseRun, releaseRun } from './lib/releases.js';
+import { changeRun, fanOutCurve, FLIGHT_PLAYBOOK, noChangeLab, noChangePoint } from './lib/scenarios.js';
+import { startRun } from './lib/start.js';
 
-const ALL = ['no-change', 'change', 'release', 'fan-out'] as const;
+const ALL = ['start', 'no-change', 'change', 'release', 'laravel-release', 'many-apps', 'fan-out'] as const;
 type Part = (typeof ALL)[number];
 
 const t0 = Date.now();
@@ -85,6 +88,7 @@ function options() {
     sizes: quick ? [1, 5] : [1, 5, 10, 25, 50],
     fanSizes: quick ? [1, 3, 5] : [1, 2, 5, 10, 15, 20, 30, 40, 50],
     changeServers: quick ? 3 : 5,
+    laravelSizes: quick ? [3] : [3, 10],
     partial: quick || only.length < ALL.length,
   };
 }
@@ -106,7 +110,7 @@ async function main(): Promise<number> {
     process.once(sig, () => {
       log(`${sig}: stopping`);
       killRunning();
-      const downs = o.keep ? [] : ['fanout', 'change', 'release', 'image'].map((name) => labDown({ dir: path.join(BENCH_DIR, name), purge: true }).catch(() => {}));
+      const downs = o.keep ? [] : ['fanout', 'change', 'release', 'laravel', 'image'].map((name) => labDown({ dir: path.join(BENCH_DIR, name), purge: true }).catch(() => {}));
       void Promise.all(downs).finally(() => process.exit(130));
     });
   }
@@ -164,10 +168,22 @@ async function main(): Promise<number> {
       }
       writeResults(false);
     };
+    if (o.only.has('start')) {
+      await part('start', async () => {
+        measurements.push(await startRun({ runs: 20, log }));
+      });
+    }
     if (o.only.has('release')) {
       await part('release', async () => {
-        const r = await releaseRun({ runs: o.runs, log, keep: o.keep });
-        measurements.push(r.capistrano, r.floor, r.floorApp);
+        measurements.push(...(await releaseRun({ runs: o.runs, log, keep: o.keep })));
+      });
+    }
+    if (o.only.has('laravel-release') || o.only.has('many-apps')) {
+      await part('laravel-release', async () => {
+        const sizes = o.only.has('laravel-release') ? o.laravelSizes : [];
+        const r = await laravelReleaseRun({ sizes, runs: o.runs, many: o.only.has('many-apps'), log, keep: o.keep });
+        measurements.push(...r.measurements);
+        notes.push(...r.notes);
       });
     }
     if (o.only.has('change')) {
@@ -219,8 +235,7 @@ interface Details {
 /** Write latest.json, latest.md, latest-details.json and fan-out.svg to `outDir` (and the README's table). */
 function render(outDir: string, d: Details, o: { final: boolean; readme: boolean }): void {
   const { machine, measurements, profiles, session, notes } = d;
-  const order: Record<string, number> = { 'no-change': 0, change: 1, release: 2, 'fan-out': 3 };
-  measurements.sort((a, b) => order[a.scenario]! - order[b.scenario]! || a.servers - b.servers || (a.peer ?? '').localeCompare(b.peer ?? ''));
+  measurements.sort((a, b) => SCENARIOS.indexOf(a.scenario) - SCENARIOS.indexOf(b.scenario) || a.servers - b.servers || (a.peer ?? '').localeCompare(b.peer ?? ''));
   const rows = measurements.map(toRow);
   const extras = measurements.map(extrasOf);
   const checks = checkTargets(rows);

@@ -20,8 +20,12 @@ export const ROOT = (() => {
  * 20-minute benchmark must not lose its Flight half-way, nor measure two different builds.
  */
 let flightRoot = ROOT;
-export const flightPlay = () => path.join(flightRoot, 'dist', 'src', 'cli', 'flight-play.js');
-export const flightCli = () => path.join(flightRoot, 'dist', 'src', 'cli', 'flight.js');
+/**
+ * The commands as npm installs them: both names are links to the one bundle, dist/flight.cjs,
+ * which runs as the name it was invoked by (src/cli/entry.ts). Made by stageFlight.
+ */
+export const flightPlay = () => path.join(flightRoot, 'bin', 'flight-play');
+export const flightCli = () => path.join(flightRoot, 'bin', 'flight');
 
 /** Copy the built Flight (dist, playbooks, templates, package.json) to `dir` and run it from there. */
 export function stageFlight(dir: string): void {
@@ -31,6 +35,8 @@ export function stageFlight(dir: string): void {
     fs.cpSync(path.join(ROOT, part), path.join(dir, part), { recursive: true, verbatimSymlinks: true });
   }
   fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+  fs.mkdirSync(path.join(dir, 'bin'));
+  for (const name of ['flight', 'flight-play']) fs.symlinkSync('../dist/flight.cjs', path.join(dir, 'bin', name));
   flightRoot = dir;
 }
 

@@ -5,9 +5,16 @@
  */
 import { median, ratio, round2, summarize, type Summary } from './stats.js';
 
-export type Scenario = 'no-change' | 'change' | 'release' | 'fan-out';
+/**
+ * laravel-release: the Laravel example app (per-release vendor/ by composer, the four cache
+ * commands); many-apps: five such apps released at once to the same servers (Flight's column),
+ * against one of them alone (the peer `one_app`); start: `flight --version` against `node -e 0`.
+ */
+export type Scenario = 'start' | 'no-change' | 'change' | 'release' | 'laravel-release' | 'many-apps' | 'fan-out';
 /** floor_app: the floor script that also runs composer and the release commands (bench/floor.sh). */
-export type Peer = 'ansible' | 'capistrano' | 'floor' | 'floor_app';
+export type Peer = 'ansible' | 'capistrano' | 'floor' | 'floor_app' | 'one_app' | 'node';
+export const PEERS: readonly Peer[] = ['ansible', 'capistrano', 'floor', 'floor_app', 'one_app', 'node'];
+export const SCENARIOS: readonly Scenario[] = ['start', 'no-change', 'change', 'release', 'laravel-release', 'many-apps', 'fan-out'];
 
 /** What one scenario point measured, run by run (runs alternate between the tools). */
 export interface Measurement {
@@ -35,10 +42,14 @@ export interface ResultRow {
   capistrano_s?: Summary;
   floor_s?: Summary;
   floor_app_s?: Summary;
+  one_app_s?: Summary;
+  node_s?: Summary;
   ratio_vs_ansible?: number;
   ratio_vs_capistrano?: number;
   ratio_vs_floor?: number;
   ratio_vs_floor_app?: number;
+  ratio_vs_one_app?: number;
+  ratio_vs_node?: number;
   runs: number;
 }
 
@@ -58,7 +69,7 @@ export function toRow(m: Measurement): ResultRow {
 }
 
 export function peerSummary(row: ResultRow): { peer: Peer; s: Summary; ratio: number } | undefined {
-  for (const peer of ['ansible', 'capistrano', 'floor', 'floor_app'] as const) {
+  for (const peer of PEERS) {
     const s = row[`${peer}_s`];
     const r = row[`ratio_vs_${peer}`];
     if (s && r !== undefined) return { peer, s, ratio: r };
@@ -79,9 +90,14 @@ const find = (rows: ResultRow[], scenario: Scenario, servers: number, peer?: Pee
   rows.find((r) => r.scenario === scenario && r.servers === servers && (!peer || r[`${peer}_s`] !== undefined));
 
 /** Issue 7's targets, judged from the medians. A target whose rows are missing says so. */
+/** Flight's median over the peer's: how many times the peer's time Flight took. */
+const times = (r: ResultRow, peer: Peer) => r.flight_s.median / r[`${peer}_s`]!.median;
+
 export function checkTargets(rows: ResultRow[]): TargetCheck[] {
   const out: TargetCheck[] = [];
   const missing = (target: string): TargetCheck => ({ target, value: 'not measured', met: false, measured: false });
+  const start = find(rows, 'start', 1, 'node');
+  if (start) out.push({ target: '`flight --version`: under 0.15 s (median)', value: `${start.flight_s.median.toFixed(3)} s (node alone ${start.node_s!.median.toFixed(3)} s)`, met: start.flight_s.median < 0.15 });
   for (const [servers, goal] of [[10, 5], [50, 8]] as const) {
     const r = find(rows, 'no-change', servers, 'ansible');
     const target = `no-change at ${servers} servers: >= ${goal}x faster than Ansible`;
@@ -89,26 +105,46 @@ export function checkTargets(rows: ResultRow[]): TargetCheck[] {
       out.push({ target, value: `${r.ratio_vs_ansible.toFixed(1)}x`, met: r.ratio_vs_ansible >= goal });
     } else if (rows.some((x) => x.scenario === 'no-change')) out.push(missing(target));
   }
+  for (const [servers, goal] of [[5, 10], [25, 15]] as const) {
+    const r = find(rows, 'change', servers, 'ansible');
+    if (r?.ratio_vs_ansible !== undefined) out.push({ target: `first apply on ${servers} fresh servers: >= ${goal}x faster than Ansible`, value: `${r.ratio_vs_ansible.toFixed(1)}x`, met: r.ratio_vs_ansible >= goal });
+  }
   const cap = find(rows, 'release', 3, 'capistrano');
   if (cap?.ratio_vs_capistrano !== undefined) {
     out.push({ target: 'release to 3 servers: faster than Capistrano', value: `${cap.ratio_vs_capistrano.toFixed(2)}x`, met: cap.ratio_vs_capistrano > 1 });
   }
   const floor = find(rows, 'release', 3, 'floor');
   if (floor?.floor_s) {
-    const times = floor.flight_s.median / floor.floor_s.median;
-    out.push({ target: 'release to 3 servers: within 1.5x the floor script', value: `${times.toFixed(2)}x the floor`, met: times <= 1.5 });
+    const t = times(floor, 'floor');
+    out.push({ target: 'release to 3 servers: within 1.5x the floor script', value: `${t.toFixed(2)}x the floor`, met: t <= 1.5 });
   }
   const app = find(rows, 'release', 3, 'floor_app');
   if (app?.floor_app_s) {
-    const times = app.flight_s.median / app.floor_app_s.median;
-    out.push({ target: '(not an issue target) release to 3 servers: within 1.5x the floor with the app\'s own steps', value: `${times.toFixed(2)}x that floor`, met: times <= 1.5 });
+    const t = times(app, 'floor_app');
+    out.push({ target: '(not an issue target) release to 3 servers: within 1.5x the floor with the app\'s own steps', value: `${t.toFixed(2)}x that floor`, met: t <= 1.5 });
+  }
+  for (const [servers, goal] of [[3, 1.2], [10, 1.5]] as const) {
+    const r = find(rows, 'laravel-release', servers, 'floor_app');
+    if (r) {
+      const t = times(r, 'floor_app');
+      out.push({ target: `Laravel release to ${servers} servers: within ${goal}x the floor with the same work`, value: `${t.toFixed(2)}x that floor`, met: t <= goal });
+    }
+  }
+  const lcap = find(rows, 'laravel-release', 3, 'capistrano');
+  if (lcap?.ratio_vs_capistrano !== undefined) {
+    out.push({ target: 'Laravel release to 3 servers: >= 3x faster than Capistrano', value: `${lcap.ratio_vs_capistrano.toFixed(2)}x`, met: lcap.ratio_vs_capistrano >= 3 });
+  }
+  const many = find(rows, 'many-apps', 3, 'one_app');
+  if (many) {
+    const t = times(many, 'one_app');
+    out.push({ target: '5 Laravel apps released at once to 3 servers: <= 2x one app\'s release', value: `${t.toFixed(2)}x one app`, met: t <= 2 });
   }
   const curve = rows.filter((r) => r.scenario === 'fan-out');
   const one = curve.find((r) => r.servers === 1);
   const fifty = curve.find((r) => r.servers === 50);
   if (one && fifty) {
-    const times = fifty.flight_s.median / one.flight_s.median;
-    out.push({ target: 'no-change at 50 servers: <= 3x the 1-server time', value: `${times.toFixed(2)}x`, met: times <= 3 });
+    const t = fifty.flight_s.median / one.flight_s.median;
+    out.push({ target: 'no-change at 50 servers: <= 3x the 1-server time', value: `${t.toFixed(2)}x`, met: t <= 3 });
   } else if (curve.length) out.push(missing('no-change at 50 servers: <= 3x the 1-server time'));
   return out;
 }

@@ -61,16 +61,22 @@ export function parseFlightRecap(stdout: string): Recap | undefined {
   return undefined;
 }
 
-function flightOutcome(r: Timed, expect: Expect, lab: BenchLab, n: number, before: number, serverCpu: number): RunOutcome {
+/** Check a finished Flight run (its recap, failures, changes and exit code) and return its counts. */
+export function checkedFlightRun(r: Timed, expect: Expect, tool = 'flight'): { changed: number; reported: number } {
   const recap = parseFlightRecap(r.stdout);
-  if (!recap) throw new Error(`flight exited ${r.code} without a recap:\n${tail(r)}`);
+  if (!recap) throw new Error(`${tool} exited ${r.code} without a recap:\n${tail(r)}`);
   const hosts = Object.values(recap.hosts);
   const changed = hosts.reduce((a, h) => a + h.changed, 0);
   const failed = hosts.reduce((a, h) => a + h.failed + h.unreachable, 0);
   const failures = () => r.stdout.split('\n').filter((l) => l.includes('"status":"failed"') || l.includes('"status":"unreachable"')).slice(0, 5).join('\n') || tail(r);
-  judge('flight', expect, changed, failed, failures);
-  if (r.code !== 0) throw new Error(`flight exited ${r.code}:\n${tail(r)}`);
-  return { seconds: r.seconds, logins: lab.logins(n) - before, changed, reported: recap.connections, clientCpu: r.cpuSeconds, serverCpu };
+  judge(tool, expect, changed, failed, failures);
+  if (r.code !== 0) throw new Error(`${tool} exited ${r.code}:\n${tail(r)}`);
+  return { changed, reported: recap.connections };
+}
+
+function flightOutcome(r: Timed, expect: Expect, lab: BenchLab, n: number, before: number, serverCpu: number): RunOutcome {
+  const { changed, reported } = checkedFlightRun(r, expect);
+  return { seconds: r.seconds, logins: lab.logins(n) - before, changed, reported, clientCpu: r.cpuSeconds, serverCpu };
 }
 
 /** `flight-play PLAYBOOK --defs DEFS --json --forks N` on the first n servers. */
@@ -82,12 +88,12 @@ export async function runFlightPlay(lab: BenchLab, n: number, playbook: string, 
   return flightOutcome(r, expect, lab, n, before, await serverCpuSince(lab, n, cpu0));
 }
 
-/** `flight app:release APP SHA --defs DEFS --json`. */
-export async function runFlightRelease(lab: BenchLab, app: string, sha: string): Promise<RunOutcome> {
-  const before = lab.logins();
-  const cpu0 = lab.serverCpu();
+/** `flight app:release APP SHA --defs DEFS --json`, the app being on the lab's first `n` servers. */
+export async function runFlightRelease(lab: BenchLab, app: string, sha: string, n = lab.spec.servers): Promise<RunOutcome> {
+  const before = lab.logins(n);
+  const cpu0 = lab.serverCpu(n);
   const r = await timed(['node', flightCli(), 'app:release', app, sha, '--defs', lab.defs, '--json'], { timeoutMs: 15 * 60_000, cpu: true });
-  return flightOutcome(r, 'change', lab, lab.spec.servers, before, await serverCpuSince(lab, lab.spec.servers, cpu0));
+  return flightOutcome(r, 'change', lab, n, before, await serverCpuSince(lab, n, cpu0));
 }
 
 export const ANSIBLE_DIR = path.join(ROOT, 'bench', 'ansible');

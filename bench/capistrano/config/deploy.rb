@@ -11,7 +11,7 @@ set :pty, false
 
 # The same shared paths as Flight's app definition: created once in shared/, linked into each release.
 set :linked_files, %w[.env]
-set :linked_dirs, %w[storage/app/public storage/framework/cache storage/framework/sessions storage/logs]
+set :linked_dirs, ENV.fetch("BENCH_LINKED_DIRS", "storage/app/public storage/framework/cache storage/framework/sessions storage/logs").split
 
 # Logs go to the bench's own folder, not into the checkout.
 set :format_options, log_file: ENV.fetch("BENCH_CAP_LOG", "/dev/null")
@@ -34,12 +34,11 @@ namespace :bench do
     end
   end
 
-  desc "The app's release commands, in the new release"
+  desc "The app's release commands, in the new release (BENCH_ARTISAN, as Flight's release_commands)"
   task :release_commands do
     on release_roles(:all) do
       within release_path do
-        execute :php, "artisan", "config:cache"
-        execute :php, "artisan", "route:cache"
+        ENV.fetch("BENCH_ARTISAN", "config:cache route:cache").split.each { |c| execute :php, "artisan", c }
       end
     end
   end

@@ -41,14 +41,26 @@ test('targets: met and missed, from the medians', () => {
     toRow({ scenario: 'release', servers: 3, peer: 'floor_app', flight: [4], peerRuns: [3] }),
     toRow({ scenario: 'fan-out', servers: 1, flight: [1] }),
     toRow({ scenario: 'fan-out', servers: 50, flight: [2.5] }),
+    toRow({ scenario: 'start', servers: 1, peer: 'node', flight: [0.2], peerRuns: [0.14] }),
+    toRow({ scenario: 'change', servers: 5, peer: 'ansible', flight: [5], peerRuns: [60] }),
+    toRow({ scenario: 'laravel-release', servers: 3, peer: 'floor_app', flight: [10], peerRuns: [8] }),
+    toRow({ scenario: 'laravel-release', servers: 3, peer: 'capistrano', flight: [10], peerRuns: [11] }),
+    toRow({ scenario: 'laravel-release', servers: 10, peer: 'floor_app', flight: [30], peerRuns: [25] }),
+    toRow({ scenario: 'many-apps', servers: 3, peer: 'one_app', flight: [20], peerRuns: [9] }),
   ];
   const got = checkTargets(rows).map((c) => [c.value, c.met]);
   assert.deepEqual(got, [
+    ['0.200 s (node alone 0.140 s)', false],
     ['6.0x', true],
     ['5.0x', false],
+    ['12.0x', true],
     ['1.50x', true],
     ['2.00x the floor', false],
     ['1.33x that floor', true],
+    ['1.25x that floor', false],
+    ['1.20x that floor', true],
+    ['1.10x', false],
+    ['2.22x one app', false],
     ['2.50x', true],
   ]);
 });
