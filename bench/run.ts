@@ -87,7 +87,7 @@ function options() {
     profile,
     sizes: quick ? [1, 5] : [1, 5, 10, 25, 50],
     fanSizes: quick ? [1, 3, 5] : [1, 2, 5, 10, 15, 20, 30, 40, 50],
-    changeServers: quick ? 3 : 5,
+    changeSizes: quick ? [3] : [5, 25],
     laravelSizes: quick ? [3] : [3, 10],
     partial: quick || only.length < ALL.length,
   };
@@ -188,7 +188,7 @@ async function main(): Promise<number> {
     }
     if (o.only.has('change')) {
       await part('change', async () => {
-        measurements.push(await changeRun({ servers: o.changeServers, runs: o.ansibleRuns, log, keep: o.keep }));
+        for (const servers of o.changeSizes) measurements.push(await changeRun({ servers, runs: servers >= 25 ? o.largeRuns : o.ansibleRuns, log, keep: o.keep }));
       });
     }
     for (const n of large) {

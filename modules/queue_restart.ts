@@ -9,10 +9,10 @@
  * its jobs are not being processed.
  */
 import type { FromSchema } from 'json-schema-to-ts';
-import { argv, script } from '../src/command.js';
+import { argv } from '../src/command.js';
 import { defineModule } from '../src/module-kit/contract.js';
 import { runAction } from '../src/module-kit/operation.js';
-import { awaitPrograms, PROGRAM_NAME } from '../src/module-kit/supervisor-wait.js';
+import { PROGRAM_NAME, supervisorRpc } from '../src/module-kit/supervisor-rpc.js';
 
 const schema = {
   type: 'object',
@@ -30,23 +30,20 @@ const schema = {
 /** The arguments, as the schema declares them. */
 export type QueueRestartParams = FromSchema<typeof schema, { keepDefaultedPropertiesOptional: true }>;
 
-// $@: program names. Prints the ids of their running processes, one per line.
-const PIDS = `for p; do supervisorctl status "$p:*" 2>/dev/null; done | sed -n 's/.* pid \\([0-9]*\\),.*/\\1/p'`;
-
 export const queue_restart = defineModule<QueueRestartParams>({
   name: 'queue_restart',
   schema,
   run: runAction<QueueRestartParams>({
     would: (p) => `restart ${p.programs.join(', ')} in ${p.dir} (artisan queue:restart) and wait for them`,
     async act(ctx, p) {
-      const before = await ctx.exec(script(PIDS, ...p.programs));
-      const old = before.stdout.split('\n').filter(Boolean);
+      const before = await supervisorRpc(ctx, [{ op: 'pids', groups: p.programs }]);
+      if (before.error) return { changed: false, failed: true, msg: `${p.programs.join(', ')}: ${before.error}` };
       const restart = await ctx.exec(argv(p.php, 'artisan', 'queue:restart'), { cwd: p.dir, become: p.user });
       if (restart.code !== 0) {
         return { changed: false, failed: true, msg: `artisan queue:restart failed (rc=${restart.code}): ${(restart.stderr || restart.stdout).trim().split('\n').slice(-3).join('; ')}` };
       }
-      const waited = await awaitPrograms(ctx, { programs: p.programs, want: 'running', dir: p.dir, replaced: old, timeout: p.timeout ?? 60 });
-      if (waited.error) return { changed: true, failed: true, msg: `${p.programs.join(', ')}: ${waited.error}` };
+      const waited = await supervisorRpc(ctx, [{ op: 'wait', groups: p.programs, want: 'running', dir: p.dir, old: before.pids, timeout: p.timeout ?? 60 }]);
+      if (waited.error) return { changed: true, failed: true, msg: `${p.programs.join(', ')}: restarted, but ${waited.error}` };
       return { changed: true, msg: `${waited.processes} workers restarted, running ${p.dir}`, data: { processes: waited.processes } };
     },
   }),

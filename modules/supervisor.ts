@@ -1,17 +1,16 @@
 /**
  * supervisor: a program file in /etc/supervisor/conf.d, loaded into supervisord, and its
- * processes running (or stopped). The file's state and `supervisorctl status` are read in one
- * round trip; supervisord is told to reread/update only when the file changed, so a no-change
- * run never restarts workers.
+ * processes running (or stopped). The file's state and its processes' are read in one round
+ * trip; supervisord is told to reread/update only when the file changed, so a no-change run
+ * never restarts workers, and a change is one more call (src/module-kit/supervisor-rpc.ts).
  */
 import type { FromSchema } from 'json-schema-to-ts';
 import { readProgram, UP, type SupervisorStatus } from '../src/module-kit/facts/supervisor.js';
 import { defineModule, type ModuleContext } from '../src/module-kit/contract.js';
 import { runOperation } from '../src/module-kit/operation.js';
-import { script } from '../src/command.js';
 import type { PathState } from '../src/module-kit/facts/file.js';
 import { applyFilePlan, fileRequest, fileResult, planChanged, planFile, type FilePlan, type FileSpec } from '../src/module-kit/write.js';
-import { awaitPrograms, PROGRAM_NAME as NAME } from '../src/module-kit/supervisor-wait.js';
+import { PROGRAM_NAME as NAME, supervisorRpc, type RpcStep } from '../src/module-kit/supervisor-rpc.js';
 
 export const SUPERVISOR_DIR = '/etc/supervisor/conf.d';
 
@@ -69,7 +68,14 @@ const INLINE_COMMENT = /\s[;#]/;
  * starting at all, taking every other program down with it. No '%' in the text: %s is the file.
  */
 const VALIDATOR = [
-  'import os, sys',
+  'import importlib, os, sys, types',
+  // supervisor.options imports pkg_resources (0.2 s) for what reading program sections never
+  // uses: a stand-in imports it only if something asks.
+  'class LazyModule(types.ModuleType):',
+  '    def __getattr__(self, name):',
+  '        del sys.modules[self.__name__]',
+  '        return getattr(importlib.import_module(self.__name__), name)',
+  "sys.modules.setdefault('pkg_resources', LazyModule('pkg_resources'))",
   'from supervisor.options import ServerOptions, UnhosedConfigParser',
   'p = UnhosedConfigParser()',
   "p.expansions = dict(('ENV_' + k, v) for k, v in os.environ.items())",
@@ -153,38 +159,6 @@ export function planControl(params: SupervisorParams, status: SupervisorStatus, 
   return plan;
 }
 
-/**
- * Exit 5: supervisord would not start; exit 6: supervisorctl reported an error. Output goes to
- * stderr for the message. Whether the processes then came up is awaited separately.
- */
-const CONTROL = `
-name=$1 startd=$2 update=$3 action=$4
-ctl() {
-  out=$(supervisorctl "$@" 2>&1); rc=$?
-  printf '%s\\n' "$out" >&2
-  case $out in *ERROR*) printf '%s\\n' "$out" | grep ERROR | grep -qv 'already started\\|not running' && return 1;; esac
-  return 0
-}
-if [ "$startd" = 1 ]; then
-  service supervisor start >&2 || { echo "could not start supervisord" >&2; exit 5; }
-  i=0
-  until supervisorctl pid 2>/dev/null | grep -qx '[0-9][0-9]*'; do
-    i=$((i + 1)); [ $i -le 100 ] || { echo "supervisord did not come up within 10s" >&2; exit 5; }
-    sleep 0.1
-  done
-fi
-if [ "$update" = 1 ]; then
-  ctl reread || exit 6
-  ctl update "$name" || exit 6
-fi
-if [ "$action" = start ]; then
-  ctl start "$name:*" || true
-elif [ "$action" = stop ]; then
-  ctl stop "$name:*" || exit 6
-fi
-exit 0
-`;
-
 function describeControl(c: ControlPlan): string[] {
   const out: string[] = [];
   if (c.remove) out.push('program file removed');
@@ -196,19 +170,21 @@ function describeControl(c: ControlPlan): string[] {
 }
 
 /**
- * Tell supervisord what the plan says, then wait until the processes are as asked: `start`
- * returns while a re-added group is still STARTING, and a process that crashes at boot only
- * shows as BACKOFF, then FATAL, seconds later.
+ * Tell supervisord what the plan says, then wait until the processes are as asked, in one remote
+ * call: `start` returns while a re-added group is still STARTING, and a process that crashes at
+ * boot only shows as BACKOFF, then FATAL, seconds later.
  */
 async function control(ctx: ModuleContext, p: SupervisorParams, c: ControlPlan): Promise<string | undefined> {
   if (!c.startDaemon && !c.update && !c.action) return undefined;
-  const res = await ctx.exec(script(CONTROL, p.name, c.startDaemon ? '1' : '0', c.update ? '1' : '0', c.action ?? ''));
-  if (res.code !== 0) return `supervisor ${p.name}: ${res.stderr.trim().replace(/\s*\n\s*/g, '; ') || `exit code ${res.code}`}`;
-  if (!c.action) return undefined;
-  const want = c.action === 'start' ? 'running' : 'stopped';
-  const timeout = p.wait ?? (c.action === 'start' ? (p.startsecs ?? 1) : (p.stopwaitsecs ?? 10)) + 15;
-  const waited = await awaitPrograms(ctx, { programs: [p.name], want, timeout });
-  return waited.error && `${p.name}: ${waited.error}`;
+  const steps: RpcStep[] = [];
+  if (c.update) steps.push({ op: 'update', group: p.name });
+  if (c.action) {
+    const want = c.action === 'start' ? 'running' : 'stopped';
+    const timeout = p.wait ?? (c.action === 'start' ? (p.startsecs ?? 1) : (p.stopwaitsecs ?? 10)) + 15;
+    steps.push({ op: c.action, group: p.name }, { op: 'wait', groups: [p.name], want, timeout });
+  }
+  const outcome = await supervisorRpc(ctx, steps, { startDaemon: c.startDaemon });
+  return outcome.error && `${p.name}: ${outcome.error}`;
 }
 
 export interface SupervisorFacts {

@@ -19,8 +19,8 @@ import { timed, timedOk } from './proc.js';
 export const BENCH_DIR = path.resolve(process.env.FLIGHT_BENCH_DIR || '/var/lib/flight-bench');
 export const BENCH_CACHE = path.resolve(process.env.FLIGHT_BENCH_CACHE || '/var/cache/flight-bench');
 /**
- * The first three parts of the bench labs' addresses (.100-.149 no-change, .150-.159 change,
- * .160-.162 release, .165 image builds, .170-.179 Laravel releases). Another value (with another FLIGHT_BENCH_DIR) lets two
+ * The first three parts of the bench labs' addresses (.100-.149 no-change, .160-.162 release,
+ * .165 image builds, .170-.179 Laravel releases, .200-.249 change). Another value (with another FLIGHT_BENCH_DIR) lets two
  * bench runs share the machine.
  */
 export const BENCH_NET = process.env.FLIGHT_BENCH_NET || '127.0.0';

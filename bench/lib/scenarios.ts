@@ -19,7 +19,7 @@ export const ANSIBLE_PLAYBOOK = path.join(ANSIBLE_DIR, 'site.yml');
 /** Lab instances, apart from the default lab (127.0.0.2-4) and from each other. */
 export const LABS = {
   fanout: (servers: number) => ({ name: 'fanout', first: `${BENCH_NET}.100`, servers }),
-  change: (servers: number) => ({ name: 'change', first: `${BENCH_NET}.150`, servers }),
+  change: (servers: number) => ({ name: 'change', first: `${BENCH_NET}.200`, servers }),
 };
 
 /** The untimed runs that readied the no-change lab: Flight on every server, Ansible on one. */

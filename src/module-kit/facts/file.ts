@@ -4,7 +4,7 @@
  * state alone, so a run where nothing differs costs exactly this one round trip.
  *
  * The stat script is exported as a fragment so a module that needs a little more (supervisor
- * asks supervisorctl for its program's status) can append its own probe to the same command
+ * asks supervisord for its program's status) can append its own probe to the same command
  * instead of paying a second round trip.
  */
 import path from 'node:path';

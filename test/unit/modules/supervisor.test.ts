@@ -58,7 +58,7 @@ function host(check: boolean) {
     check, diff: false,
     async exec(cmd: Command) {
       sent.push(cmd);
-      if (sent.length > 1) return { code: 0, stdout: '1\n', stderr: '' };
+      if (sent.length > 1) return { code: 0, stdout: '{"ok": true, "processes": 1}\n', stderr: '' };
       return { code: 0, stdout: 'stat-end\0\x001\0\0\0\0end\0installed=1\nvia=ctl\nunix:///var/run/supervisor.sock no such file\n', stderr: '' };
     },
   } as unknown as ModuleContext;
@@ -74,6 +74,6 @@ test('supervisor: check mode reads and reports the change; the real run applies 
 
   const real = host(false);
   const done = await supervisor.run(real.ctx, p);
-  assert.equal(real.sent.length, 4, 'read, write the file, start supervisord and the processes, wait for them');
+  assert.equal(real.sent.length, 3, 'read, write the file, then start supervisord and the processes and wait for them in one call');
   assert.deepEqual(done, planned);
 });
