@@ -35,6 +35,7 @@ export function parseStatus(text: string, group: string): SupervisorStatus {
   const lines = text.split('\n');
   if (lines[0]?.trim() !== 'installed=1') return { installed: false, running: false, loaded: false, processes: [] };
   const body = lines.slice(2).join('\n');
+  if (lines[1]?.trim() === 'via=down') return { installed: true, running: false, loaded: false, processes: [] };
   if (lines[1]?.trim() === 'via=rpc') {
     const processes = parseRpc(body, group);
     return { installed: true, running: true, loaded: processes.length > 0, processes };
@@ -52,13 +53,21 @@ export function parseStatus(text: string, group: string): SupervisorStatus {
  * Runs after the file's stat fragment, with "$1" = the program name. supervisorctl is a Python
  * program costing a few hundred milliseconds per start, too much for a no-change run, so the
  * status is asked of supervisord's XML-RPC socket with curl when it answers there (the usual
- * socket paths, no auth), and of supervisorctl only otherwise (daemon down, auth, no curl).
+ * socket paths, no auth), and of supervisorctl only otherwise (auth, no curl). When the
+ * configuration names a unix socket that is not there, supervisord is down, which is all there
+ * is to know (a first apply): no supervisorctl is started to say so.
  */
 const SUPERVISOR_PROBE = `
 if ! command -v supervisorctl >/dev/null 2>&1; then echo installed=0; exit 0; fi
 echo installed=1
+for conf in /etc/supervisor/supervisord.conf /etc/supervisord.conf; do
+  [ -f "$conf" ] || continue
+  own=$(sed -n 's|^serverurl[[:space:]]*=[[:space:]]*unix://\\([^[:space:];]*\\).*|\\1|p' "$conf" | head -n 1)
+  break
+done
+if [ -n "$own" ] && [ ! -S "$own" ]; then echo via=down; exit 0; fi
 if command -v curl >/dev/null 2>&1; then
-  for sock in /var/run/supervisor.sock /run/supervisor.sock /var/run/supervisor/supervisor.sock /tmp/supervisor.sock; do
+  for sock in $own /var/run/supervisor.sock /run/supervisor.sock /var/run/supervisor/supervisor.sock /tmp/supervisor.sock; do
     [ -S "$sock" ] || continue
     out=$(curl -sS --max-time 10 --unix-socket "$sock" -H 'Content-Type: text/xml' --data-binary \
       '<?xml version="1.0"?><methodCall><methodName>supervisor.getAllProcessInfo</methodName><params/></methodCall>' \

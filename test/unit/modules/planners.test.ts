@@ -141,12 +141,13 @@ test('supervisor: the program file', () => {
   assert.ok(renderProgram({ name: 'x', command: 'a;b#x' }).content, 'only whitespace before ; or # starts a comment');
 });
 
-test('supervisor: status parsing, from supervisorctl and from XML-RPC', () => {
+test('supervisor: status parsing, from supervisorctl, from XML-RPC, and a socket that is not there', () => {
   assert.equal(parseStatus('installed=0\n', 'q').installed, false);
   const up = parseStatus('installed=1\nvia=ctl\nq:q_00                           RUNNING   pid 12, uptime 0:01:00\nq:q_01   STARTING  \n', 'q');
   assert.deepEqual(up, { installed: true, running: true, loaded: true, processes: [{ name: 'q:q_00', state: 'RUNNING' }, { name: 'q:q_01', state: 'STARTING' }] });
   const down = parseStatus('installed=1\nvia=ctl\nunix:///var/run/supervisor.sock no such file\n', 'q');
   assert.equal(down.running, false);
+  assert.deepEqual(parseStatus('installed=1\nvia=down\n', 'q'), { installed: true, running: false, loaded: false, processes: [] }, 'its own socket is not there');
   const unknown = parseStatus('installed=1\nvia=ctl\nq: ERROR (no such group)\n', 'q');
   assert.deepEqual([unknown.running, unknown.loaded], [true, false]);
   const member = (n: string, v: string, t = 'string') => `<member>\n<name>${n}</name>\n<value><${t}>${v}</${t}></value>\n</member>\n`;
