@@ -102,7 +102,18 @@ export class BenchLab {
    */
   async up(o: { fresh?: boolean; seed?: string | ((name: string) => string | undefined) } = {}): Promise<void> {
     if (o.fresh) {
-      await labDown({ dir: this.dir, purge: true });
+      // A server's last processes (a daemon the tool under test started) can still be writing
+      // as the purge removes its files: removing again once they are gone finishes the job.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await labDown({ dir: this.dir, purge: true });
+          break;
+        } catch (err) {
+          if (attempt >= 5 || (err as NodeJS.ErrnoException).code !== 'ENOTEMPTY') throw err;
+          this.log(`${this.spec.name} lab: purge interrupted (${(err as Error).message}); again in 1 s`);
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
       if (o.seed) await this.seed(o.seed);
     }
     // On a busy machine a server's sshd can miss the lab's start deadline; `up` again restarts

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { toShell, type Command } from '../command.js';
 import { becomeUser } from '../connection/shell.js';
 import type { Connection, ExecOptions, PutOptions } from '../connection/types.js';
-import { statPaths, type StatRequest } from './facts/file.js';
+import { splitReadsAfter, statPaths, withReadsAfter, type StatRequest } from './facts/file.js';
 import type { Facts } from './facts/host.js';
 import type { ModuleContext } from './contract.js';
 import { renderFile, type Vars } from '../templating.js';
@@ -35,6 +35,19 @@ export function createModuleContext(o: ContextOptions): ModuleContext {
   const withBecome = <T extends { become?: boolean | string }>(opts: T | undefined): T =>
     ({ ...(opts ?? {}), become: opts?.become ?? o.become }) as T;
   const user = becomeUser(o.become) ?? o.conn.loginUser;
+  const ahead = o.readAhead;
+  // Whatever an earlier task staged is not this task's (read-ahead.ts).
+  ahead?.cache.unstage();
+  /** The task has made its own read: commands from here on are its apply. */
+  let readDone = false;
+  /** Run a command with the task's become, logged at -vv (`note`: what else the call did). */
+  const run = async (cmd: Command, opts?: ExecOptions, sent: Command = cmd, note = '') => {
+    const res = await o.conn.exec(sent, withBecome(opts));
+    const shown = sent === cmd ? res : { ...res, stdout: splitReadsAfter(res.stdout, []).stdout };
+    log(`$ ${toShell(cmd)}${opts?.become ?? o.become ? `  (as ${opts?.become ?? o.become})` : ''}${note}\n  rc=${shown.code}` +
+      (shown.stdout ? `\n  stdout: ${shown.stdout.trimEnd()}` : '') + (shown.stderr ? `\n  stderr: ${shown.stderr.trimEnd()}` : ''));
+    return res;
+  };
   const ctx: ModuleContext = {
     hostName: o.conn.hostName,
     facts: o.facts,
@@ -42,13 +55,18 @@ export function createModuleContext(o: ContextOptions): ModuleContext {
     diff: o.diff ?? false,
     loginUser: o.conn.loginUser,
     async exec(cmd: Command, opts?: ExecOptions) {
-      const res = await o.conn.exec(cmd, withBecome(opts));
-      log(`$ ${toShell(cmd)}${opts?.become ?? o.become ? `  (as ${opts?.become ?? o.become})` : ''}\n  rc=${res.code}` +
-        (res.stdout ? `\n  stdout: ${res.stdout.trimEnd()}` : '') + (res.stderr ? `\n  stderr: ${res.stderr.trimEnd()}` : ''));
-      return res;
+      // After its own read, every command of the task (its apply) carries the reads of the tasks
+      // that follow, so a change does not cost the next task a read (read-ahead.ts).
+      const after = ahead && readDone ? ahead.following() : [];
+      if (!after.length) return run(cmd, opts);
+      const res = await run(cmd, opts, withReadsAfter(cmd, after), `  (then the reads of ${after.length} paths for the tasks that follow)`);
+      const split = splitReadsAfter(res.stdout, after);
+      if (split.states) ahead!.cache.stage(after, split.states, becomeUser(opts?.become ?? o.become) ?? o.conn.loginUser);
+      return { ...res, stdout: split.stdout };
     },
     put(p: string, data: string | Buffer, opts?: PutOptions) {
       log(`put ${p} (${Buffer.byteLength(data)} bytes)`);
+      ahead?.cache.unstage();
       return o.conn.put(p, data, withBecome(opts as PutOptions & { become?: boolean | string }));
     },
     get(p: string) {
@@ -56,15 +74,16 @@ export function createModuleContext(o: ContextOptions): ModuleContext {
       return o.conn.get(p, withBecome({}));
     },
     async stat(reqs: readonly StatRequest[]) {
-      const ahead = o.readAhead;
-      if (!ahead) return statPaths(ctx, reqs);
+      readDone = true;
+      const plain = { exec: (cmd: Command) => run(cmd) };
+      if (!ahead) return statPaths(plain, reqs);
       const known = ahead.cache.take(reqs, user);
       if (known) {
         log(`stat ${reqs.map((r) => r.path).join(' ')} (read ahead)`);
         return known;
       }
       const all = [...reqs, ...ahead.following()];
-      const states = await statPaths(ctx, all);
+      const states = await statPaths(plain, all);
       ahead.cache.keep(all, states, user);
       return states.slice(0, reqs.length);
     },

@@ -13,6 +13,12 @@
  * command, a change, a failure, a module without declared reads) forgets every read of the
  * host (Runner.runOnHost). A request is answered only by a read of exactly the same question
  * (statKey) made as the same user.
+ *
+ * A change does not cost the next task a read of its own: each remote command a task with
+ * declared reads runs after its own read (its apply) carries the reads of the tasks that follow,
+ * made on the host right after the command succeeded (withReadsAfter). The last such read of a
+ * task is staged, and becomes the host's reads once the task has finished with a change and
+ * without failing (settle); a put after it (a file written without a command) drops it.
  */
 import { statKey, type PathState, type StatRequest } from '../module-kit/facts/file.js';
 import type { Module } from '../module-kit/contract.js';
@@ -23,7 +29,9 @@ import { becomeOf, innerScope, type Scope } from './scope.js';
 import { where } from './task-outcome.js';
 
 export class ReadAhead {
-  private readonly states = new Map<string, PathState>();
+  private states = new Map<string, PathState>();
+  /** Reads made after the running task's last command; true once it finishes (settle). */
+  private staged?: Map<string, PathState>;
 
   private static key(r: StatRequest, user: string): string {
     return `${user}\n${statKey(r)}`;
@@ -47,6 +55,26 @@ export class ReadAhead {
   /** Something may have changed on the host: no earlier read answers anything any more. */
   forget(): void {
     this.states.clear();
+    this.staged = undefined;
+  }
+
+  /** Reads made right after one of the running task's commands: they replace any staged before. */
+  stage(reqs: readonly StatRequest[], states: readonly PathState[], user: string): void {
+    this.staged = new Map(reqs.map((r, i) => [ReadAhead.key(r, user), states[i]!]));
+  }
+
+  /** The running task changed the host after its last staged read (a put): drop it. */
+  unstage(): void {
+    this.staged = undefined;
+  }
+
+  /**
+   * The task has finished with a change (and no failure): what it staged after its last command
+   * is what is known of the host now; nothing else is.
+   */
+  settle(): void {
+    this.states = this.staged ?? new Map();
+    this.staged = undefined;
   }
 }
 

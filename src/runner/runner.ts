@@ -248,8 +248,10 @@ class Run {
       for (const item of items) {
         const itemVars = task.loop === undefined ? vars : { ...vars, [task.loopVar]: item };
         const r = await this.runModule(task, itemVars, conn, facts, scope, h, next);
-        // Reads made ahead stay true only while nothing changes the host (read-ahead.ts).
-        if (r.changed || r.failed || !this.o.modules[task.module!]?.reads || task.delegateTo) h.reads.forget();
+        // Reads made ahead stay true only while nothing changes the host, except the ones a
+        // change of a task with declared reads made after its last command (read-ahead.ts).
+        if (r.failed || !this.o.modules[task.module!]?.reads || task.delegateTo) h.reads.forget();
+        else if (r.changed) h.reads.settle();
         results.push(task.loop === undefined ? r : { ...r, item });
         if (task.loop !== undefined && this.o.verbosity > 0) report(statusOf(r), { ...r, item });
         if (r.failed) break;

@@ -8,7 +8,7 @@
  * instead of paying a second round trip.
  */
 import path from 'node:path';
-import { script, type Command } from '../../command.js';
+import { script, toShell, type Command } from '../../command.js';
 import type { ExecResult } from '../../connection/types.js';
 
 export type PathType = 'missing' | 'file' | 'directory' | 'link' | 'other';
@@ -231,6 +231,31 @@ export function parseStatOutput(stdout: string, reqs: readonly StatRequest[]): {
 export function statCommand(reqs: readonly StatRequest[], probe = '', probeArgs: readonly string[] = []): Command {
   const frag = statScript(reqs);
   return script(frag.text + probe, ...frag.args, ...probeArgs);
+}
+
+const READS_MARK = '\0flight-reads-after\0';
+
+/**
+ * `cmd`, and when it succeeds, a read of `reqs` right after it, in one remote call (reading
+ * ahead after a change: src/runner/read-ahead.ts). Both parts are quoted by toShell, the one
+ * place that quotes; the read's output follows a marker on stdout.
+ */
+export function withReadsAfter(cmd: Command, reqs: readonly StatRequest[]): Command {
+  return script(`${toShell(cmd)}\nrc=$?\n[ "$rc" -eq 0 ] || exit "$rc"\nprintf '\\0%s\\0' flight-reads-after\n${toShell(statCommand(reqs))}\nexit 0\n`);
+}
+
+/**
+ * Split the output of a withReadsAfter command: the command's own stdout, and the states read
+ * after it (undefined when the command failed or the read did not complete).
+ */
+export function splitReadsAfter(stdout: string, reqs: readonly StatRequest[]): { stdout: string; states?: PathState[] } {
+  const at = stdout.lastIndexOf(READS_MARK);
+  if (at < 0) return { stdout };
+  try {
+    return { stdout: stdout.slice(0, at), states: parseStatOutput(stdout.slice(at + READS_MARK.length), reqs).states };
+  } catch {
+    return { stdout: stdout.slice(0, at) };
+  }
 }
 
 /** Read the state of several paths in one round trip (modules go through ctx.stat). */

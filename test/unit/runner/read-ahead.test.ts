@@ -73,6 +73,7 @@ test('a run of file tasks with nothing to do costs one read in all', () =>
 `;
     const first = await run(dir, yaml);
     assert.deepEqual(Object.values(first.status), ['changed', 'changed', 'changed', 'changed', 'changed']);
+    assert.equal(first.calls, 6, 'one read, then one command per change, each carrying the reads of the tasks after it');
     const again = await run(dir, yaml);
     assert.deepEqual(Object.values(again.status), ['ok', 'ok', 'ok', 'ok', 'ok']);
     assert.equal(again.calls, 1, 'five tasks, one read');
@@ -97,7 +98,7 @@ test('a command between file tasks makes the next one read again', () =>
     assert.equal(r.calls, 4, 'read, command, read again, touch');
   }));
 
-test('a file task that changes something makes the next one read again', () =>
+test('a file task that changes something makes the next one read again, in the same call', () =>
   inScratch(async (dir) => {
     const r = await run(dir, `
 - hosts: all
@@ -106,9 +107,11 @@ test('a file task that changes something makes the next one read again', () =>
     - { name: then a file in it, file: { path: "$DIR/d/f", state: touch, mode: "0600" } }
 `);
     // Read ahead, the second task's folder was missing; after the first task made it, the second
-    // must see the folder and create the file, not fail on a stale "no parent folder".
+    // must see the folder and create the file, not fail on a stale "no parent folder". The new
+    // read comes with the first task's own command.
     assert.deepEqual(r.status, { 'make the folder': 'changed', 'then a file in it': 'changed' });
     assert.equal(fs.statSync(path.join(dir, 'd', 'f')).mode & 0o777, 0o600);
+    assert.equal(r.calls, 3, 'the read, the folder made (and the second task read again, in the same call), the touch');
   }));
 
 test('a read answers only the same question asked as the same user', () => {
@@ -121,4 +124,35 @@ test('a read answers only the same question asked as the same user', () => {
   assert.equal(cache.take([{ path: '/a' }, { path: '/b' }], 'root'), undefined, 'all or nothing');
   cache.forget();
   assert.equal(cache.take([{ path: '/a' }], 'root'), undefined);
+});
+
+test('reads staged after a command count only once the task has finished with a change', () => {
+  const cache = new ReadAhead();
+  const before = { path: '/a', type: 'missing' as const, parentIsDir: true };
+  const after = { path: '/a', type: 'directory' as const, parentIsDir: true };
+  cache.keep([{ path: '/a' }], [before], 'root');
+  cache.stage([{ path: '/a' }], [after], 'root');
+  assert.deepEqual(cache.take([{ path: '/a' }], 'root'), [before], 'staged is not known yet');
+  cache.settle();
+  assert.deepEqual(cache.take([{ path: '/a' }], 'root'), [after]);
+  cache.stage([{ path: '/b' }], [{ path: '/b', type: 'file', parentIsDir: true }], 'root');
+  cache.unstage();
+  cache.settle();
+  assert.equal(cache.take([{ path: '/a' }], 'root'), undefined, 'a put after the last read: nothing is known');
+});
+
+test('a command and the reads after it: one call, the reads only when the command succeeded', async () => {
+  const { withReadsAfter, splitReadsAfter } = await import('../../../src/module-kit/facts/file.js');
+  const { LocalConnection } = await import('../../../src/connection/local.js');
+  await inScratch(async (dir) => {
+    const conn = new LocalConnection('local');
+    const reqs = [{ path: path.join(dir, 'made') }, { path: path.join(dir, "it's here") }];
+    const ok = await conn.exec(withReadsAfter({ argv: ['sh', '-c', 'mkdir "$1"; echo done', 'x', reqs[0]!.path] }, reqs));
+    const split = splitReadsAfter(ok.stdout, reqs);
+    assert.equal(split.stdout, 'done\n');
+    assert.deepEqual(split.states?.map((s) => s.type), ['directory', 'missing']);
+    const failed = await conn.exec(withReadsAfter({ argv: ['false'] }, reqs));
+    assert.equal(failed.code, 1);
+    assert.equal(splitReadsAfter(failed.stdout, reqs).states, undefined);
+  });
 });
