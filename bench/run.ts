@@ -184,6 +184,7 @@ async function main(): Promise<number> {
         const r = await laravelReleaseRun({ sizes, runs: o.runs, many: o.only.has('many-apps'), log, keep: o.keep });
         measurements.push(...r.measurements);
         notes.push(...r.notes);
+        details.releaseTimings = r.timings;
       });
     }
     if (o.only.has('change')) {
@@ -235,6 +236,7 @@ interface Details {
 /** Write latest.json, latest.md, latest-details.json and fan-out.svg to `outDir` (and the README's table). */
 function render(outDir: string, d: Details, o: { final: boolean; readme: boolean }): void {
   const { machine, measurements, profiles, session, notes } = d;
+  const timings = (d.releaseTimings as string[] | undefined) ?? [];
   measurements.sort((a, b) => SCENARIOS.indexOf(a.scenario) - SCENARIOS.indexOf(b.scenario) || a.servers - b.servers || (a.peer ?? '').localeCompare(b.peer ?? ''));
   const rows = measurements.map(toRow);
   const extras = measurements.map(extrasOf);
@@ -258,7 +260,7 @@ function render(outDir: string, d: Details, o: { final: boolean; readme: boolean
     markdownTable(rows, extras),
     targetsMarkdown(checks),
     ...(notes.length ? [...notes.map((n) => `- ${n}`), ''] : []),
-    ...(profiles.length ? ['## Where Flight spends its time', '', '```', ...profiles.map((p) => profileText(p)), ...(session ? [sessionCostText(session)] : []), '```', ''] : []),
+    ...(profiles.length || timings.length ? ['## Where Flight spends its time', '', '```', ...profiles.map((p) => profileText(p)), ...(session ? [sessionCostText(session)] : []), ...timings, '```', ''] : []),
     ...(rows.some((r) => r.scenario === 'fan-out') ? ['![fan-out](fan-out.svg)', ''] : []),
   ].join('\n');
   fs.writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(rows, null, 2)}\n`);
@@ -287,9 +289,10 @@ function merge(files: string[]): void {
   // Every start and end reading of the merged runs: the lowest and the highest stand for them all.
   const loads = all.flatMap((d) => [d.machine.loadStart, d.machine.loadEnd ?? d.machine.loadStart]);
   const machine = { ...all[0]!.machine, loadStart: Math.min(...loads), loadEnd: Math.max(...loads) };
-  const notes = [...new Set(all.flatMap((d) => d.notes ?? [])), `merged from ${all.length} runs made at the same time on separate bench labs: ${files.map((f) => path.basename(path.dirname(path.dirname(f))) + '/' + path.basename(f)).join(', ')}`];
+  const notes = [...new Set(all.flatMap((d) => d.notes ?? [])), `merged from ${all.length} runs (a later run's point replaces an earlier one's): ${all.map((d) => `${d.date ?? '?'} (${[...new Set(d.measurements.map((m) => m.scenario))].join(', ')})`).join('; ')}`];
   render(path.join(ROOT, 'bench', 'results'), {
     machine, measurements: [...byKey.values()], profiles: withProfiles?.profiles ?? [], session: withProfiles?.session, notes,
+    releaseTimings: [...all].reverse().find((d) => d.releaseTimings)?.releaseTimings,
     merged: all.map((d) => ({ date: d.date, machine: d.machine, notes: d.notes })),
   }, { final: true, readme: true });
 }

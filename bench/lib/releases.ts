@@ -201,6 +201,8 @@ export interface LaravelReleaseResult {
   measurements: Measurement[];
   /** Where the time of the many-apps case goes, for the results page. */
   notes: string[];
+  /** Flight's time per task in a release, one text block per size. */
+  timings: string[];
 }
 
 /**
@@ -236,6 +238,8 @@ export async function laravelReleaseRun(o: { sizes: number[]; runs: number; many
     const peers = new Peers(lab, repo.dir, sha, LARAVEL);
     await peers.setUp();
     const out: Measurement[] = [];
+    const notes: string[] = [];
+    const timings: string[] = [];
     for (const n of o.sizes) {
       const flight = () => runFlightRelease(lab, sized(n), sha, n);
       o.log(`laravel release ${n} servers: one warm-up release with each tool`);
@@ -244,8 +248,9 @@ export async function laravelReleaseRun(o: { sizes: number[]; runs: number; many
       await peers.floor(n, true);
       const capM = measurement('laravel-release', n, 'capistrano');
       const floorM = measurement('laravel-release', n, 'floor_app');
+      let last: RunOutcome | undefined;
       for (let r = 1; r <= o.runs; r++) {
-        const f = await flight();
+        const f = (last = await flight());
         const c = await peers.capistrano(n);
         const fa = await peers.floor(n, true);
         push(capM, f, c);
@@ -253,8 +258,8 @@ export async function laravelReleaseRun(o: { sizes: number[]; runs: number; many
         o.log(`laravel release ${n} servers, run ${r}/${o.runs}: flight ${secondsText(f.seconds)} (${f.logins} logins; CPU ${cpuText(f)}), capistrano ${secondsText(c.seconds)} (${c.logins} logins; CPU ${cpuText(c)}), floor with the same work ${secondsText(fa.seconds)} (CPU ${cpuText(fa)})`);
       }
       out.push(capM, floorM);
+      timings.push(taskTable(`Flight's Laravel release to ${n} servers, the last timed run (${secondsText(last!.seconds)} from spawn to exit); wall ms per task, servers in parallel`, last!));
     }
-    const notes: string[] = [];
     if (manyApps.length) {
       const m = measurement('many-apps', 3, 'one_app');
       const one = () => runFlightRelease(lab, manyApps[0]!, sha, 3);
@@ -274,7 +279,7 @@ export async function laravelReleaseRun(o: { sizes: number[]; runs: number; many
       out.push(m);
       notes.push(`${manyApps.length} apps at once: ${cpuMany.toFixed(1)} CPU s against ${cpuOne.toFixed(1)} for one app (${(cpuMany / cpuOne).toFixed(1)}x: the same work five times), and the machine's ${os.cpus().length} cores were ${Math.round(median(busy) * 100)}% busy over the run (median): the limit is CPU (composer and artisan on the servers, which share this machine's cores), not locks (one per app, none waited) nor sshd.`);
     }
-    return { measurements: out, notes };
+    return { measurements: out, notes, timings };
   } finally {
     repo.cleanup();
     if (!o.keep) await lab.down(true);
@@ -305,4 +310,9 @@ async function releaseAtOnce(lab: BenchLab, apps: string[], sha: string, n: numb
 function machineTicks(): { total: number; idle: number } {
   const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   return { total: fields.reduce((a, b) => a + b, 0), idle: fields[3]! + fields[4]! };
+}
+
+/** A run's task times as a text block for the results page. */
+function taskTable(title: string, run: RunOutcome): string {
+  return [`${title}:`, ...(run.tasks ?? []).map((t) => `  ${String(t.ms).padStart(6)}  ${t.task}`)].join('\n') + '\n';
 }

@@ -20,6 +20,23 @@ export interface RunOutcome {
   clientCpu?: number;
   /** CPU seconds of everything sshd ran for it on the servers. */
   serverCpu?: number;
+  /** Flight only: each task's wall milliseconds, from its JSON events, in order. */
+  tasks?: Array<{ task: string; ms: number }>;
+}
+
+/** Each task's wall milliseconds from a Flight run's JSON events (task_end), in order. */
+export function taskTimes(stdout: string): Array<{ task: string; ms: number }> {
+  const out: Array<{ task: string; ms: number }> = [];
+  for (const line of stdout.split('\n')) {
+    if (!line.includes('"task_end"')) continue;
+    try {
+      const e = JSON.parse(line) as { event?: string; task?: string; ms?: number };
+      if (e.event === 'task_end' && typeof e.task === 'string' && typeof e.ms === 'number') out.push({ task: e.task, ms: e.ms });
+    } catch {
+      // not an event line
+    }
+  }
+  return out;
 }
 
 /**
@@ -76,7 +93,7 @@ export function checkedFlightRun(r: Timed, expect: Expect, tool = 'flight'): { c
 
 function flightOutcome(r: Timed, expect: Expect, lab: BenchLab, n: number, before: number, serverCpu: number): RunOutcome {
   const { changed, reported } = checkedFlightRun(r, expect);
-  return { seconds: r.seconds, logins: lab.logins(n) - before, changed, reported, clientCpu: r.cpuSeconds, serverCpu };
+  return { seconds: r.seconds, logins: lab.logins(n) - before, changed, reported, clientCpu: r.cpuSeconds, serverCpu, tasks: taskTimes(r.stdout) };
 }
 
 /** `flight-play PLAYBOOK --defs DEFS --json --forks N` on the first n servers. */
