@@ -50,7 +50,7 @@ export async function playCommand(playbookName: string, o: PlayOptions, preloade
   }
   const { summary } = await runPlaybookIn({
     playbook: pb, inventory, vars: o.extraVars, check: o.check, diff: o.diff, forks, limit: o.limit, tags: o.tags,
-    skipTags: o.skipTags, startAtTask: o.startAtTask, verbosity: o.verbosity, reporter: reporterFor(o.output),
+    skipTags: o.skipTags, startAtTask: o.startAtTask, verbosity: o.verbosity, reporter: reporterFor(o.output, o.verbosity),
   });
   return exitCodeFor(summary);
 }

@@ -66,7 +66,7 @@ export async function serverCommand(verb: 'server:add' | 'server:remove', args: 
   const reporter: ElasticReporter = {
     // Seconds since the start: where an add spends its time (apt, the wait for a release) shows.
     step: (line) => say({ event: 'step', msg: line, s: (Date.now() - t0) / 1000 }, `==> +${((Date.now() - t0) / 1000).toFixed(1)}s ${line}`),
-    playbook: () => reporterFor(output),
+    playbook: () => reporterFor(output, verbosity),
   };
 
   if (verb === 'server:add') {

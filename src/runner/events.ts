@@ -15,7 +15,8 @@ export interface HostStats {
 
 export type RunEvent =
   | { event: 'playbook_start'; playbook: string; check: boolean }
-  | { event: 'play_start'; play: string; hosts: string[] }
+  /** `tasks`: the play's tasks as written (a block's counted one by one; an include as one): a progress bar's end. */
+  | { event: 'play_start'; play: string; hosts: string[]; tasks: number }
   | { event: 'task_start'; play: string; task: string; hosts: string[]; handler: boolean; pos: string }
   | {
       event: 'host_result';
@@ -28,6 +29,9 @@ export type RunEvent =
       item?: unknown;
       ms: number;
       handler: boolean;
+      /** A failed command: the argv that ran, and the last lines it printed (stderr, else stdout). */
+      cmd?: readonly string[];
+      output?: string;
     }
   | { event: 'task_end'; task: string; ms: number }
   | { event: 'play_end'; play: string }

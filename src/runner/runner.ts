@@ -49,6 +49,19 @@ export interface RunSummary {
   ms: number;
 }
 
+/** What a failed command ran and printed last, from its result's data (command and shell register them). */
+function failedCommand(r: ModuleResult): { cmd?: readonly string[]; output?: string } {
+  const cmd = r.data?.cmd;
+  if (!Array.isArray(cmd) || !cmd.every((w) => typeof w === 'string')) return {};
+  const text = [r.data?.stderr, r.data?.stdout].find((t): t is string => typeof t === 'string' && t.trim() !== '') ?? '';
+  return { cmd, output: text.split('\n').slice(-10).join('\n') };
+}
+
+/** The tasks of a list as written: a block's own and its `always` ones (a rescue runs only on failure), an include as one. */
+export function countTasks(tasks: readonly Task[]): number {
+  return tasks.reduce((n, t) => n + (t.block ? countTasks(t.block) + countTasks(t.always ?? []) : t.meta ? 0 : 1), 0);
+}
+
 export async function runPlaybook(pb: Playbook, o: RunOptions): Promise<RunSummary> {
   return new Run(pb, o).run();
 }
@@ -99,7 +112,7 @@ class Run {
   private async runPlay(play: Play): Promise<void> {
     const hosts = this.selectHosts(play);
     for (const h of hosts) this.targeted.add(h.name);
-    this.o.emit({ event: 'play_start', play: play.name, hosts: hosts.map((h) => h.name) });
+    this.o.emit({ event: 'play_start', play: play.name, hosts: hosts.map((h) => h.name), tasks: countTasks(play.tasks) });
     // A host that failed in an earlier play sits out the rest of the run, as in Ansible: a
     // release whose prepare play failed somewhere must never reach its switch play.
     const states = hosts.map((h) => this.state(h)).filter((s) => !s.unreachable && !s.failed);
@@ -227,10 +240,11 @@ class Run {
 
   private async runOnHost(task: Task, h: HostState, scope: Scope, label: string, next: Following | undefined): Promise<Record<string, unknown> | undefined> {
     const t0 = Date.now();
-    const report = (status: HostStatus, r: Partial<ModuleResult> & { ignored?: boolean; item?: unknown }) => {
+    const report = (status: HostStatus, r: Partial<ModuleResult> & { ignored?: boolean; item?: unknown }, failedWith?: ModuleResult) => {
       this.o.emit({
         event: 'host_result', task: label, host: h.host.name, status, msg: r.msg, diff: r.diff,
         ignored: r.ignored, item: r.item, ms: Date.now() - t0, handler: scope.handler,
+        ...(status === 'failed' && failedWith ? failedCommand(failedWith) : {}),
       });
     };
     try {
@@ -265,7 +279,7 @@ class Run {
         if (!r.failed && facts && typeof facts === 'object') Object.assign(h.registered, facts);
       }
       const recorded = recordOutcome(h, task, label, outcome);
-      report(recorded.status, { ...recorded, diff });
+      report(recorded.status, { ...recorded, diff }, results.find((r) => r.failed));
       return registered;
     } catch (err) {
       h.reads.forget();

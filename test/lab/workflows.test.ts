@@ -171,9 +171,13 @@ test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (
     assert.match(limits, /post_max_size => 10M/, 'request_payload 10 -> post_max_size');
     assert.match(limits, /client_max_body_size 10m;/i, 'request_payload 10 -> nginx client_max_body_size');
     assert.match(limits, /fastcgi_read_timeout 30s?;/, 'request_duration 30 -> fastcgi_read_timeout');
-    // The database server: MariaDB running, listening on lab-3's own address only.
-    const listening = (await onHost(server(WORKER), "ss -Hltn 'sport = :3306' | awk '{print $4}'")).trim();
-    assert.equal(listening, `${server(WORKER).address}:3306`, 'MariaDB listens on the database server\'s address only');
+    // The database server: MariaDB running, listening on lab-3's own address only. The lab's
+    // servers share this machine's network, so `ss` also lists what other labs listen on: none
+    // of this lab's other addresses, and no wildcard, may be among them.
+    const listening = (await onHost(server(WORKER), "ss -Hltn 'sport = :3306' | awk '{print $4}'")).trim().split('\n');
+    assert.ok(listening.includes(`${server(WORKER).address}:3306`), `MariaDB listens on the database server's address\n${listening.join('\n')}`);
+    const elsewhere = listening.filter((a) => /^(0\.0\.0\.0|\*|\[::\]):/.test(a) || WEB.some((name) => a === `${server(name).address}:3306`));
+    assert.deepEqual(elsewhere, [], 'MariaDB listens on the database server\'s address only');
     for (const name of WEB) assert.equal((await sshRun(server(name), 'command -v mariadbd')).code, 1, `${name} has no MariaDB`);
     // Redis too, and nobody gets in without a user and a password.
     const redisListening = (await onHost(server(WORKER), "ss -Hltn 'sport = :6379' | awk '{print $4}'")).trim();
