@@ -29,8 +29,10 @@ import {
   describeRun,
   failures,
   flight,
+  FLIGHT_PLAY_BIN,
   hostResults,
   recapHosts,
+  ROOT,
   serverResults,
   type FlightRun,
 } from '../../lab-kit/cli.js';
@@ -40,6 +42,7 @@ import { makeLaravelRepo } from '../../lab-kit/repos.js';
 import { sshRun, type LabServer } from '../../lab-kit/ssh.js';
 import { assertOk, privateLab } from '../support/flight.js';
 import { ensureLab, labSkipReason, onHost } from '../support/lab.js';
+import { inTerminal } from '../support/terminal.js';
 import { forgetApp } from '../support/release-lab.js';
 
 const servers = await ensureLab();
@@ -600,6 +603,57 @@ test('the workflows on the default lab', { skip, timeout: 30 * 60_000 }, async (
     assert.equal(await account(), before, "the person's account, groups and home are as they were");
     for (const f of [`/etc/php/8.2/fpm/pool.d/${name}.conf`, `/etc/nginx/sites-enabled/${name}.conf`, `/home/${name}/releases`]) {
       assert.equal((await sshRun(lab1, `test -e ${f}`)).code, 1, `${f} was not made`);
+    }
+  });
+
+  await t.test('the terminal view: one row per host while a release runs, a few lines once it is done, and a failure in full', { skip: !done.release && 'needs a release' }, async () => {
+    // In a real terminal (tmux, 140x45), as a person runs it: the bundle npm installs. Last of
+    // the releases here: the tests above read the release history.
+    const bundle = path.join(ROOT, 'dist', 'flight.cjs');
+    const term = await inTerminal(['node', bundle, 'app:release', 'demo', shaB, ...D], { width: 140, height: 45, socket: `flight-view-${RUN}` });
+    try {
+      const rowOf = (lines: string[], host: string) => lines.filter((l) => new RegExp(`\\s${host}\\s+[█░]+ +\\d+/\\d+`).test(l));
+      const during = await term.waitFor((l) => labNames().every((h) => rowOf(l, h).length === 1));
+      assert.match(during.join('\n'), /Release: 3 hosts, \d+\/\d+ tasks/, `the play's line is over the rows\n${during.join('\n')}`);
+      const end = await term.exited();
+      const text = end.lines.join('\n');
+      assert.equal(end.code, 0, text);
+      assert.ok(end.lines.length <= 15, `a successful release leaves at most 15 lines, not ${end.lines.length}:\n${text}`);
+      assert.match(text, /✔ Release: 3 hosts, (\d+)\/\1 tasks/, text);
+      for (const h of labNames()) assert.equal(rowOf(end.lines, h).length, 0, `${h}'s row folded into the play's line\n${text}`);
+      assert.match(text, /RECAP: .* in all/, text);
+      for (const h of labNames()) assert.match(text, new RegExp(`^  ${h}\\s+\\d+\\s+\\d+\\s+0\\s+\\d+\\s+0\\s+\\S+$`, 'm'), `${h} in the recap table\n${text}`);
+      assert.ok(end.lines.every((l) => [...l].length <= 140), 'no line is wider than the terminal');
+    } finally {
+      await term.close();
+    }
+    await assertServing(shaB);
+
+    // A step that fails on lab-2 only: its row stays, red, and under the view the task, the
+    // command and the last lines it printed.
+    const failing = path.join(work, 'fails-on-lab-2.yml');
+    fs.writeFileSync(failing, [
+      '- name: Check the servers',
+      '  hosts: app_demo',
+      '  tasks:',
+      '    - name: Disk space',
+      '      command: { argv: [df, -h, /] }',
+      '    - name: Cache warm',
+      '      shell: { cmd: "echo warming; echo cache store unreachable: connection refused >&2; exit 3" }',
+      "      when: inventory_hostname == 'lab-2'",
+      '',
+    ].join('\n'));
+    const bad = await inTerminal(['node', FLIGHT_PLAY_BIN, failing, ...D], { width: 140, height: 45, socket: `flight-view-bad-${RUN}` });
+    try {
+      const end = await bad.exited();
+      const text = end.lines.join('\n');
+      assert.equal(end.code, 2, text);
+      assert.match(text, /✖ lab-2 .*failed at Cache warm/, `the failed host's row stays\n${text}`);
+      assert.match(text, /^lab-2: failed at \[Cache warm\]$/m, text);
+      assert.match(text, /^ {4}\$ .*cache store unreachable/m, `the command, as data\n${text}`);
+      assert.match(text, /^ {4}cache store unreachable: connection refused$/m, `what it printed\n${text}`);
+    } finally {
+      await bad.close();
     }
   });
 
