@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { toShell, type Command } from '../command.js';
 import { becomeUser } from '../connection/shell.js';
-import type { Connection, ExecOptions, PutOptions } from '../connection/types.js';
+import type { Connection, ExecOptions, ExecResult, PutOptions } from '../connection/types.js';
 import { splitReadsAfter, statPaths, withReadsAfter, type StatRequest } from './facts/file.js';
 import type { Facts } from './facts/host.js';
 import type { ModuleContext } from './contract.js';
@@ -40,12 +40,11 @@ export function createModuleContext(o: ContextOptions): ModuleContext {
   ahead?.cache.unstage();
   /** The task has made its own read: commands from here on are its apply. */
   let readDone = false;
-  /** Run a command with the task's become, logged at -vv (`note`: what else the call did). */
-  const run = async (cmd: Command, opts?: ExecOptions, sent: Command = cmd, note = '') => {
-    const res = await o.conn.exec(sent, withBecome(opts));
-    const shown = sent === cmd ? res : { ...res, stdout: splitReadsAfter(res.stdout, []).stdout };
-    log(`$ ${toShell(cmd)}${opts?.become ?? o.become ? `  (as ${opts?.become ?? o.become})` : ''}${note}\n  rc=${shown.code}` +
-      (shown.stdout ? `\n  stdout: ${shown.stdout.trimEnd()}` : '') + (shown.stderr ? `\n  stderr: ${shown.stderr.trimEnd()}` : ''));
+  const send = (cmd: Command, opts?: ExecOptions) => o.conn.exec(cmd, withBecome(opts));
+  /** Log at -vv what the module asked to run and what it got back (`note`: what else the call did). */
+  const logged = (cmd: Command, opts: ExecOptions | undefined, res: ExecResult, note = ''): ExecResult => {
+    log(`$ ${toShell(cmd)}${opts?.become ?? o.become ? `  (as ${opts?.become ?? o.become})` : ''}${note}\n  rc=${res.code}` +
+      (res.stdout ? `\n  stdout: ${res.stdout.trimEnd()}` : '') + (res.stderr ? `\n  stderr: ${res.stderr.trimEnd()}` : ''));
     return res;
   };
   const ctx: ModuleContext = {
@@ -58,11 +57,11 @@ export function createModuleContext(o: ContextOptions): ModuleContext {
       // After its own read, every command of the task (its apply) carries the reads of the tasks
       // that follow, so a change does not cost the next task a read (read-ahead.ts).
       const after = ahead && readDone ? ahead.following() : [];
-      if (!after.length) return run(cmd, opts);
-      const res = await run(cmd, opts, withReadsAfter(cmd, after), `  (then the reads of ${after.length} paths for the tasks that follow)`);
+      if (!after.length) return logged(cmd, opts, await send(cmd, opts));
+      const res = await send(withReadsAfter(cmd, after), opts);
       const split = splitReadsAfter(res.stdout, after);
       if (split.states) ahead!.cache.stage(after, split.states, becomeUser(opts?.become ?? o.become) ?? o.conn.loginUser);
-      return { ...res, stdout: split.stdout };
+      return logged(cmd, opts, { ...res, stdout: split.stdout }, `  (then the reads of ${after.length} paths for the tasks that follow)`);
     },
     put(p: string, data: string | Buffer, opts?: PutOptions) {
       log(`put ${p} (${Buffer.byteLength(data)} bytes)`);
@@ -75,7 +74,7 @@ export function createModuleContext(o: ContextOptions): ModuleContext {
     },
     async stat(reqs: readonly StatRequest[]) {
       readDone = true;
-      const plain = { exec: (cmd: Command) => run(cmd) };
+      const plain = { exec: async (cmd: Command) => logged(cmd, undefined, await send(cmd)) };
       if (!ahead) return statPaths(plain, reqs);
       const known = ahead.cache.take(reqs, user);
       if (known) {
